@@ -1,0 +1,200 @@
+// One case: summary, desk controls, referrals, notes and the full timeline.
+import { useState } from 'react';
+import { useApp } from '../app/context';
+import { useQuery } from '../app/hooks';
+import { Link } from '../app/router';
+import { Banner, ErrorState, Loading, PageTitle, StageBadge, StatusBadge } from '../components/ui';
+import { CaseDoc } from '../graphql/ops';
+import { ApiError, placeError } from '../lib/errors';
+import { formatDateTime } from '../lib/format';
+import { EditCase, ResolveControls, StageStatusControls, type Plain, type Versioned } from './case/Controls';
+import { Notes } from './case/Notes';
+import { ReferPanel, ReferralList } from './case/Referrals';
+import { Timeline } from './case/Timeline';
+
+export function CasePage({ id }: { id: string }) {
+  const { t, e, lang, user } = useApp();
+  const q = useQuery(CaseDoc, { id });
+  const [msg, setMsg] = useState<{ kind: 'success' | 'error' | 'warning'; text: string } | null>(null);
+  const desk = user!.role !== 'PARTNER';
+
+  if (q.loading && !q.data) return <Loading />;
+  if (q.error && !q.data) {
+    return (
+      <section>
+        <ErrorState error={q.error} onRetry={() => void q.reload()} />
+        <Link href={desk ? '/cases' : '/partner/cases'}>{t('navCases')}</Link>
+      </section>
+    );
+  }
+  const c = q.data?.case;
+  if (!c) {
+    return (
+      <section>
+        <PageTitle>{t('caseNotFound')}</PageTitle>
+        <Link href={desk ? '/cases' : '/partner/cases'}>{t('navCases')}</Link>
+      </section>
+    );
+  }
+
+  /**
+   * A write that carries the version the user saw. On CONFLICT the case is reloaded:
+   * if its version moved, someone else changed it — say so and show theirs, never overwrite.
+   */
+  const versioned: Versioned = async (write) => {
+    const expected = c.version;
+    setMsg(null);
+    try {
+      await write(expected);
+      await q.reload();
+      setMsg({ kind: 'success', text: t('saved') });
+      return 'ok';
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'CONFLICT') {
+        const fresh = await q.reload();
+        if (fresh?.case && fresh.case.version !== expected) {
+          setMsg({ kind: 'warning', text: t('staleVersion') });
+          return 'stale';
+        }
+      }
+      setMsg({ kind: 'error', text: placeError(err, []).message });
+      return 'error';
+    }
+  };
+  const plain: Plain = async (write) => {
+    setMsg(null);
+    try {
+      await write();
+      await q.reload();
+      setMsg({ kind: 'success', text: t('saved') });
+      return 'ok';
+    } catch (err) {
+      setMsg({ kind: 'error', text: placeError(err, []).message });
+      await q.reload();
+      return 'error';
+    }
+  };
+  const reload = () => q.reload();
+  const active = c.status !== 'RESOLVED' && c.status !== 'CLOSED';
+  const b = c.business;
+
+  return (
+    <article className="case-page" data-version={c.version}>
+      <PageTitle>
+        <span className="mono ref">{c.reference}</span> {c.title}
+      </PageTitle>
+      <div className="badges">
+        <StageBadge stage={c.stage} />
+        <StatusBadge status={c.status} />
+        <span className="badge">{e('Priority', c.priority)}</span>
+        <span className="badge">{e('Channel', c.channel)}</span>
+      </div>
+      {/* key: a new message is announced even when its text repeats */}
+      <div className="sticky-msg">
+        <Banner kind={msg?.kind ?? 'info'}>{msg ? <span data-testid="case-message">{msg.text}</span> : null}</Banner>
+      </div>
+      {q.error && <ErrorState error={q.error} onRetry={() => void q.reload()} />}
+
+      <div className="case-grid">
+        <div className="case-main">
+          <section className="card" aria-labelledby="sec-summary">
+            <h2 id="sec-summary">{t('caseDetails')}</h2>
+            <p className="pre description">{c.description}</p>
+            {c.topics.length > 0 && (
+              <p className="tags">
+                {c.topics.map((x) => (
+                  <span key={x} className="tag">
+                    {x}
+                  </span>
+                ))}
+              </p>
+            )}
+            {desk && active && <EditCase key={c.version} c={c} versioned={versioned} />}
+          </section>
+
+          {desk && (
+            <section className="card" aria-labelledby="sec-controls">
+              <h2 id="sec-controls">{t('changeStatus')}</h2>
+              {active && <StageStatusControls key={`ss-${c.version}`} c={c} versioned={versioned} />}
+              <ResolveControls key={`rc-${c.version}`} c={c} versioned={versioned} plain={plain} />
+            </section>
+          )}
+
+          <section className="card" aria-labelledby="sec-referrals">
+            <h2 id="sec-referrals">{t('referrals')}</h2>
+            <ReferralList c={c} desk={desk} myInstitutionId={user!.institution?.id} onChanged={reload} />
+            {desk && active && (
+              <>
+                <h3 className="sub-heading">{t('refer')}</h3>
+                <ReferPanel c={c} onChanged={reload} />
+              </>
+            )}
+          </section>
+
+          <section className="card" aria-labelledby="sec-notes">
+            <h2 id="sec-notes">{t('notes')}</h2>
+            <Notes caseId={c.id} notes={c.notes} canWrite={active} partner={!desk} onChanged={reload} />
+          </section>
+        </div>
+
+        <aside className="case-side">
+          <section className="card" aria-labelledby="sec-business">
+            <h2 id="sec-business">{t('business')}</h2>
+            <dl className="kv">
+              <dt>{t('businessName')}</dt>
+              <dd>{b.name}</dd>
+              {b.corporateNumber && (
+                <>
+                  <dt>{t('corporateNumber')}</dt>
+                  <dd className="mono">{b.corporateNumber}</dd>
+                </>
+              )}
+              {b.industry && (
+                <>
+                  <dt>{t('industry')}</dt>
+                  <dd>{e('Industry', b.industry)}</dd>
+                </>
+              )}
+              {b.municipality && (
+                <>
+                  <dt>{t('municipality')}</dt>
+                  <dd>{b.municipality}</dd>
+                </>
+              )}
+              {b.contactName && (
+                <>
+                  <dt>{t('contactName')}</dt>
+                  <dd>{b.contactName}</dd>
+                </>
+              )}
+              {b.email && (
+                <>
+                  <dt>{t('email')}</dt>
+                  <dd>{b.email}</dd>
+                </>
+              )}
+              {b.phone && (
+                <>
+                  <dt>{t('phone')}</dt>
+                  <dd>{b.phone}</dd>
+                </>
+              )}
+              <dt>{t('consent')}</dt>
+              <dd className={c.consentToShare ? 'ok' : 'warn'}>{c.consentToShare ? t('consentGiven') : t('consentNotGiven')}</dd>
+              <dt>{t('assignedTo')}</dt>
+              <dd>{c.assignedTo?.displayName ?? '—'}</dd>
+              <dt>{t('createdAt')}</dt>
+              <dd>{formatDateTime(c.createdAt, lang)}</dd>
+              <dt>{t('updatedAt')}</dt>
+              <dd>{formatDateTime(c.updatedAt, lang)}</dd>
+            </dl>
+          </section>
+          <section className="card" aria-labelledby="sec-timeline">
+            <h2 id="sec-timeline">{t('timeline')}</h2>
+            <Timeline events={c.events} />
+          </section>
+        </aside>
+      </div>
+    </article>
+  );
+}

@@ -1,0 +1,81 @@
+import { useApp } from '../app/context';
+import { useNow, useQuery } from '../app/hooks';
+import { Link } from '../app/router';
+import { CaseTable } from '../components/CaseTable';
+import { ErrorState, Loading, PageTitle } from '../components/ui';
+import { DashboardDoc } from '../graphql/ops';
+import { formatTimeLeft } from '../lib/format';
+
+export function DashboardPage() {
+  const { t, e, lang, user } = useApp();
+  const q = useQuery(DashboardDoc, { me: user!.id });
+  const now = useNow();
+  if (q.loading && !q.data) return <Loading />;
+  if (q.error && !q.data) return <ErrorState error={q.error} onRetry={() => void q.reload()} />;
+  const d = q.data!;
+  const stages = [
+    { key: 'KNOW', n: d.know.totalCount },
+    { key: 'CONSULT', n: d.consult.totalCount },
+    { key: 'TRY', n: d.try.totalCount },
+  ];
+  const max = Math.max(1, ...stages.map((s) => s.n));
+  return (
+    <section>
+      <PageTitle>{t('dashTitle')}</PageTitle>
+      {q.error && <ErrorState error={q.error} onRetry={() => void q.reload()} />}
+      <div className="grid-2">
+        <section className="card" aria-labelledby="dash-stage">
+          <h2 id="dash-stage">{t('countsByStage')}</h2>
+          <ul className="stage-counts">
+            {stages.map((s) => (
+              <li key={s.key}>
+                <Link href={`/cases?stage=${s.key}&status=NEW,IN_PROGRESS,ON_HOLD,REFERRED`} className="stage-count">
+                  <span className="stage-count-label">{e('Stage', s.key)}</span>
+                  <span className="stage-count-n" data-testid={`stage-count-${s.key}`}>{s.n}</span>
+                  <span className="bar" aria-hidden="true">
+                    <span className={`bar-fill bar-w-${Math.round((s.n / max) * 20) * 5}`} />
+                  </span>
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </section>
+        <section className="card" aria-labelledby="dash-overdue">
+          <h2 id="dash-overdue">
+            {t('overdueReferrals')} <span className="count">{d.overdueReferrals.length}</span>
+          </h2>
+          {d.overdueReferrals.length === 0 ? (
+            <p className="empty">{t('noItems')}</p>
+          ) : (
+            <ul className="plain-list">
+              {d.overdueReferrals.slice(0, 10).map((r) => (
+                <li key={r.id} className="overdue-item">
+                  <Link href={`/cases/${r.case.id}`} className="mono">
+                    {r.case.reference}
+                  </Link>{' '}
+                  {r.case.business.name} → {r.institution.name}
+                  <span className="badge badge-overdue">{formatTimeLeft(r.pickupDeadline, now, lang).text}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+          {d.overdueReferrals.length > 10 && <Link href="/cases?overdue=1">{t('viewAll')}</Link>}
+        </section>
+      </div>
+      <section className="card" aria-labelledby="dash-web">
+        <h2 id="dash-web">
+          {t('newWebSubmissions')} <span className="count">{d.web.totalCount}</span>
+        </h2>
+        <CaseTable rows={d.web.edges.map((x) => x.node)} compact />
+        {d.web.totalCount > d.web.edges.length && <Link href="/cases?channel=WEB_FORM&status=NEW">{t('viewAll')}</Link>}
+      </section>
+      <section className="card" aria-labelledby="dash-mine">
+        <h2 id="dash-mine">
+          {t('myOpenCases')} <span className="count">{d.mine.totalCount}</span>
+        </h2>
+        <CaseTable rows={d.mine.edges.map((x) => x.node)} compact />
+        {d.mine.totalCount > d.mine.edges.length && <Link href={`/cases?assigned=me`}>{t('viewAll')}</Link>}
+      </section>
+    </section>
+  );
+}
