@@ -1,0 +1,88 @@
+//! The `dxdesk` command line: `serve`, `seed-demo`, `audit verify`, `schema`.
+
+use crate::app::Application;
+use crate::config::Config;
+use crate::state::AppState;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "dxdesk",
+    version,
+    about = "dxdesk — 地域DX推進ラボの DX総合窓口 チケットシステム"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the API and the web front end on DXDESK_BIND.
+    Serve,
+    /// Load the reference labs, demo accounts and demo cases (idempotent).
+    SeedDemo,
+    /// Tamper checks of the support record.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCommand,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Re-check every case's hash chain; exits non-zero on a break.
+    Verify,
+}
+
+/// Runs a command; the exit code is the process's.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    if let Command::Schema = cli.command {
+        print!("{}", crate::graphql::sdl());
+        return Ok(0);
+    }
+    let config = Config::from_env()?;
+    crate::telemetry::init(config.log_format);
+    match cli.command {
+        Command::Serve => {
+            config.check_for_serve()?;
+            if config.jwt_secret.is_none() {
+                tracing::warn!("DXDESK_JWT_SECRET is not set: using a random secret for this process (development only; sessions end when it stops)");
+            }
+            let store = crate::store::connect(&config.database_url).await?;
+            let bind = config.bind;
+            let state = AppState::new(store, config);
+            let app = Application::bind(state, bind).await?;
+            tracing::info!(addr = %app.local_addr(), "dxdesk listening");
+            println!("dxdesk: http://{}/", app.local_addr());
+            app.run().await?;
+            Ok(0)
+        }
+        Command::SeedDemo => {
+            let store = crate::store::connect(&config.database_url).await?;
+            let state = AppState::new(store, config);
+            let r = crate::seed::seed_demo(&state).await?;
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error of ours.
+            let _ = writeln!(
+                out,
+                "seed-demo: {} labs, {} institutions added, {} accounts added, {} cases added",
+                r.labs, r.institutions_added, r.users_added, r.cases_added
+            );
+            for line in crate::seed::login_lines() {
+                let _ = writeln!(out, "{line}");
+            }
+            Ok(0)
+        }
+        Command::Audit {
+            what: AuditCommand::Verify,
+        } => {
+            eprintln!("audit verify: not available yet");
+            Ok(2)
+        }
+        Command::Schema => unreachable!(),
+    }
+}

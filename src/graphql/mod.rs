@@ -1,0 +1,101 @@
+//! The GraphQL API: the schema builder shared by the server, the tests and the
+//! SDL file, the per-request context, and one module per area.
+
+pub mod institutions;
+pub mod loaders;
+pub mod types;
+pub mod users;
+
+use crate::auth::Authn;
+use crate::domain::permissions::Viewer;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema, ID};
+use uuid::Uuid;
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(users::UserQuery, institutions::InstitutionQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(users::UserMutation, institutions::InstitutionMutation);
+
+pub type DxSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Limits on every request.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 5_000;
+pub const MAX_ALIASES: usize = 30;
+
+/// The schema, with the state attached (`None` for SDL export only).
+pub fn schema(state: Option<AppState>) -> DxSchema {
+    let production = state
+        .as_ref()
+        .map(|s| s.config.is_production())
+        .unwrap_or(false);
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(32)
+    .limit_directives(10);
+    if production {
+        builder = builder.disable_introspection();
+    }
+    if let Some(state) = state {
+        builder = builder.data(state);
+    }
+    builder.finish()
+}
+
+/// The SDL written to `schema/schema.graphql`.
+pub fn sdl() -> String {
+    schema(None).sdl()
+}
+
+/// What a request knows about its caller.
+#[derive(Debug, Clone)]
+pub struct RequestCtx {
+    pub authn: Authn,
+    /// The client address, for throttling.
+    pub client: String,
+}
+
+pub fn state<'a>(ctx: &'a Context<'_>) -> &'a AppState {
+    ctx.data_unchecked::<AppState>()
+}
+
+pub fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestCtx {
+    ctx.data_unchecked::<RequestCtx>()
+}
+
+/// The signed-in viewer, or `UNAUTHENTICATED` saying why.
+pub fn viewer<'a>(ctx: &'a Context<'_>) -> AppResult<&'a Viewer> {
+    match &request(ctx).authn {
+        Authn::User(v) => Ok(v),
+        Authn::Anonymous => Err(AppError::unauthenticated()),
+        Authn::Invalid(ja, en) => Err(AppError::Unauthenticated(crate::error::Msg::new(*ja, *en))),
+    }
+}
+
+/// The viewer, who must be desk staff (admin or concierge).
+pub fn desk<'a>(ctx: &'a Context<'_>) -> AppResult<&'a Viewer> {
+    let v = viewer(ctx)?;
+    crate::domain::permissions::require_desk(v)?;
+    Ok(v)
+}
+
+/// The viewer, who must be an admin of the lab (the secretariat).
+pub fn admin<'a>(ctx: &'a Context<'_>) -> AppResult<&'a Viewer> {
+    let v = viewer(ctx)?;
+    crate::domain::permissions::require_admin(v)?;
+    Ok(v)
+}
+
+/// Parses an ID; a malformed one is simply not found.
+pub fn parse_id(id: &ID, what_ja: &str, what_en: &str) -> AppResult<Uuid> {
+    id.parse::<Uuid>()
+        .map_err(|_| AppError::not_found(what_ja, what_en))
+}

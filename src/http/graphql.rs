@@ -1,0 +1,213 @@
+//! `POST /graphql`: one operation per request (JSON-array batches refused), a body
+//! size limit, an alias limit, the caller's identity and language, and errors
+//! that always carry an `extensions.code`. `GET /graphql` is GraphiQL outside production.
+
+use crate::auth;
+use crate::graphql::{self, loaders, DxSchema, RequestCtx, MAX_ALIASES};
+use crate::state::AppState;
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/graphql", get(graphiql).post(execute))
+}
+
+/// The language of the caller's messages: English when asked, Japanese otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Ja,
+    En,
+}
+
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    let v = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if v.trim_start().to_ascii_lowercase().starts_with("en") {
+        Lang::En
+    } else {
+        Lang::Ja
+    }
+}
+
+fn error_response(status: StatusCode, lang: Lang, ja: &str, en: &str) -> Response {
+    let message = if lang == Lang::En { en } else { ja };
+    (
+        status,
+        Json(json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT", "messageEn": en } }] })),
+    )
+        .into_response()
+}
+
+fn client_address(state: &AppState, req: &Request<Body>) -> String {
+    if state.config.trust_proxy {
+        if let Some(first) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+        {
+            return first.trim().to_owned();
+        }
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn count_aliases(doc: &ExecutableDocument) -> usize {
+    fn walk(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|s| match &s.node {
+                Selection::Field(f) => {
+                    usize::from(f.node.alias.is_some()) + walk(&f.node.selection_set.node)
+                }
+                Selection::InlineFragment(f) => walk(&f.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let ops: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| walk(&op.node.selection_set.node))
+        .sum();
+    let frags: usize = doc
+        .fragments
+        .values()
+        .map(|f| walk(&f.node.selection_set.node))
+        .sum();
+    ops + frags
+}
+
+async fn execute(
+    State(state): State<AppState>,
+    Extension(schema): Extension<DxSchema>,
+    req: Request<Body>,
+) -> Response {
+    let lang = lang_of(req.headers());
+    let client = client_address(&state, &req);
+    let auth_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = match to_bytes(req.into_body(), crate::http::MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                lang,
+                "リクエストが大きすぎます（256KiBまで）。",
+                "The request body is too large (256 KiB at most).",
+            )
+        }
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                lang,
+                "リクエスト本文がJSONとして読めません。{\"query\": \"…\", \"variables\": {…}} の形で送ってください。",
+                "The request body is not valid JSON. Send {\"query\": \"…\", \"variables\": {…}}.",
+            )
+        }
+    };
+    if value.is_array() {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            lang,
+            "バッチ（JSON配列）のリクエストは受け付けていません。1回に1つの操作を送ってください。",
+            "Batched (JSON array) requests are not accepted. Send one operation per request.",
+        );
+    }
+    let gql_req: async_graphql::Request =
+        match serde_json::from_value(value) {
+            Ok(r) => r,
+            Err(_) => return error_response(
+                StatusCode::BAD_REQUEST,
+                lang,
+                "リクエストには文字列の query フィールドが必要です（variables はオブジェクト）。",
+                "The request needs a string \"query\" field (and \"variables\" must be an object).",
+            ),
+        };
+    if let Ok(doc) = async_graphql::parser::parse_query(&gql_req.query) {
+        if count_aliases(&doc) > MAX_ALIASES {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                lang,
+                &format!("エイリアスが多すぎます（1リクエスト{MAX_ALIASES}個まで）。"),
+                &format!("Too many aliases (at most {MAX_ALIASES} per request)."),
+            );
+        }
+    }
+    let authn = match auth::authenticate(&state, auth_header.as_deref()).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = ?e, "authentication lookup failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "errors": [{ "message": "内部エラーが発生しました。", "extensions": { "code": "INTERNAL" } }] })),
+            )
+                .into_response();
+        }
+    };
+    let gql_req = gql_req
+        .data(RequestCtx { authn, client })
+        .data(loaders::new_loaders(state.store.clone()));
+    let mut resp = schema.execute(gql_req).await;
+    for err in &mut resp.errors {
+        let ext = err.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            // Parse, validation and limit errors from the GraphQL engine: the request is at fault.
+            ext.set("code", "BAD_USER_INPUT");
+            let en = err.message.clone();
+            ext.set("messageEn", en.clone());
+            err.message = format!("リクエストが正しくありません: {en}");
+        }
+        if lang == Lang::En {
+            if let Some(async_graphql::Value::String(en)) = ext.get("messageEn") {
+                err.message = en.clone();
+            }
+        }
+    }
+    let mut response = Json(resp).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn graphiql(State(state): State<AppState>) -> Response {
+    if state.config.is_production() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let page = async_graphql::http::GraphiQLSource::build()
+        .endpoint("/graphql")
+        .finish();
+    let mut r = Html(page).into_response();
+    // GraphiQL needs inline scripts and its CDN; development only.
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self' 'unsafe-inline' https:; img-src 'self' data: https:",
+        ),
+    );
+    r
+}
+
+/// Adds the schema to the router.
+pub fn with_schema(router: Router, state: &AppState) -> Router {
+    router.layer(Extension(graphql::schema(Some(state.clone()))))
+}

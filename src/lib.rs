@@ -1,0 +1,17 @@
+//! dxdesk: the ticketing system of a one-stop DX consultation desk.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod ratelimit;
+pub mod seed;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,78 @@
+//! Throttling counted in the database, so that every instance sees the same
+//! count: failed logins, status look-ups and web submissions.
+
+use crate::error::{AppError, AppResult};
+use crate::store::Store;
+use chrono::{DateTime, Duration, Utc};
+
+/// A limit: at most `max` hits per `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub bucket: &'static str,
+    pub max: i64,
+    pub window: Duration,
+}
+
+pub const LOGIN_PER_ACCOUNT: Limit = Limit {
+    bucket: "login-account",
+    max: 10,
+    window: Duration::minutes(15),
+};
+pub const LOGIN_PER_ADDRESS: Limit = Limit {
+    bucket: "login-address",
+    max: 10,
+    window: Duration::minutes(15),
+};
+
+fn retry_after(limit: Limit, oldest: Option<DateTime<Utc>>, now: DateTime<Utc>) -> u64 {
+    let until = oldest.unwrap_or(now) + limit.window;
+    (until - now).num_seconds().max(1) as u64
+}
+
+/// Refuses with `RATE_LIMITED` when the key already used up its window.
+pub async fn check(
+    store: &dyn Store,
+    limit: Limit,
+    key: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let w = store
+        .rate_window(limit.bucket, key, now - limit.window)
+        .await?;
+    if w.count >= limit.max {
+        return Err(AppError::RateLimited {
+            retry_after: retry_after(limit, w.oldest, now),
+        });
+    }
+    Ok(())
+}
+
+/// Counts one hit, then refuses when it went over the limit (for look-ups where
+/// every attempt counts, even the refused ones).
+pub async fn hit_and_check(
+    store: &dyn Store,
+    limit: Limit,
+    key: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    store.rate_hit(limit.bucket, key, now).await?;
+    let w = store
+        .rate_window(limit.bucket, key, now - limit.window)
+        .await?;
+    if w.count > limit.max {
+        return Err(AppError::RateLimited {
+            retry_after: retry_after(limit, w.oldest, now),
+        });
+    }
+    Ok(())
+}
+
+/// Records a hit without checking (a failed login).
+pub async fn record(
+    store: &dyn Store,
+    limit: Limit,
+    key: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    store.rate_hit(limit.bucket, key, now).await
+}

@@ -1,0 +1,37 @@
+//! `AppState`: what every request shares — the store, the configuration, the
+//! clock and the token keys. Nothing here is per-instance state a second
+//! instance would need: sessions and counters live in the database.
+
+use crate::auth::jwt::JwtKeys;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::store::SharedStore;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: SharedStore,
+    pub config: Arc<Config>,
+    pub clock: SharedClock,
+    pub jwt: Arc<JwtKeys>,
+}
+
+impl AppState {
+    pub fn new(store: SharedStore, config: Config) -> Self {
+        Self::with_clock(store, config, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(store: SharedStore, config: Config, clock: SharedClock) -> Self {
+        let jwt = Arc::new(JwtKeys::from_config(&config));
+        Self {
+            store,
+            config: Arc::new(config),
+            clock,
+            jwt,
+        }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}

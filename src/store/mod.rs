@@ -1,0 +1,42 @@
+//! Storage: the `Store` trait of domain operations (split by area into
+//! sub-traits) and its two implementations, SQLite (`sqlite.rs`) and PostgreSQL
+//! (`postgres.rs`), chosen from the database URL at start.
+//!
+//! Each area's SQL is written once with `$N` placeholders and expanded for both
+//! backends by a macro (`impl_*!`), so the two implementations cannot drift;
+//! where the dialects differ, the backend types provide the difference.
+
+pub mod codec;
+pub mod directory;
+pub mod models;
+pub mod postgres;
+pub mod sqlite;
+
+use crate::config::{backend_of, Backend};
+use std::sync::Arc;
+
+pub use directory::DirectoryStore;
+pub use models::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Every domain operation the service needs from storage.
+pub trait Store: DirectoryStore + Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the database the URL names, applies the migrations and returns the store.
+pub async fn connect(url: &str) -> anyhow::Result<SharedStore> {
+    Ok(match backend_of(url)? {
+        Backend::Sqlite => Arc::new(SqliteStore::connect(url).await?),
+        Backend::Postgres => Arc::new(PgStore::connect(url).await?),
+    })
+}
+
+/// Turns a unique-constraint violation into a user-facing conflict.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}

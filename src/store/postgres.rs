@@ -1,0 +1,55 @@
+//! The PostgreSQL backend, for production and for several instances sharing one database.
+
+use super::Store;
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pub(crate) pool: PgPool,
+}
+
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl PgStore {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let opts = PgConnectOptions::from_str(url).with_context(|| {
+            format!(
+                "DATABASE_URL {:?} is not a valid PostgreSQL URL",
+                crate::config::redact_url(url)
+            )
+        })?;
+        Self::connect_with(opts).await
+    }
+
+    pub async fn connect_with(opts: PgConnectOptions) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .context("cannot connect to PostgreSQL")?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .context("applying PostgreSQL migrations")?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+}
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}
