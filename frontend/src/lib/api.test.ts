@@ -16,7 +16,7 @@ class MemStorage {
 }
 
 function jwt(expInSeconds: number): string {
-  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const b64 = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
   return `${b64({ alg: 'HS256' })}.${b64({ exp: Math.floor(Date.now() / 1000) + expInSeconds })}.s`;
 }
 

@@ -53,6 +53,7 @@ export class ApiClient {
   }
 
   private emit(user: SessionUser | null, reason?: EndReason) {
+    this.lastUser = user;
     for (const fn of this.listeners) fn(user, reason);
   }
 
@@ -114,10 +115,12 @@ export class ApiClient {
   /** On page load: resume the tab's session from its refresh token, if any. */
   async resume(): Promise<SessionUser | null> {
     if (!this.hasRefreshToken) return null;
-    const user = await this.refreshWithUser();
-    if (user) this.emit(user);
-    return user;
+    // one exchange even if asked twice (refresh tokens rotate: a second use of the old one would fail)
+    const ok = await this.refresh();
+    return ok ? this.lastUser : null;
   }
+
+  private lastUser: SessionUser | null = null;
 
   /** Exchange the refresh token for a new pair; false when the session is gone. */
   refresh(): Promise<boolean> {

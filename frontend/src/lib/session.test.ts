@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_TOKEN_LIFETIME_MS, jwtExpiry, MIN_REFRESH_DELAY_MS, refreshDelay, REFRESH_LEAD_MS } from './session';
 
 function jwt(payload: object): string {
-  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const b64 = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
   return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(payload)}.sig`;
 }
 

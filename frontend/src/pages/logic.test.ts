@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { enumLabel } from '../lib/i18n';
+import { manualTransitions } from './case/Controls';
+import { describePayload } from './case/Timeline';
+import { filterFromQuery } from './CaseList';
+import { helpingText } from './PublicStatus';
+
+const e = (n: string, v: string) => enumLabel('ja', n, v);
+
+describe('case page logic', () => {
+  it('offers only the transitions of DESIGN.md (RESOLVED through the resolve form)', () => {
+    expect(manualTransitions('NEW')).toEqual(['IN_PROGRESS']);
+    expect(manualTransitions('IN_PROGRESS')).toEqual(['ON_HOLD']);
+    expect(manualTransitions('REFERRED')).toEqual(['ON_HOLD']);
+    expect(manualTransitions('ON_HOLD')).toEqual(['IN_PROGRESS']);
+    expect(manualTransitions('RESOLVED')).toEqual([]);
+    expect(manualTransitions('CLOSED')).toEqual([]);
+  });
+  it('reads event payloads in words', () => {
+    expect(describePayload('STAGE_CHANGED', { from: 'KNOW', to: 'CONSULT' }, e)).toBe('知る → 相談する');
+    expect(describePayload('STATUS_CHANGED', { from: 'NEW', to: 'IN_PROGRESS', note: '着手' }, e)).toBe('新規 → 対応中 / 着手');
+    expect(describePayload('DECLINED', { reason: 'NO_CAPACITY', referralId: 'x' }, e)).toBe('対応できる体制がない');
+    expect(describePayload('RESOLVED', { outcomes: ['DX_CERTIFIED', 'TOOL_ADOPTED'] }, e)).toBe('DX認定・ツール導入');
+    expect(describePayload('OPENED', null, e)).toBe('');
+  });
+});
+
+describe('case list filter from the address bar', () => {
+  it('maps every filter', () => {
+    const q = new URLSearchParams('status=NEW,IN_PROGRESS&stage=TRY&institution=i1&topic=IoT&search=りんご&overdue=1&assigned=me&channel=WEB_FORM');
+    expect(filterFromQuery(q, 'me-id')).toEqual({
+      status: ['NEW', 'IN_PROGRESS'],
+      stage: ['TRY'],
+      channel: ['WEB_FORM'],
+      institutionId: 'i1',
+      topic: 'IoT',
+      search: 'りんご',
+      overdue: true,
+      assignedToId: 'me-id',
+    });
+    expect(filterFromQuery(new URLSearchParams(''), 'x')).toEqual({});
+  });
+});
+
+describe('status page wording', () => {
+  it('says who is helping', () => {
+    expect(helpingText('弘前大学', 'ja')).toBe('弘前大学が対応中');
+    expect(helpingText('弘前大学', 'en')).toBe('Accepted by 弘前大学');
+  });
+});
