@@ -78,6 +78,13 @@ pub struct SeedReport {
 
 /// Loads everything; safe to run again.
 pub async fn seed_demo(state: &AppState) -> anyhow::Result<SeedReport> {
+    let report = seed_directory(state).await?;
+    Ok(report)
+}
+
+/// The labs, their institutions and the demo accounts, without demo cases
+/// (what the API tests start from).
+pub async fn seed_directory(state: &AppState) -> anyhow::Result<SeedReport> {
     let mut report = SeedReport::default();
     let (labs, added) = labs::seed_labs(state).await?;
     report.labs = labs;

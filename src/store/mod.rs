@@ -6,6 +6,8 @@
 //! backends by a macro (`impl_*!`), so the two implementations cannot drift;
 //! where the dialects differ, the backend types provide the difference.
 
+pub mod case_models;
+pub mod cases;
 pub mod codec;
 pub mod directory;
 pub mod models;
@@ -15,15 +17,19 @@ pub mod sqlite;
 use crate::config::{backend_of, Backend};
 use std::sync::Arc;
 
+pub use case_models::*;
+pub use cases::CaseStore;
 pub use directory::DirectoryStore;
 pub use models::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// Every domain operation the service needs from storage.
-pub trait Store: DirectoryStore + Send + Sync + 'static {
+pub trait Store: DirectoryStore + CaseStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
+    /// For tests and tools that need the concrete backend (its pool).
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 pub type SharedStore = Arc<dyn Store>;

@@ -39,6 +39,10 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    /// What a `SELECT` appends to lock the rows it reads until commit (SQLite's
+    /// `BEGIN IMMEDIATE` already holds the database's write lock).
+    pub(crate) const LOCK_ROWS: &'static str = " FOR UPDATE";
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -49,6 +53,9 @@ impl PgStore {
 }
 
 impl Store for PgStore {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
     fn backend(&self) -> &'static str {
         "postgres"
     }

@@ -36,6 +36,10 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// What a `SELECT` appends to lock the rows it reads until commit (SQLite's
+    /// `BEGIN IMMEDIATE` already holds the database's write lock).
+    pub(crate) const LOCK_ROWS: &'static str = "";
+
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -48,6 +52,9 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
     fn backend(&self) -> &'static str {
         "sqlite"
     }
