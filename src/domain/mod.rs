@@ -14,6 +14,7 @@ pub mod jst;
 pub mod permissions;
 pub mod reference;
 pub mod referral_state;
+pub mod report;
 pub mod stats;
 pub mod suggest;
 pub mod text;
