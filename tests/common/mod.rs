@@ -4,6 +4,8 @@
 //! typed helpers for GraphQL calls.
 #![allow(dead_code)]
 
+pub mod cases;
+
 use chrono::Utc;
 use dxdesk::app::Application;
 use dxdesk::clock::FixedClock;
