@@ -97,7 +97,7 @@ impl InstitutionMutation {
             .await?
             .ok_or_else(|| AppError::not_found("ラボ", "Lab"))?;
         let name = validation::required_text("name", "機関名", &input.name, 120)?;
-        let tags = validation::topics(&input.tags)?;
+        let tags = validation::tag_list("tags", "タグ", &input.tags)?;
         let regions = check_regions(&lab, input.regions)?;
         let now = st.now();
         let row = InstitutionRow {
@@ -142,7 +142,7 @@ impl InstitutionMutation {
             row.kind = kind;
         }
         if let Some(tags) = input.tags {
-            row.tags = Json(validation::topics(&tags)?);
+            row.tags = Json(validation::tag_list("tags", "タグ", &tags)?);
         }
         if let Some(regions) = input.regions {
             row.regions = Json(check_regions(&lab, regions)?);

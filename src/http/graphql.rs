@@ -132,16 +132,23 @@ async fn execute(
             "Batched (JSON array) requests are not accepted. Send one operation per request.",
         );
     }
-    let gql_req: async_graphql::Request =
-        match serde_json::from_value(value) {
-            Ok(r) => r,
-            Err(_) => return error_response(
-                StatusCode::BAD_REQUEST,
-                lang,
-                "リクエストには文字列の query フィールドが必要です（variables はオブジェクト）。",
-                "The request needs a string \"query\" field (and \"variables\" must be an object).",
-            ),
-        };
+    let has_query = value
+        .get("query")
+        .and_then(Value::as_str)
+        .is_some_and(|q| !q.trim().is_empty());
+    let parsed: Option<async_graphql::Request> = if has_query {
+        serde_json::from_value(value).ok()
+    } else {
+        None
+    };
+    let Some(gql_req) = parsed else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            lang,
+            "リクエストには文字列の query フィールドが必要です（variables はオブジェクト）。",
+            "The request needs a string \"query\" field (and \"variables\" must be an object).",
+        );
+    };
     if let Ok(doc) = async_graphql::parser::parse_query(&gql_req.query) {
         if count_aliases(&doc) > MAX_ALIASES {
             return error_response(
