@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test: the front end's unit tests and build, the Rust unit and
+# integration tests on SQLite and PostgreSQL, and the browser tests in
+# headless Chromium against a real `dxdesk serve`. One debug build serves all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DXDESK_TEST_POSTGRES_URL="${DXDESK_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+export DXDESK_REQUIRE_POSTGRES=1
+scripts/ensure-postgres.sh
+if [ "${CI:-}" = "true" ]; then
+  # Schemas left by earlier test runs on this machine (each test makes its own).
+  psql "$DXDESK_TEST_POSTGRES_URL" -qAt -c "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\_%' LOOP EXECUTE 'DROP SCHEMA ' || quote_ident(s) || ' CASCADE'; END LOOP; END \$\$;" >/dev/null
+fi
+
+echo "==> front end: unit tests"
+(cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm test)
+scripts/build-frontend.sh
+
+echo "==> Rust: build once, then unit + integration tests (SQLite and PostgreSQL)"
+cargo build --locked --all-targets
+cargo test --locked --all-targets
+
+echo "==> browser tests (headless Chromium)"
+scripts/ensure-chromium.sh
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && DXDESK_BIN="$PWD/../../target/debug/dxdesk" npm test)
+echo "==> all tests passed"
