@@ -12,6 +12,7 @@ pub mod codec;
 pub mod directory;
 pub mod models;
 pub mod postgres;
+pub mod reports;
 pub mod sqlite;
 
 use crate::config::{backend_of, Backend};
@@ -22,10 +23,11 @@ pub use cases::CaseStore;
 pub use directory::DirectoryStore;
 pub use models::*;
 pub use postgres::PgStore;
+pub use reports::{ReportScope, ReportStore};
 pub use sqlite::SqliteStore;
 
 /// Every domain operation the service needs from storage.
-pub trait Store: DirectoryStore + CaseStore + Send + Sync + 'static {
+pub trait Store: DirectoryStore + CaseStore + ReportStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     /// For tests and tools that need the concrete backend (its pool).
