@@ -1,10 +1,8 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
-import { existsSync } from 'node:fs';
-
 // The schema is generated from the Rust code; the front end is typed from it so
 // that a schema change that breaks an operation fails `npm run build`.
-const real = '../schema/schema.graphql';
-const schema = existsSync(real) ? real : 'draft-schema.graphql';
+// DXDESK_SCHEMA may point elsewhere while developing against a schema in progress.
+const schema = process.env.DXDESK_SCHEMA ?? '../schema/schema.graphql';
 
 const config: CodegenConfig = {
   schema,

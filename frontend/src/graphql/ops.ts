@@ -503,3 +503,109 @@ export const SubmitConsultationDoc = graphql(`
     }
   }
 `);
+
+export const CountFields = graphql(`
+  fragment CountFields on CountItem {
+    key
+    label
+    count
+  }
+`);
+
+export const ReportDoc = graphql(`
+  query Report($fiscalYear: Int!) {
+    activityReport(fiscalYear: $fiscalYear) {
+      fiscalYear
+      label
+      labelEn
+      generatedAt
+      institution {
+        id
+        name
+      }
+      casesOpened
+      businessesSupported
+      newBusinesses
+      byStage {
+        ...CountFields
+      }
+      byStatus {
+        ...CountFields
+      }
+      byChannel {
+        ...CountFields
+      }
+      byIndustry {
+        ...CountFields
+      }
+      byRegion {
+        ...CountFields
+      }
+      byMunicipality {
+        ...CountFields
+      }
+      referrals {
+        referrals
+        pending
+        accepted
+        declined
+        withdrawn
+        completed
+        open
+        overdue
+        acceptanceRate
+        pickupMedianDays
+        pickupP90Days
+        declineReasons {
+          ...CountFields
+        }
+      }
+      referralsByInstitution {
+        institution {
+          id
+          name
+        }
+        referrals
+        accepted
+        declined
+        open
+        overdue
+        acceptanceRate
+        pickupMedianDays
+        pickupP90Days
+      }
+      resolution {
+        casesResolved
+        medianDays
+        p90Days
+      }
+      outcomes {
+        outcome
+        label
+        cases
+        businesses
+      }
+      stageMovements {
+        knowToConsult
+        consultToTry
+      }
+      monthly {
+        index
+        label
+        casesOpened
+        newBusinesses
+        referrals
+        casesResolved
+      }
+      kpis {
+        id
+        name
+        unit
+        target
+        metric
+        actual
+        progress
+      }
+    }
+  }
+`);

@@ -48,3 +48,21 @@ describe('status page wording', () => {
     expect(helpingText('弘前大学', 'en')).toBe('Accepted by 弘前大学');
   });
 });
+
+import { exportUrl, fiscalYearChoices, formatDays, formatRate } from './Reports';
+
+describe('reports page helpers', () => {
+  it('offers this fiscal year first, and never before 令和元年度', () => {
+    expect(fiscalYearChoices(new Date('2026-03-31T12:00:00+09:00'))).toEqual([2025, 2024, 2023, 2022, 2021, 2020, 2019]);
+    expect(fiscalYearChoices(new Date('2021-04-01T00:00:00+09:00'))).toEqual([2021, 2020, 2019]);
+  });
+  it('formats rates and days', () => {
+    expect(formatRate(0.8333)).toBe('83.3%');
+    expect(formatRate(null)).toBe('—');
+    expect(formatDays(2, '日')).toBe('2 日');
+    expect(formatDays(1.25, 'days')).toBe('1.3 days');
+  });
+  it('points at the export endpoints', () => {
+    expect(exportUrl(2024, 'csv')).toBe('/api/reports/2024.csv');
+  });
+});
