@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ratelimit;
+pub mod report;
 pub mod seed;
 pub mod state;
 pub mod store;
