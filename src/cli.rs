@@ -29,6 +29,23 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Write a lab's fiscal-year activity report (JSON) or its cases/referrals (CSV).
+    Report {
+        /// The fiscal year, e.g. 2024 (= 令和6年度, April 2024 – March 2025).
+        #[arg(long)]
+        fiscal_year: i32,
+        #[arg(long, value_enum, default_value = "json")]
+        format: crate::report::CliFormat,
+        /// The lab's code (e.g. AOM); needed when the deployment has several labs.
+        #[arg(long)]
+        lab: Option<String>,
+        /// What the CSV holds.
+        #[arg(long, value_enum, default_value = "cases")]
+        kind: crate::report::ExportKind,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -82,6 +99,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         } => {
             eprintln!("audit verify: not available yet");
             Ok(2)
+        }
+        Command::Report {
+            fiscal_year,
+            format,
+            lab,
+            kind,
+            output,
+        } => {
+            let store = crate::store::connect(&config.database_url).await?;
+            crate::report::run_cli(
+                store.as_ref(),
+                fiscal_year,
+                format,
+                lab.as_deref(),
+                kind,
+                output.as_deref(),
+                crate::clock::trunc(chrono::Utc::now()),
+            )
+            .await?;
+            Ok(0)
         }
         Command::Schema => unreachable!(),
     }

@@ -3,6 +3,7 @@
 
 pub mod institutions;
 pub mod loaders;
+pub mod reports;
 pub mod types;
 pub mod users;
 
@@ -14,10 +15,18 @@ use async_graphql::{Context, EmptySubscription, MergedObject, Schema, ID};
 use uuid::Uuid;
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(users::UserQuery, institutions::InstitutionQuery);
+pub struct QueryRoot(
+    users::UserQuery,
+    institutions::InstitutionQuery,
+    reports::ReportQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(users::UserMutation, institutions::InstitutionMutation);
+pub struct MutationRoot(
+    users::UserMutation,
+    institutions::InstitutionMutation,
+    reports::ReportMutation,
+);
 
 pub type DxSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

@@ -3,6 +3,7 @@
 
 pub mod graphql;
 pub mod health;
+pub mod reports;
 pub mod static_files;
 
 use crate::state::AppState;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(graphql::router())
         .merge(health::router())
+        .merge(reports::router())
         .merge(static_files::router())
         .with_state(state.clone());
     graphql::with_schema(app, &state).layer(middleware)

@@ -206,11 +206,12 @@ pub fn reference_targets(
 /// Adds the reference labs' KPI targets that are missing (an existing target of
 /// the same lab, year and name is left as the secretariat edited it). Returns
 /// how many were added.
-pub async fn seed_reference_targets(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<usize> {
+pub async fn seed_reference_targets(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
     let mut added = 0;
-    for (code, fy, name, unit, target) in
-        reference_targets(crate::seed::labs::LABS_JSON, now)?
-    {
+    for (code, fy, name, unit, target) in reference_targets(crate::seed::labs::LABS_JSON, now)? {
         let Some(lab) = store.lab_by_code(&code).await? else {
             continue;
         };
@@ -256,10 +257,12 @@ mod tests {
         assert!(koda
             .iter()
             .any(|x| x.1 == 2023 && x.2.contains("デジタル人材") && x.3 == "人" && x.4 == 10.0));
-        assert!(koda.iter().any(|x| x.1 == 2025 && x.2.contains("デジタル人材")));
         assert!(koda
             .iter()
-            .any(|x| x.1 == 2024 && x.2 == "デジタル塾参加企業（2024年度までの累計）" && x.3 == "社"));
+            .any(|x| x.1 == 2025 && x.2.contains("デジタル人材")));
+        assert!(koda.iter().any(|x| x.1 == 2024
+            && x.2 == "デジタル塾参加企業（2024年度までの累計）"
+            && x.3 == "社"));
         assert!(t.iter().all(|x| x.0 == "KOD"));
     }
 }

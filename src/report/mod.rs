@@ -12,7 +12,7 @@ pub mod kpi;
 
 use crate::domain::permissions::Viewer;
 use crate::domain::report::{
-    assemble, check_fiscal_year, ActivityReport, InstitutionInfo, ReportContext, RegionInfo,
+    assemble, check_fiscal_year, ActivityReport, InstitutionInfo, RegionInfo, ReportContext,
 };
 use crate::error::{AppError, AppResult};
 use crate::store::{LabRow, ReportScope, Store};

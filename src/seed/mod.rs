@@ -79,6 +79,7 @@ pub struct SeedReport {
 /// Loads everything; safe to run again.
 pub async fn seed_demo(state: &AppState) -> anyhow::Result<SeedReport> {
     let report = seed_directory(state).await?;
+    crate::report::kpi::seed_reference_targets(state.store.as_ref(), state.now()).await?;
     Ok(report)
 }
 

@@ -118,6 +118,9 @@ pub trait ReportStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> AppResult<ReportFacts>;
 
+    /// When the lab's first case was opened (for the fiscal-year picker).
+    async fn first_case_at(&self, lab_id: Uuid) -> AppResult<Option<DateTime<Utc>>>;
+
     /// Cases opened in fiscal year `fy` in `scope`, oldest first.
     async fn export_cases(&self, scope: ReportScope, fy: i32) -> AppResult<Vec<CaseExportRow>>;
     /// (case id, topic) of the cases opened in fiscal year `fy` in `scope`.
@@ -593,6 +596,16 @@ macro_rules! impl_reports {
                     movements,
                     reach,
                 })
+            }
+
+            async fn first_case_at(&self, lab_id: Uuid) -> AppResult<Option<DateTime<Utc>>> {
+                let row: Option<(DateTime<Utc>,)> = sqlx::query_as(
+                    "SELECT created_at FROM cases WHERE lab_id = $1 ORDER BY created_at LIMIT 1",
+                )
+                .bind(lab_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|r| r.0))
             }
 
             async fn export_cases(&self, s: ReportScope, fy: i32) -> AppResult<Vec<CaseExportRow>> {
