@@ -76,3 +76,22 @@ pub async fn record(
 ) -> AppResult<()> {
     store.rate_hit(limit.bucket, key, now).await
 }
+
+/// `caseStatus` look-ups per reference (every attempt counts, aliases one by one).
+pub const STATUS_PER_REFERENCE: Limit = Limit {
+    bucket: "status-reference",
+    max: 10,
+    window: Duration::minutes(1),
+};
+/// `caseStatus` look-ups per client address.
+pub const STATUS_PER_ADDRESS: Limit = Limit {
+    bucket: "status-address",
+    max: 10,
+    window: Duration::minutes(1),
+};
+/// Web-form consultations per client address.
+pub const SUBMIT_PER_ADDRESS: Limit = Limit {
+    bucket: "submit-address",
+    max: 5,
+    window: Duration::hours(1),
+};

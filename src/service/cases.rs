@@ -1,0 +1,735 @@
+//! Cases: opening (with the business and the consent to share), editing,
+//! stage and status changes, resolving, reopening, closing, rotating the
+//! access code, and the reads behind `case`, `caseByReference`, `cases` and
+//! `businesses`.
+
+use super::access::{case_not_found, ensure_can_read, load_case_for};
+use super::events;
+use super::intake::{self, BusinessFields};
+use super::{MAX_TEXT, MAX_TITLE};
+use crate::domain::permissions::{require_desk, Viewer};
+use crate::domain::types::*;
+use crate::domain::{access_code, case_state, reference, referral_state, validation};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::*;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// `openCase` as the service sees it.
+#[derive(Debug, Clone)]
+pub struct OpenCase {
+    pub business_id: Option<Uuid>,
+    pub business: Option<BusinessFields>,
+    pub title: String,
+    pub description: String,
+    pub topics: Vec<String>,
+    pub channel: Channel,
+    pub stage: Stage,
+    pub consent_to_share: bool,
+    pub priority: Option<Priority>,
+    /// Defaults to the opener when a concierge opens the case.
+    pub assigned_to: Option<Uuid>,
+}
+
+/// `updateCase`: omitted fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct CaseEdit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub topics: Option<Vec<String>>,
+    pub priority: Option<Priority>,
+    pub assigned_to: Option<Uuid>,
+    /// `true` records the business's consent now, by the editor; `false`
+    /// records that it was withdrawn (no new referrals).
+    pub consent_to_share: Option<bool>,
+}
+
+/// One page of the case list.
+#[derive(Debug, Clone)]
+pub struct CasePage {
+    pub rows: Vec<CaseRow>,
+    pub has_next: bool,
+    pub total: i64,
+}
+
+/// The viewer's lab.
+pub async fn lab_of(st: &AppState, v: &Viewer) -> AppResult<LabRow> {
+    st.store
+        .lab(v.lab_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("ラボ", "Lab"))
+}
+
+/// The stored snapshot with `has_pending` consistent with its referrals.
+pub fn normalized(mut s: CaseSnapshot) -> CaseSnapshot {
+    s.case.has_pending = s
+        .referrals
+        .iter()
+        .any(|r| r.status == ReferralStatus::Pending);
+    s
+}
+
+/// A title, description and topics checked for a case.
+pub fn check_texts(
+    title: &str,
+    description: &str,
+    topics: &[String],
+) -> AppResult<(String, String, Vec<String>)> {
+    Ok((
+        validation::required_text("title", "件名", title, MAX_TITLE)?,
+        validation::required_text("description", "相談内容", description, MAX_TEXT)?,
+        validation::topics(topics)?,
+    ))
+}
+
+/// `BAD_USER_INPUT` unless `id` is an active desk user of the lab.
+async fn check_assignee(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<()> {
+    let ok = st
+        .store
+        .user(id)
+        .await?
+        .is_some_and(|u| u.lab_id == v.lab_id && u.active && u.viewer().is_desk());
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::bad_input(
+            Some("assignedToId"),
+            "担当者には、このラボの有効な窓口担当者（コンシェルジュまたは管理者）を指定してください。",
+            "The assignee must be an active concierge or admin of this lab.",
+        ))
+    }
+}
+
+/// Opens a case for an existing or new business; returns it with the access
+/// code (shown once; only its hash is stored).
+pub async fn open_case(
+    st: &AppState,
+    v: &Viewer,
+    input: OpenCase,
+) -> AppResult<(CaseSnapshot, String)> {
+    require_desk(v)?;
+    let lab = lab_of(st, v).await?;
+    let now = st.now();
+    let business = match (input.business_id, &input.business) {
+        (Some(id), None) => {
+            let b = st
+                .store
+                .businesses_by_ids(&[id])
+                .await?
+                .into_iter()
+                .find(|b| b.lab_id == v.lab_id)
+                .ok_or_else(|| AppError::not_found("事業者", "Business"))?;
+            if b.erased_at.is_some() {
+                return Err(AppError::conflict(
+                    "この事業者は個人情報が消去されています。新しい事業者として登録してください。",
+                    "This business's personal data was erased; register it as a new business.",
+                ));
+            }
+            BusinessChoice::Existing(b.id)
+        }
+        (None, Some(f)) => BusinessChoice::New(intake::new_business(&lab, f, now)?),
+        _ => {
+            return Err(AppError::bad_input(
+                Some("business"),
+                "既存の事業者（businessId）か新しい事業者（business）のどちらか一方を指定してください。",
+                "Give exactly one of businessId (an existing business) or business (a new one).",
+            ))
+        }
+    };
+    let (title, description, topics) =
+        check_texts(&input.title, &input.description, &input.topics)?;
+    let assigned_to = match input.assigned_to {
+        Some(id) => {
+            check_assignee(st, v, id).await?;
+            Some(id)
+        }
+        None if v.role == Role::Concierge => Some(v.user_id),
+        None => None,
+    };
+    let priority = input.priority.unwrap_or_default();
+    let code = access_code::generate();
+    let new = NewCase {
+        id: Uuid::now_v7(),
+        lab_id: lab.id,
+        lab_code: lab.code.clone(),
+        business,
+        opened_payload: events::opened_payload(
+            input.channel,
+            input.stage,
+            priority,
+            input.consent_to_share,
+            &topics,
+        ),
+        title,
+        description,
+        topics,
+        channel: input.channel,
+        stage: input.stage,
+        status: CaseStatus::New,
+        priority,
+        assigned_to,
+        consent_to_share: input.consent_to_share,
+        consent_by: input.consent_to_share.then_some(v.user_id),
+        access_code_hash: access_code::hash(&code),
+        actor: Some(v.user_id),
+        now,
+    };
+    let snap = st.store.open_case(new).await?;
+    Ok((normalized(snap), code))
+}
+
+/// `NOT_FOUND` unless the viewer may read the case, then `FORBIDDEN` unless
+/// the viewer is desk staff (the order keeps unreadable cases indistinguishable
+/// from missing ones).
+pub async fn authorize_desk(st: &AppState, v: &Viewer, case_id: Uuid) -> AppResult<CaseRow> {
+    let row = load_case_for(st, v, case_id).await?;
+    require_desk(v)?;
+    Ok(row)
+}
+
+/// Applies a decision to a case (already authorised), with the
+/// optimistic-concurrency check when `expected_version` is given.
+pub async fn apply(
+    st: &AppState,
+    v: &Viewer,
+    case_id: Uuid,
+    expected_version: Option<i64>,
+    decide: Decide,
+) -> AppResult<CaseSnapshot> {
+    let snap = st
+        .store
+        .update_case(v.lab_id, case_id, expected_version, st.now(), decide)
+        .await?;
+    Ok(normalized(snap))
+}
+
+/// A `DESK` note written alongside a status or stage change.
+pub fn desk_note(s: &CaseSnapshot, actor: Uuid, body: &str, now: DateTime<Utc>) -> NoteRow {
+    NoteRow {
+        id: Uuid::now_v7(),
+        lab_id: s.case.lab_id,
+        case_id: s.case.id,
+        author_id: Some(actor),
+        body: body.to_owned(),
+        visibility: NoteVisibility::Desk,
+        created_at: now,
+    }
+}
+
+/// Adds the optional note of a change (checked before) as a `DESK` note.
+fn with_note(
+    mut change: CaseChange,
+    s: &CaseSnapshot,
+    actor: Uuid,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> CaseChange {
+    if let Some(body) = note {
+        let n = desk_note(s, actor, body, now);
+        change.events.push(events::note_added(&n));
+        change.new_notes.push(n);
+    }
+    change
+}
+
+/// Checks an optional note argument.
+pub fn check_note(note: Option<&str>) -> AppResult<Option<String>> {
+    Ok(validation::optional_text("note", "メモ", note, MAX_TEXT)?)
+}
+
+/// Moves the stored status (domain state machine), stamping resolved/closed times.
+fn transition(
+    s: &CaseSnapshot,
+    actor: Uuid,
+    to: CaseStatus,
+    now: DateTime<Utc>,
+) -> AppResult<(CaseRow, NewEvent)> {
+    let from = s.case.status;
+    case_state::check_status_transition(from, to)?;
+    let mut row = s.case.clone();
+    row.status = to;
+    match to {
+        CaseStatus::Resolved => row.resolved_at = Some(now),
+        CaseStatus::Closed => row.closed_at = Some(now),
+        CaseStatus::InProgress if from == CaseStatus::Resolved => row.resolved_at = None,
+        _ => {}
+    }
+    let kind = case_state::event_kind_for(from, to);
+    Ok((row, events::status_changed(kind, Some(actor), from, to)))
+}
+
+/// `updateCase`: edits title, description, topics, priority, assignee.
+/// Unchanged values record nothing; a real edit is one `UPDATED` event.
+pub fn decide_update(
+    s: &CaseSnapshot,
+    actor: Uuid,
+    edit: &CaseEdit,
+    now: DateTime<Utc>,
+) -> AppResult<CaseChange> {
+    case_state::ensure_open(s.case.status, "変更", "edit")?;
+    let mut row = s.case.clone();
+    let mut fields: Vec<&str> = Vec::new();
+    if let Some(t) = &edit.title {
+        let t = validation::required_text("title", "件名", t, MAX_TITLE)?;
+        if t != row.title {
+            row.title = t;
+            fields.push("title");
+        }
+    }
+    if let Some(d) = &edit.description {
+        let d = validation::required_text("description", "相談内容", d, MAX_TEXT)?;
+        if d != row.description {
+            row.description = d;
+            fields.push("description");
+        }
+    }
+    let mut topics = None;
+    if let Some(t) = &edit.topics {
+        let t = validation::topics(t)?;
+        if t != s.topics {
+            topics = Some(t);
+            fields.push("topics");
+        }
+    }
+    if let Some(p) = edit.priority {
+        if p != row.priority {
+            row.priority = p;
+            fields.push("priority");
+        }
+    }
+    if let Some(a) = edit.assigned_to {
+        if Some(a) != row.assigned_to {
+            row.assigned_to = Some(a);
+            fields.push("assignedTo");
+        }
+    }
+    if let Some(c) = edit.consent_to_share {
+        if c != row.consent_to_share {
+            row.consent_to_share = c;
+            row.consent_at = c.then_some(now);
+            row.consent_by = c.then_some(actor);
+            fields.push("consentToShare");
+        }
+    }
+    if fields.is_empty() {
+        return Ok(CaseChange::default());
+    }
+    let mut event = events::updated(actor, &fields);
+    if fields.contains(&"consentToShare") {
+        event.payload["consentToShare"] = serde_json::json!(row.consent_to_share);
+    }
+    Ok(CaseChange {
+        case: Some(row),
+        bump_version: true,
+        topics,
+        events: vec![event],
+        ..Default::default()
+    })
+}
+
+/// `setStage`: the same stage again is a `CONFLICT`.
+pub fn decide_stage(
+    s: &CaseSnapshot,
+    actor: Uuid,
+    stage: Stage,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<CaseChange> {
+    case_state::ensure_open(s.case.status, "段階を変更", "change the stage of")?;
+    let from = s.case.stage;
+    if from == stage {
+        return Err(AppError::conflict(
+            format!("この相談は既に「{}」の段階です。", stage.label_ja()),
+            format!("The case is already at stage {stage}."),
+        ));
+    }
+    let mut row = s.case.clone();
+    row.stage = stage;
+    let change = CaseChange {
+        case: Some(row),
+        bump_version: true,
+        events: vec![events::stage_changed(actor, from, stage)],
+        ..Default::default()
+    };
+    Ok(with_note(change, s, actor, note, now))
+}
+
+/// `setStatus`: any transition of the table except into `RESOLVED` (which
+/// needs outcomes: `resolveCase`); `REFERRED` is refused by the domain.
+pub fn decide_status(
+    s: &CaseSnapshot,
+    actor: Uuid,
+    to: CaseStatus,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<CaseChange> {
+    if to == CaseStatus::Resolved && s.case.status != CaseStatus::Resolved {
+        case_state::check_status_transition(s.case.status, to)?;
+        return Err(AppError::conflict(
+            "解決にするには成果と概要が必要です。「解決」の操作（resolveCase）で記録してください。",
+            "Resolving needs outcomes and a summary: use resolveCase.",
+        ));
+    }
+    let (row, event) = transition(s, actor, to, now)?;
+    let change = CaseChange {
+        case: Some(row),
+        bump_version: true,
+        events: vec![event],
+        ..Default::default()
+    };
+    Ok(with_note(change, s, actor, note, now))
+}
+
+/// `resolveCase`: at least one outcome, a summary, and no referral still
+/// `PENDING` or `ACCEPTED`.
+pub fn decide_resolve(
+    s: &CaseSnapshot,
+    actor: Uuid,
+    outcomes: &[Outcome],
+    summary: &str,
+    now: DateTime<Utc>,
+) -> AppResult<CaseChange> {
+    let mut unique: Vec<Outcome> = Vec::new();
+    for o in outcomes {
+        if !unique.contains(o) {
+            unique.push(*o);
+        }
+    }
+    if unique.is_empty() {
+        return Err(AppError::bad_input(
+            Some("outcomes"),
+            "成果を1つ以上選んでください。",
+            "Choose at least one outcome.",
+        ));
+    }
+    let summary = validation::required_text("summary", "概要", summary, MAX_TEXT)?;
+    case_state::check_status_transition(s.case.status, CaseStatus::Resolved)?;
+    let open: Vec<&ReferralRow> = s
+        .referrals
+        .iter()
+        .filter(|r| referral_state::is_open(r.status))
+        .collect();
+    if !open.is_empty() {
+        let n = open.len();
+        return Err(AppError::conflict(
+            format!(
+                "支援機関への紹介が{n}件、受付待ちまたは対応中のままです。完了・取下げしてから解決してください。"
+            ),
+            format!("{n} referral(s) are still pending or accepted; complete or withdraw them before resolving."),
+        ));
+    }
+    let (mut row, _) = transition(s, actor, CaseStatus::Resolved, now)?;
+    row.outcomes = sqlx::types::Json(unique.clone());
+    row.outcome_summary = Some(summary);
+    Ok(CaseChange {
+        case: Some(row),
+        bump_version: true,
+        events: vec![events::resolved(actor, s.case.status, &unique)],
+        ..Default::default()
+    })
+}
+
+/// `reopenCase`: `RESOLVED → IN_PROGRESS` only.
+pub fn decide_reopen(
+    s: &CaseSnapshot,
+    actor: Uuid,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<CaseChange> {
+    if s.case.status != CaseStatus::Resolved {
+        return Err(AppError::conflict(
+            format!(
+                "再開できるのは「解決済み」の相談だけです（現在は「{}」）。",
+                s.case.status.label_ja()
+            ),
+            format!(
+                "Only a RESOLVED case can be reopened (it is {}).",
+                s.case.status
+            ),
+        ));
+    }
+    let (row, event) = transition(s, actor, CaseStatus::InProgress, now)?;
+    let change = CaseChange {
+        case: Some(row),
+        bump_version: true,
+        events: vec![event],
+        ..Default::default()
+    };
+    Ok(with_note(change, s, actor, note, now))
+}
+
+/// `closeCase`: `RESOLVED → CLOSED` only.
+pub fn decide_close(s: &CaseSnapshot, actor: Uuid, now: DateTime<Utc>) -> AppResult<CaseChange> {
+    if s.case.status != CaseStatus::Resolved {
+        return Err(AppError::conflict(
+            format!(
+                "終了できるのは「解決済み」の相談だけです（現在は「{}」）。",
+                s.case.status.label_ja()
+            ),
+            format!(
+                "Only a RESOLVED case can be closed (it is {}).",
+                s.case.status
+            ),
+        ));
+    }
+    let (row, event) = transition(s, actor, CaseStatus::Closed, now)?;
+    Ok(CaseChange {
+        case: Some(row),
+        bump_version: true,
+        events: vec![event],
+        ..Default::default()
+    })
+}
+
+/// `rotateAccessCode`: the new hash replaces the old one in the same write.
+pub fn decide_rotate(s: &CaseSnapshot, actor: Uuid, new_hash: String) -> CaseChange {
+    let mut row = s.case.clone();
+    row.access_code_hash = new_hash;
+    CaseChange {
+        case: Some(row),
+        bump_version: false,
+        events: vec![events::access_code_rotated(actor)],
+        ..Default::default()
+    }
+}
+
+fn version_arg(expected: i32) -> Option<i64> {
+    Some(i64::from(expected))
+}
+
+/// `updateCase`.
+pub async fn update_case(
+    st: &AppState,
+    v: &Viewer,
+    id: Uuid,
+    expected_version: i32,
+    edit: CaseEdit,
+) -> AppResult<CaseSnapshot> {
+    authorize_desk(st, v, id).await?;
+    if let Some(a) = edit.assigned_to {
+        check_assignee(st, v, a).await?;
+    }
+    let (actor, now) = (v.user_id, st.now());
+    apply(
+        st,
+        v,
+        id,
+        version_arg(expected_version),
+        Box::new(move |s| decide_update(s, actor, &edit, now)),
+    )
+    .await
+}
+
+/// `setStage`.
+pub async fn set_stage(
+    st: &AppState,
+    v: &Viewer,
+    id: Uuid,
+    expected_version: i32,
+    stage: Stage,
+    note: Option<String>,
+) -> AppResult<CaseSnapshot> {
+    authorize_desk(st, v, id).await?;
+    let note = check_note(note.as_deref())?;
+    let (actor, now) = (v.user_id, st.now());
+    apply(
+        st,
+        v,
+        id,
+        version_arg(expected_version),
+        Box::new(move |s| decide_stage(s, actor, stage, note.as_deref(), now)),
+    )
+    .await
+}
+
+/// `setStatus`.
+pub async fn set_status(
+    st: &AppState,
+    v: &Viewer,
+    id: Uuid,
+    expected_version: i32,
+    status: CaseStatus,
+    note: Option<String>,
+) -> AppResult<CaseSnapshot> {
+    authorize_desk(st, v, id).await?;
+    let note = check_note(note.as_deref())?;
+    let (actor, now) = (v.user_id, st.now());
+    apply(
+        st,
+        v,
+        id,
+        version_arg(expected_version),
+        Box::new(move |s| decide_status(s, actor, status, note.as_deref(), now)),
+    )
+    .await
+}
+
+/// `resolveCase`.
+pub async fn resolve_case(
+    st: &AppState,
+    v: &Viewer,
+    id: Uuid,
+    expected_version: i32,
+    outcomes: Vec<Outcome>,
+    summary: String,
+) -> AppResult<CaseSnapshot> {
+    authorize_desk(st, v, id).await?;
+    let (actor, now) = (v.user_id, st.now());
+    apply(
+        st,
+        v,
+        id,
+        version_arg(expected_version),
+        Box::new(move |s| decide_resolve(s, actor, &outcomes, &summary, now)),
+    )
+    .await
+}
+
+/// `reopenCase`.
+pub async fn reopen_case(
+    st: &AppState,
+    v: &Viewer,
+    id: Uuid,
+    note: Option<String>,
+) -> AppResult<CaseSnapshot> {
+    authorize_desk(st, v, id).await?;
+    let note = check_note(note.as_deref())?;
+    let (actor, now) = (v.user_id, st.now());
+    apply(
+        st,
+        v,
+        id,
+        None,
+        Box::new(move |s| decide_reopen(s, actor, note.as_deref(), now)),
+    )
+    .await
+}
+
+/// `closeCase`.
+pub async fn close_case(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<CaseSnapshot> {
+    authorize_desk(st, v, id).await?;
+    let (actor, now) = (v.user_id, st.now());
+    apply(
+        st,
+        v,
+        id,
+        None,
+        Box::new(move |s| decide_close(s, actor, now)),
+    )
+    .await
+}
+
+/// `rotateAccessCode`: returns the new code; the old one stops working at once.
+pub async fn rotate_access_code(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<String> {
+    authorize_desk(st, v, id).await?;
+    let code = access_code::generate();
+    let hash = access_code::hash(&code);
+    let actor = v.user_id;
+    apply(
+        st,
+        v,
+        id,
+        None,
+        Box::new(move |s| Ok(decide_rotate(s, actor, hash))),
+    )
+    .await?;
+    Ok(code)
+}
+
+/// `case(id)`: the case, or `NOT_FOUND` when it does not exist or may not be read.
+pub async fn get_case(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<CaseRow> {
+    load_case_for(st, v, id).await
+}
+
+/// A reference as typed by a person, in its stored form (`AOM-2026-000123`);
+/// input that does not parse is returned trimmed (it then matches nothing).
+pub fn canonical_reference(input: &str) -> String {
+    match reference::parse_reference(input) {
+        Some((lab, year, seq)) => reference::format_reference(&lab, year, seq),
+        None => input.trim().to_owned(),
+    }
+}
+
+/// `caseByReference`: same visibility as `case`.
+pub async fn case_by_reference(st: &AppState, v: &Viewer, reference: &str) -> AppResult<CaseRow> {
+    let row = st
+        .store
+        .case_by_reference(&canonical_reference(reference))
+        .await?
+        .ok_or_else(case_not_found)?;
+    ensure_can_read(st, v, &row).await?;
+    Ok(row)
+}
+
+/// Default and largest page size of `cases`.
+pub const DEFAULT_PAGE: i64 = 20;
+pub const MAX_PAGE: i64 = 100;
+
+/// The page size for `first`: default 20, at most 100 (larger values are
+/// clamped), negative values refused.
+pub fn page_size(first: Option<i32>) -> AppResult<i64> {
+    match first {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if n < 0 => Err(AppError::bad_input(
+            Some("first"),
+            "first には0以上の数を指定してください。",
+            "first must not be negative.",
+        )),
+        Some(n) => Ok(i64::from(n).min(MAX_PAGE)),
+    }
+}
+
+/// `cases`: one keyset page (newest first) of the cases the viewer may read.
+/// `q.lab_id`, `q.partner_institution` and `q.now` are set here.
+pub async fn list_cases(
+    st: &AppState,
+    v: &Viewer,
+    mut q: CaseQuery,
+    first: Option<i32>,
+    after: Option<Uuid>,
+) -> AppResult<CasePage> {
+    let limit = page_size(first)?;
+    q.lab_id = v.lab_id;
+    q.now = st.now();
+    q.partner_institution = if v.is_desk() {
+        None
+    } else {
+        Some(v.partner_institution().unwrap_or(Uuid::nil()))
+    };
+    let total = st.store.count_cases(&q).await?;
+    if limit == 0 {
+        return Ok(CasePage {
+            rows: vec![],
+            has_next: total > 0 && after.is_none(),
+            total,
+        });
+    }
+    let mut rows = st.store.list_cases(&q, after, limit + 1).await?;
+    let has_next = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok(CasePage {
+        rows,
+        has_next,
+        total,
+    })
+}
+
+/// `businesses`: the lab's businesses matching `search` (desk staff only).
+pub async fn search_businesses(
+    st: &AppState,
+    v: &Viewer,
+    search: Option<&str>,
+    first: Option<i32>,
+) -> AppResult<Vec<BusinessRow>> {
+    require_desk(v)?;
+    let limit = page_size(first)?;
+    let q = search.map(str::trim).unwrap_or("");
+    Ok(st
+        .store
+        .search_businesses(v.lab_id, q, limit)
+        .await?
+        .into_iter()
+        .filter(|b| b.erased_at.is_none())
+        .collect())
+}

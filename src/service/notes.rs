@@ -1,0 +1,79 @@
+//! Notes on a case: desk staff write any visibility, partner staff `PARTNERS`
+//! and `BUSINESS` notes on the cases they may read; finished cases take no
+//! new notes.
+
+use super::access::load_case_for;
+use super::cases::apply;
+use super::{events, MAX_TEXT};
+use crate::domain::permissions::{can_write_note, Viewer};
+use crate::domain::types::NoteVisibility;
+use crate::domain::{case_state, validation};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::{CaseChange, CaseSnapshot, NoteRow};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// `addNote` decided on the locked case.
+pub fn decide_note(
+    s: &CaseSnapshot,
+    author: Uuid,
+    note_id: Uuid,
+    body: &str,
+    visibility: NoteVisibility,
+    now: DateTime<Utc>,
+) -> AppResult<CaseChange> {
+    case_state::ensure_open(s.case.status, "メモを追加", "add a note to")?;
+    let n = NoteRow {
+        id: note_id,
+        lab_id: s.case.lab_id,
+        case_id: s.case.id,
+        author_id: Some(author),
+        body: body.to_owned(),
+        visibility,
+        created_at: now,
+    };
+    Ok(CaseChange {
+        events: vec![events::note_added(&n)],
+        new_notes: vec![n],
+        ..Default::default()
+    })
+}
+
+/// `addNote`: `NOT_FOUND` for a case the viewer may not read, `FORBIDDEN`
+/// for a visibility it may not write.
+pub async fn add_note(
+    st: &AppState,
+    v: &Viewer,
+    case_id: Uuid,
+    body: &str,
+    visibility: NoteVisibility,
+) -> AppResult<NoteRow> {
+    load_case_for(st, v, case_id).await?;
+    if !can_write_note(v, visibility) {
+        return Err(AppError::Forbidden(crate::error::Msg::new(
+            "支援機関の方は「窓口内のみ」のメモを書けません。「支援機関と共有」または「相談者にも公開」を選んでください。",
+            "Partner staff cannot write DESK notes; choose PARTNERS or BUSINESS.",
+        )));
+    }
+    let body = validation::required_text("body", "メモ", body, MAX_TEXT)?;
+    let (author, now, id) = (v.user_id, st.now(), Uuid::now_v7());
+    let written = body.clone();
+    apply(
+        st,
+        v,
+        case_id,
+        None,
+        Box::new(move |s| decide_note(s, author, id, &written, visibility, now)),
+    )
+    .await?;
+    Ok(NoteRow {
+        id,
+        lab_id: v.lab_id,
+        case_id,
+        author_id: Some(author),
+        body,
+        visibility,
+        created_at: now,
+    })
+}

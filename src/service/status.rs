@@ -1,0 +1,255 @@
+//! The business's status check without an account (`caseStatus`): reference
+//! plus access code, throttled per reference and per client address in the
+//! database, the same `null` (after the same work) for every wrong answer,
+//! and a view with no personal data, no staff notes and no decline reasons.
+
+use crate::domain::types::*;
+use crate::domain::{access_code, case_state, permissions};
+use crate::error::AppResult;
+use crate::ratelimit;
+use crate::state::AppState;
+use crate::store::{CaseRow, EventRow};
+use chrono::{DateTime, Utc};
+use std::sync::OnceLock;
+use uuid::Uuid;
+
+/// One line of the public timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Milestone {
+    pub at: DateTime<Utc>,
+    pub kind: EventKind,
+    /// Plain Japanese, e.g. 「青森県産業技術センター」へご紹介しました.
+    pub label: String,
+}
+
+/// A `BUSINESS` note as the status page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicNote {
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What the business sees of its case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicStatus {
+    pub reference: String,
+    pub title: String,
+    pub stage: Stage,
+    pub status: CaseStatus,
+    /// Names of the institutions working on it now (accepted referrals).
+    pub institutions: Vec<String>,
+    pub milestones: Vec<Milestone>,
+    pub notes: Vec<PublicNote>,
+    pub next_step: String,
+}
+
+/// A hash no code matches, compared against when the reference is unknown so
+/// that every `null` costs the same work.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| access_code::hash(&access_code::generate()))
+}
+
+/// The throttling key of a typed reference (its canonical form).
+pub fn reference_key(reference: &str) -> String {
+    super::cases::canonical_reference(reference).to_uppercase()
+}
+
+/// `caseStatus`: counts the look-up against the reference and the client
+/// address (`RATE_LIMITED` past either limit, whether or not the reference
+/// exists), then answers `None` for a wrong reference, a wrong code or an
+/// erased case.
+pub async fn case_status(
+    st: &AppState,
+    reference: &str,
+    code: &str,
+    client: &str,
+) -> AppResult<Option<PublicStatus>> {
+    let now = st.now();
+    let store = st.store.as_ref();
+    let key = reference_key(reference);
+    ratelimit::hit_and_check(store, ratelimit::STATUS_PER_ADDRESS, client, now).await?;
+    ratelimit::hit_and_check(store, ratelimit::STATUS_PER_REFERENCE, &key, now).await?;
+
+    // The same queries and the same hash comparison on every path to `null`.
+    let case = store
+        .case_by_reference(&super::cases::canonical_reference(reference))
+        .await?;
+    let business_id = case.as_ref().map(|c| c.business_id).unwrap_or(Uuid::nil());
+    let business = store.businesses_by_ids(&[business_id]).await?;
+    let stored = case
+        .as_ref()
+        .map(|c| c.access_code_hash.as_str())
+        .unwrap_or(dummy_hash());
+    let code_ok = access_code::verify(code, stored);
+    let erased = business.first().is_none_or(|b| b.erased_at.is_some());
+    let Some(case) = case.filter(|_| code_ok && !erased) else {
+        return Ok(None);
+    };
+    Ok(Some(build(st, &case).await?))
+}
+
+async fn build(st: &AppState, case: &CaseRow) -> AppResult<PublicStatus> {
+    let store = st.store.as_ref();
+    let ids = [case.id];
+    let (events, referrals, notes) = futures::try_join!(
+        store.events_for_case(case.id),
+        store.referrals_for_cases(&ids),
+        store.notes_for_cases(&ids),
+    )?;
+    let inst_ids: Vec<Uuid> = referrals.iter().map(|r| r.institution_id).collect();
+    let insts = store.institutions_by_ids(&inst_ids).await?;
+    let name_of = |id: Uuid| {
+        insts
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| i.name.clone())
+            .unwrap_or_else(|| "連携機関".to_owned())
+    };
+    let names = |status: ReferralStatus| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in referrals.iter().filter(|r| r.status == status) {
+            let n = name_of(r.institution_id);
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        out
+    };
+    let accepted = names(ReferralStatus::Accepted);
+    let pending = names(ReferralStatus::Pending);
+    let has_pending = !pending.is_empty();
+    let status = case_state::displayed_status(case.status, has_pending);
+    Ok(PublicStatus {
+        reference: case.reference.clone(),
+        title: case.title.clone(),
+        stage: case.stage,
+        status,
+        next_step: next_step(case.status, case.stage, &pending, &accepted),
+        institutions: accepted,
+        milestones: milestones(&events),
+        notes: notes
+            .into_iter()
+            .filter(|n| permissions::business_can_read_note(n.visibility))
+            .map(|n| PublicNote {
+                body: n.body,
+                created_at: n.created_at,
+            })
+            .collect(),
+    })
+}
+
+fn institution_name(e: &EventRow) -> String {
+    e.payload
+        .0
+        .get("institutionName")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("連携機関")
+        .to_owned()
+}
+
+fn payload_enum<T>(e: &EventRow, key: &str, parse: fn(&str) -> Option<T>) -> Option<T> {
+    e.payload
+        .0
+        .get(key)
+        .and_then(|v| v.as_str())
+        .and_then(parse)
+}
+
+/// The public label of an event, or `None` for events the business does not
+/// see (edits, notes, code rotation, erasure). Decline reasons never appear:
+/// a declined or withdrawn referral reads the same neutral way.
+pub fn milestone_label(e: &EventRow) -> Option<String> {
+    let label = match e.kind {
+        EventKind::Opened => "ご相談を受け付けました".to_owned(),
+        EventKind::Referred => format!("「{}」へご紹介しました", institution_name(e)),
+        EventKind::Accepted => format!("{}が対応を開始しました", institution_name(e)),
+        EventKind::Declined | EventKind::Withdrawn => {
+            format!("「{}」へのご紹介は見送りとなりました", institution_name(e))
+        }
+        EventKind::Completed => format!("{}による支援が完了しました", institution_name(e)),
+        EventKind::StageChanged => {
+            let to = payload_enum(e, "to", Stage::parse)?;
+            format!("段階を「{}」に変更しました", to.label_ja())
+        }
+        EventKind::StatusChanged => {
+            let from = payload_enum(e, "from", CaseStatus::parse);
+            let to = payload_enum(e, "to", CaseStatus::parse)?;
+            match (from, to) {
+                (Some(CaseStatus::New), CaseStatus::InProgress) => {
+                    "窓口で対応を開始しました".to_owned()
+                }
+                (_, CaseStatus::InProgress) => "対応を再開しました".to_owned(),
+                (_, CaseStatus::OnHold) => "一時保留になりました".to_owned(),
+                (_, other) => format!("状態が「{}」になりました", other.label_ja()),
+            }
+        }
+        EventKind::Resolved => "ご相談が解決しました".to_owned(),
+        EventKind::Reopened => "ご相談の対応を再開しました".to_owned(),
+        EventKind::Closed => "ご相談の対応を完了しました".to_owned(),
+        EventKind::Updated
+        | EventKind::NoteAdded
+        | EventKind::AccessCodeRotated
+        | EventKind::PersonalDataErased => return None,
+    };
+    Some(label)
+}
+
+/// The public timeline, in order.
+pub fn milestones(events: &[EventRow]) -> Vec<Milestone> {
+    events
+        .iter()
+        .filter_map(|e| {
+            milestone_label(e).map(|label| Milestone {
+                at: e.at,
+                kind: e.kind,
+                label,
+            })
+        })
+        .collect()
+}
+
+/// The next step, in one Japanese sentence, from the stored status, the
+/// stage and the institutions with pending and accepted referrals.
+pub fn next_step(
+    stored: CaseStatus,
+    stage: Stage,
+    pending: &[String],
+    accepted: &[String],
+) -> String {
+    let quote = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| format!("「{n}」"))
+            .collect::<Vec<_>>()
+            .join("、")
+    };
+    match stored {
+        CaseStatus::Closed => {
+            "このご相談の対応は完了しました。新たなご相談は、いつでもDX総合窓口へお寄せください。".to_owned()
+        }
+        CaseStatus::Resolved => {
+            "ご相談は解決済みです。追加のご相談や気になる点があれば、DX総合窓口へご連絡ください。".to_owned()
+        }
+        CaseStatus::OnHold => {
+            "ご相談は一時保留中です。再開の際は担当者からご連絡します。".to_owned()
+        }
+        _ if !accepted.is_empty() => format!(
+            "{}が支援を行っています。具体的な進め方は、機関の担当者とご相談ください。",
+            quote(accepted)
+        ),
+        _ if !pending.is_empty() => format!(
+            "{}でご相談内容を確認しています。受付が決まりしだい、担当者からご連絡します。",
+            quote(pending)
+        ),
+        CaseStatus::New => {
+            "DX総合窓口でご相談内容を確認しています。担当のDXコンシェルジュからご連絡します。".to_owned()
+        }
+        _ => match stage {
+            Stage::Know => "DXコンシェルジュが、役立つツールやセミナー、支援制度の情報をご案内します。".to_owned(),
+            Stage::Consult => "DXコンシェルジュがご相談に対応しています。必要に応じて専門の支援機関をご紹介します。".to_owned(),
+            Stage::Try => "試行・実証に向けて、DXコンシェルジュが準備を進めています。".to_owned(),
+        },
+    }
+}
