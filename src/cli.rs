@@ -97,8 +97,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Audit {
             what: AuditCommand::Verify,
         } => {
-            eprintln!("audit verify: not available yet");
-            Ok(2)
+            let store = crate::store::connect(&config.database_url).await?;
+            let r = crate::service::audit::verify_all(store.as_ref()).await?;
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let Some(first) = r.broken.first() else {
+                let _ = writeln!(
+                    out,
+                    "audit verify: OK — {} cases, {} events, every hash chain intact",
+                    r.cases, r.events
+                );
+                return Ok(0);
+            };
+            for b in &r.broken {
+                let _ = writeln!(
+                    out,
+                    "audit verify: BROKEN {} (case {}) at event {}: {}",
+                    b.reference, b.case_id, b.seq, b.why
+                );
+            }
+            let _ = writeln!(
+                out,
+                "audit verify: FAILED — {} of {} cases broken; first: {}",
+                r.broken.len(),
+                r.cases,
+                first.reference
+            );
+            Ok(1)
         }
         Command::Report {
             fiscal_year,

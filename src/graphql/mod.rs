@@ -1,9 +1,14 @@
 //! The GraphQL API: the schema builder shared by the server, the tests and the
 //! SDL file, the per-request context, and one module per area.
 
+pub mod case_types;
+pub mod cases;
 pub mod institutions;
 pub mod loaders;
+pub mod notes;
+pub mod referrals;
 pub mod reports;
+pub mod status;
 pub mod types;
 pub mod users;
 
@@ -18,6 +23,9 @@ use uuid::Uuid;
 pub struct QueryRoot(
     users::UserQuery,
     institutions::InstitutionQuery,
+    cases::CasesQuery,
+    referrals::ReferralsQuery,
+    status::StatusQuery,
     reports::ReportQuery,
 );
 
@@ -25,6 +33,10 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     users::UserMutation,
     institutions::InstitutionMutation,
+    cases::CasesMutation,
+    referrals::ReferralsMutation,
+    notes::NotesMutation,
+    status::StatusMutation,
     reports::ReportMutation,
 );
 

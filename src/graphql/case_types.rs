@@ -1,0 +1,436 @@
+//! GraphQL object types of the case area: `Case`, `Business`, `Referral`,
+//! `Note`, `CaseEvent`, the `CaseConnection` of the list and
+//! `InstitutionSuggestion`. Nested edges load through the request's
+//! DataLoaders and are filtered for the viewer by `service::access`.
+
+use super::loaders::*;
+use super::types::{Institution, User};
+use super::viewer;
+use crate::domain::types::*;
+use crate::domain::validation::jsic_label;
+use crate::error::AppError;
+use crate::service::{access, referrals::is_overdue};
+use crate::state::AppState;
+use crate::store::*;
+use async_graphql::{Context, Json, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
+    ctx.data_unchecked::<Loaders>()
+}
+
+async fn user(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<User>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(loaders(ctx)
+        .load_one(UserKey(id))
+        .await
+        .map_err(from_load)?
+        .map(User))
+}
+
+/// A consultation of a business with the desk (案件), with its support record.
+pub struct Case {
+    pub row: CaseRow,
+    /// Rows fresh from a write; otherwise they are loaded when asked for.
+    pub topics: Option<Vec<String>>,
+    pub referrals: Option<Vec<ReferralRow>>,
+    pub business: Option<BusinessRow>,
+}
+
+impl Case {
+    /// A case read from the list or by id.
+    pub fn new(row: CaseRow) -> Self {
+        Case {
+            row,
+            topics: None,
+            referrals: None,
+            business: None,
+        }
+    }
+
+    /// A case as a write left it.
+    pub fn from_snapshot(s: CaseSnapshot) -> Self {
+        Case {
+            row: s.case,
+            topics: Some(s.topics),
+            referrals: Some(s.referrals),
+            business: Some(s.business),
+        }
+    }
+
+    async fn all_referrals(&self, ctx: &Context<'_>) -> Result<Vec<ReferralRow>> {
+        if let Some(r) = &self.referrals {
+            return Ok(r.clone());
+        }
+        Ok(loaders(ctx)
+            .load_one(ReferralsOf(self.row.id))
+            .await
+            .map_err(from_load)?
+            .unwrap_or_default())
+    }
+}
+
+#[Object]
+impl Case {
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+    /// Human reference, e.g. `AOM-2026-000123` (lab code, calendar year, sequence).
+    async fn reference(&self) -> &str {
+        &self.row.reference
+    }
+    async fn title(&self) -> &str {
+        &self.row.title
+    }
+    async fn description(&self) -> &str {
+        &self.row.description
+    }
+    async fn stage(&self) -> Stage {
+        self.row.stage
+    }
+    /// The status shown: `REFERRED` while a referral awaits pick-up on a NEW or IN_PROGRESS case.
+    async fn status(&self) -> CaseStatus {
+        let pending = match &self.referrals {
+            Some(r) => r.iter().any(|r| r.status == ReferralStatus::Pending),
+            None => self.row.has_pending,
+        };
+        crate::domain::case_state::displayed_status(self.row.status, pending)
+    }
+    async fn priority(&self) -> Priority {
+        self.row.priority
+    }
+    /// Topic tags, e.g. IoT, 補助金.
+    async fn topics(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        if let Some(t) = &self.topics {
+            return Ok(t.clone());
+        }
+        Ok(loaders(ctx)
+            .load_one(TopicsOf(self.row.id))
+            .await
+            .map_err(from_load)?
+            .unwrap_or_default())
+    }
+    async fn channel(&self) -> Channel {
+        self.row.channel
+    }
+    /// Whether the business consented to sharing its information with partner institutions (needed to refer).
+    async fn consent_to_share(&self) -> bool {
+        self.row.consent_to_share
+    }
+    /// When the consent was recorded.
+    async fn consent_at(&self) -> Option<DateTime<Utc>> {
+        self.row.consent_at
+    }
+    /// Who recorded the consent (null when the business gave it on the web form).
+    async fn consent_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user(ctx, self.row.consent_by).await
+    }
+    /// Optimistic-concurrency version: pass it as `expectedVersion` when editing.
+    async fn version(&self) -> i64 {
+        self.row.version
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.row.updated_at
+    }
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.row.resolved_at
+    }
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.row.closed_at
+    }
+    /// Outcomes recorded when the case was resolved.
+    async fn outcomes(&self) -> Vec<Outcome> {
+        self.row.outcomes.0.clone()
+    }
+    /// The summary recorded when the case was resolved.
+    async fn outcome_summary(&self) -> Option<&str> {
+        self.row.outcome_summary.as_deref()
+    }
+    /// The concierge following the case.
+    async fn assigned_to(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user(ctx, self.row.assigned_to).await
+    }
+    /// The staff member who opened it (null for the web form).
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user(ctx, self.row.created_by).await
+    }
+    async fn business(&self, ctx: &Context<'_>) -> Result<Business> {
+        if let Some(b) = &self.business {
+            return Ok(Business(b.clone()));
+        }
+        loaders(ctx)
+            .load_one(BusinessKey(self.row.business_id))
+            .await
+            .map_err(from_load)?
+            .map(Business)
+            .ok_or_else(|| AppError::not_found("事業者", "Business").into())
+    }
+    /// Referrals, oldest first (a partner sees its own institution's only).
+    async fn referrals(&self, ctx: &Context<'_>) -> Result<Vec<Referral>> {
+        let v = viewer(ctx)?;
+        Ok(self
+            .all_referrals(ctx)
+            .await?
+            .into_iter()
+            .filter(|r| access::referral_visible(v, r))
+            .map(Referral)
+            .collect())
+    }
+    /// Notes, oldest first (a partner sees `PARTNERS` and `BUSINESS` notes only).
+    async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<Note>> {
+        let v = viewer(ctx)?;
+        Ok(loaders(ctx)
+            .load_one(NotesOf(self.row.id))
+            .await
+            .map_err(from_load)?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| access::note_visible(v, n))
+            .map(Note)
+            .collect())
+    }
+    /// The support record, in order (a partner does not see events about other
+    /// institutions' referrals or desk-only notes).
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<CaseEvent>> {
+        let v = viewer(ctx)?;
+        let st = ctx.data_unchecked::<AppState>();
+        Ok(st
+            .store
+            .events_for_case(self.row.id)
+            .await?
+            .into_iter()
+            .filter(|e| access::event_visible(v, e))
+            .map(CaseEvent)
+            .collect())
+    }
+}
+
+/// A business (事業者). Contact details are personal information under the APPI.
+pub struct Business(pub BusinessRow);
+
+#[Object]
+impl Business {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// 法人番号: 13 digits.
+    async fn corporate_number(&self) -> Option<&str> {
+        self.0.corporate_number.as_deref()
+    }
+    /// JSIC division letter A–T.
+    async fn industry(&self) -> Option<&str> {
+        self.0.industry.as_deref()
+    }
+    /// The Japanese name of the industry division, e.g. 製造業.
+    async fn industry_label(&self) -> Option<&str> {
+        self.0
+            .industry
+            .as_deref()
+            .and_then(|s| s.chars().next())
+            .and_then(jsic_label)
+    }
+    async fn employee_band(&self) -> Option<&str> {
+        self.0.employee_band.as_deref()
+    }
+    async fn municipality(&self) -> Option<&str> {
+        self.0.municipality.as_deref()
+    }
+    /// Region code of the municipality, e.g. `SANPACHI`.
+    async fn region(&self) -> Option<&str> {
+        self.0.region.as_deref()
+    }
+    async fn contact_name(&self) -> Option<&str> {
+        self.0.contact_name.as_deref()
+    }
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When its personal data was erased, if it was.
+    async fn erased_at(&self) -> Option<DateTime<Utc>> {
+        self.0.erased_at
+    }
+}
+
+/// A handoff of a case to a partner institution.
+pub struct Referral(pub ReferralRow);
+
+#[Object]
+impl Referral {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn status(&self) -> ReferralStatus {
+        self.0.status
+    }
+    async fn institution(&self, ctx: &Context<'_>) -> Result<Institution> {
+        loaders(ctx)
+            .load_one(InstitutionKey(self.0.institution_id))
+            .await
+            .map_err(from_load)?
+            .map(Institution)
+            .ok_or_else(|| AppError::not_found("連携機関", "Institution").into())
+    }
+    /// The desk's note when referring.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// Why the institution declined.
+    async fn reason(&self) -> Option<DeclineReason> {
+        self.0.reason
+    }
+    /// The institution's note when accepting or declining, or the desk's when withdrawing.
+    async fn decision_note(&self) -> Option<&str> {
+        self.0.decision_note.as_deref()
+    }
+    /// The institution's summary when completing.
+    async fn summary(&self) -> Option<&str> {
+        self.0.summary.as_deref()
+    }
+    /// End of the last business day to pick the referral up (23:59:59 JST).
+    async fn pickup_deadline(&self) -> DateTime<Utc> {
+        self.0.pickup_deadline
+    }
+    /// Still pending and past its pick-up deadline now.
+    async fn overdue(&self, ctx: &Context<'_>) -> bool {
+        is_overdue(&self.0, ctx.data_unchecked::<AppState>().now())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it was accepted, declined or withdrawn.
+    async fn decided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.decided_at
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+    async fn referred_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user(ctx, self.0.referred_by).await
+    }
+    /// Who accepted, declined or withdrew it.
+    async fn decided_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user(ctx, self.0.decided_by).await
+    }
+    /// The case referred.
+    async fn case(&self, ctx: &Context<'_>) -> Result<Case> {
+        loaders(ctx)
+            .load_one(CaseKey(self.0.case_id))
+            .await
+            .map_err(from_load)?
+            .map(Case::new)
+            .ok_or_else(|| access::case_not_found().into())
+    }
+}
+
+/// A note on a case.
+pub struct Note(pub NoteRow);
+
+#[Object]
+impl Note {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    /// Who may read it.
+    async fn visibility(&self) -> NoteVisibility {
+        self.0.visibility
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user(ctx, self.0.author_id).await
+    }
+}
+
+/// One entry of a case's append-only, hash-chained support record.
+pub struct CaseEvent(pub EventRow);
+
+#[Object]
+impl CaseEvent {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// 1, 2, … within the case.
+    async fn seq(&self) -> i64 {
+        self.0.seq
+    }
+    async fn kind(&self) -> EventKind {
+        self.0.kind
+    }
+    /// Japanese label of the kind, e.g. 機関へ紹介.
+    async fn label(&self) -> &'static str {
+        self.0.kind.label_ja()
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+    /// Who acted (null for the public web form or the system).
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user(ctx, self.0.actor_id).await
+    }
+    /// Ids, enum values and institution names; never personal data.
+    async fn payload(&self) -> Json<serde_json::Value> {
+        Json(self.0.payload.0.clone())
+    }
+    /// SHA-256 (hex) of the previous event of the case; 64 zeros for the first.
+    async fn prev_hash(&self) -> &str {
+        &self.0.prev_hash
+    }
+    /// SHA-256 (hex) of this event.
+    async fn hash(&self) -> &str {
+        &self.0.hash
+    }
+}
+
+/// A case in a list, with its cursor.
+#[derive(SimpleObject)]
+pub struct CaseEdge {
+    /// Opaque: pass it as `after` to read the next page.
+    pub cursor: String,
+    pub node: Case,
+}
+
+/// Where a page sits in the list.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    /// True when the page was read `after` a cursor.
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+/// A page of cases (Relay connection), newest first.
+#[derive(SimpleObject)]
+pub struct CaseConnection {
+    pub edges: Vec<CaseEdge>,
+    pub page_info: PageInfo,
+    /// All cases matching the filter (not just this page).
+    pub total_count: i64,
+}
+
+/// A ranked institution for a case, with the reason in Japanese.
+#[derive(SimpleObject)]
+pub struct InstitutionSuggestion {
+    pub institution: Institution,
+    /// 0–100, higher is a better fit.
+    pub score: f64,
+    /// e.g. 「タグ一致: IoT／三八地域を担当／受諾率 80%」.
+    pub reason: String,
+}
