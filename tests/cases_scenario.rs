@@ -284,19 +284,149 @@ async fn scenario(backend: Backend) {
         );
     }
 
-    // --- the support record verifies, and a forged event is detected
+    // --- the support record verifies, and three kinds of tampering are detected
+    let edited = open_simple(
+        &app,
+        &t.concierge,
+        "改ざん検証（編集）",
+        "改ざん検証一株式会社",
+    )
+    .await;
+    let appended = open_simple(
+        &app,
+        &t.concierge,
+        "改ざん検証（追記）",
+        "改ざん検証二株式会社",
+    )
+    .await;
     let (ok, out) = audit_verify(&db_url);
     assert!(ok, "audit verify failed on an untouched record:\n{out}");
 
     check_append_only(backend, &db_url, &opened.reference).await;
+    // 1. an event with a made-up hash appended to the walked-through case
     forge_event(backend, &db_url, &opened.reference).await;
+    // 2. a stored payload edited with the append-only trigger switched off
+    edit_payload(backend, &db_url, &edited.reference).await;
+    // 3. a correctly chained event appended behind the case row's back
+    append_chained_event(&app, backend, &db_url, &appended).await;
     let (ok, out) = audit_verify(&db_url);
-    assert!(!ok, "audit verify passed on a forged chain:\n{out}");
-    assert!(
-        out.contains(&opened.reference) || out.contains(&opened.id),
-        "audit verify should name the broken case ({} / {}):\n{out}",
-        opened.reference,
-        opened.id
+    assert!(!ok, "audit verify passed on a tampered record:\n{out}");
+    eprintln!("{out}");
+    for (what, o) in [
+        ("forged hash", &opened),
+        ("edited payload", &edited),
+        ("chained append", &appended),
+    ] {
+        assert!(
+            out.contains(&o.reference) || out.contains(&o.id),
+            "audit verify should name the case with the {what} ({}):\n{out}",
+            o.reference
+        );
+    }
+}
+
+/// Edits the payload of a case's first event, after switching the append-only
+/// trigger off as a database administrator could.
+async fn edit_payload(backend: Backend, db_url: &str, reference: &str) {
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(db_url).await.unwrap();
+            sqlx::query("DROP TRIGGER case_events_no_update")
+                .execute(&pool)
+                .await
+                .unwrap();
+            let r = sqlx::query(
+                "UPDATE case_events SET payload = '{\"tampered\":true}' \
+                 WHERE seq = 1 AND case_id = (SELECT id FROM cases WHERE reference = ?1)",
+            )
+            .bind(reference)
+            .execute(&pool)
+            .await
+            .unwrap();
+            assert_eq!(r.rows_affected(), 1);
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(db_url).await.unwrap();
+            sqlx::query("ALTER TABLE case_events DISABLE TRIGGER USER")
+                .execute(&pool)
+                .await
+                .unwrap();
+            let r = sqlx::query(
+                "UPDATE case_events SET payload = CAST('{\"tampered\":true}' AS jsonb) \
+                 WHERE seq = 1 AND case_id = (SELECT id FROM cases WHERE reference = $1)",
+            )
+            .bind(reference)
+            .execute(&pool)
+            .await
+            .unwrap();
+            assert_eq!(r.rows_affected(), 1);
+            sqlx::query("ALTER TABLE case_events ENABLE TRIGGER USER")
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+/// Appends an event whose hash is right (computed as DESIGN.md says) but
+/// without updating the case row: only the cross-check with the row catches it.
+async fn append_chained_event(app: &TestApp, backend: Backend, db_url: &str, o: &Opened) {
+    use dxdesk::domain::hash_chain::event_hash;
+    use dxdesk::domain::types::EventKind;
+    let case_id: uuid::Uuid = o.id.parse().unwrap();
+    let events = app.state.store.events_for_case(case_id).await.unwrap();
+    let last = events.last().unwrap();
+    let hash = event_hash(
+        case_id,
+        last.seq + 1,
+        EventKind::NoteAdded,
+        None,
+        last.at,
+        &json!({}),
+        &last.hash,
+    );
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(db_url).await.unwrap();
+            sqlx::query(
+                "INSERT INTO case_events (id, lab_id, case_id, seq, kind, actor_id, at, payload, prev_hash, hash) \
+                 SELECT randomblob(16), lab_id, case_id, seq + 1, 'NOTE_ADDED', NULL, at, '{}', hash, ?2 \
+                 FROM case_events WHERE case_id = (SELECT id FROM cases WHERE reference = ?1) AND seq = ?3",
+            )
+            .bind(&o.reference)
+            .bind(&hash)
+            .bind(last.seq)
+            .execute(&pool)
+            .await
+            .expect("append a chained event");
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(db_url).await.unwrap();
+            sqlx::query(
+                "INSERT INTO case_events (id, lab_id, case_id, seq, kind, actor_id, at, payload, prev_hash, hash) \
+                 SELECT gen_random_uuid(), lab_id, case_id, seq + 1, 'NOTE_ADDED', NULL, at, CAST('{}' AS jsonb), hash, $2 \
+                 FROM case_events WHERE case_id = (SELECT id FROM cases WHERE reference = $1) AND seq = $3",
+            )
+            .bind(&o.reference)
+            .bind(&hash)
+            .bind(last.seq)
+            .execute(&pool)
+            .await
+            .expect("append a chained event");
+            pool.close().await;
+        }
+    }
+    // The chain alone is intact: this is what makes the row check necessary.
+    let mut links: Vec<_> = app.state.store.events_for_case(case_id).await.unwrap();
+    assert_eq!(links.len(), events.len() + 1);
+    let chain: Vec<_> = links.drain(..).map(|e| e.link()).collect();
+    assert_eq!(
+        dxdesk::domain::hash_chain::verify_chain(&chain),
+        Ok(()),
+        "the appended event should chain correctly"
     );
 }
 
