@@ -565,14 +565,16 @@ export const ReportDoc = graphql(`
           id
           name
         }
-        referrals
-        accepted
-        declined
-        open
-        overdue
-        acceptanceRate
-        pickupMedianDays
-        pickupP90Days
+        figures {
+          referrals
+          accepted
+          declined
+          open
+          overdue
+          acceptanceRate
+          pickupMedianDays
+          pickupP90Days
+        }
       }
       resolution {
         casesResolved
@@ -603,9 +605,55 @@ export const ReportDoc = graphql(`
         unit
         target
         metric
+        metricLabel
+        manual
         actual
         progress
       }
+    }
+  }
+`);
+
+export const KpiTargetsDoc = graphql(`
+  query KpiTargets($fiscalYear: Int) {
+    kpiTargets(fiscalYear: $fiscalYear) {
+      id
+      fiscalYear
+      name
+      unit
+      target
+      metric
+      metricLabel
+      manual
+      manualActual
+    }
+    kpiMetrics {
+      code
+      label
+      labelEn
+      manual
+    }
+  }
+`);
+
+export const UpsertKpiDoc = graphql(`
+  mutation UpsertKpi($input: KpiTargetInput!) {
+    upsertKpiTarget(input: $input) {
+      id
+    }
+  }
+`);
+
+export const DeleteKpiDoc = graphql(`
+  mutation DeleteKpi($id: ID!) {
+    deleteKpiTarget(id: $id)
+  }
+`);
+
+export const SetKpiActualDoc = graphql(`
+  mutation SetKpiActual($id: ID!, $actual: Float) {
+    setKpiActual(id: $id, actual: $actual) {
+      id
     }
   }
 `);

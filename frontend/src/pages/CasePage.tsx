@@ -89,7 +89,6 @@ export function CasePage({ id }: { id: string }) {
         <span className="badge">{e('Priority', c.priority)}</span>
         <span className="badge">{e('Channel', c.channel)}</span>
       </div>
-      {/* key: a new message is announced even when its text repeats */}
       <div className="sticky-msg">
         <Banner kind={msg?.kind ?? 'info'}>{msg ? <span data-testid="case-message">{msg.text}</span> : null}</Banner>
       </div>
@@ -112,14 +111,6 @@ export function CasePage({ id }: { id: string }) {
             {desk && active && <EditCase key={c.version} c={c} versioned={versioned} />}
           </section>
 
-          {desk && (
-            <section className="card" aria-labelledby="sec-controls">
-              <h2 id="sec-controls">{t('changeStatus')}</h2>
-              {active && <StageStatusControls key={`ss-${c.version}`} c={c} versioned={versioned} />}
-              <ResolveControls key={`rc-${c.version}`} c={c} versioned={versioned} plain={plain} />
-            </section>
-          )}
-
           <section className="card" aria-labelledby="sec-referrals">
             <h2 id="sec-referrals">{t('referrals')}</h2>
             <ReferralList c={c} desk={desk} myInstitutionId={user!.institution?.id} onChanged={reload} />
@@ -135,6 +126,14 @@ export function CasePage({ id }: { id: string }) {
             <h2 id="sec-notes">{t('notes')}</h2>
             <Notes caseId={c.id} notes={c.notes} canWrite={active} partner={!desk} onChanged={reload} />
           </section>
+
+          {desk && (
+            <section className="card" aria-labelledby="sec-controls">
+              <h2 id="sec-controls">{t('caseActions')}</h2>
+              {active && <StageStatusControls key={`ss-${c.version}`} c={c} versioned={versioned} />}
+              <ResolveControls key={`rc-${c.version}`} c={c} versioned={versioned} plain={plain} />
+            </section>
+          )}
         </div>
 
         <aside className="case-side">

@@ -10,8 +10,14 @@ export function DashboardPage() {
   const { t, e, lang, user } = useApp();
   const q = useQuery(DashboardDoc, { me: user!.id });
   const now = useNow();
-  if (q.loading && !q.data) return <Loading />;
-  if (q.error && !q.data) return <ErrorState error={q.error} onRetry={() => void q.reload()} />;
+  if (!q.data) {
+    return (
+      <section>
+        <PageTitle>{t('dashTitle')}</PageTitle>
+        {q.error ? <ErrorState error={q.error} onRetry={() => void q.reload()} /> : <Loading />}
+      </section>
+    );
+  }
   const d = q.data!;
   const stages = [
     { key: 'KNOW', n: d.know.totalCount },

@@ -268,14 +268,14 @@ export function ReportsPage() {
                   {r.referralsByInstitution.map((x) => (
                     <tr key={x.institution.id}>
                       <th scope="row">{x.institution.name}</th>
-                      <td className="num">{x.referrals}</td>
-                      <td className="num">{x.accepted}</td>
-                      <td className="num">{x.declined}</td>
-                      <td className="num">{x.open}</td>
-                      <td className="num">{x.overdue}</td>
-                      <td className="num">{formatRate(x.acceptanceRate)}</td>
-                      <td className="num">{formatDays(x.pickupMedianDays, t('days'))}</td>
-                      <td className="num">{formatDays(x.pickupP90Days, t('days'))}</td>
+                      <td className="num">{x.figures.referrals}</td>
+                      <td className="num">{x.figures.accepted}</td>
+                      <td className="num">{x.figures.declined}</td>
+                      <td className="num">{x.figures.open}</td>
+                      <td className="num">{x.figures.overdue}</td>
+                      <td className="num">{formatRate(x.figures.acceptanceRate)}</td>
+                      <td className="num">{formatDays(x.figures.pickupMedianDays, t('days'))}</td>
+                      <td className="num">{formatDays(x.figures.pickupP90Days, t('days'))}</td>
                     </tr>
                   ))}
                 </tbody>

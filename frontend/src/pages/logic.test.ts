@@ -66,3 +66,15 @@ describe('reports page helpers', () => {
     expect(exportUrl(2024, 'csv')).toBe('/api/reports/2024.csv');
   });
 });
+
+describe('timeline payloads from the API', () => {
+  it('leaves out ids and references, names institutions and enums', () => {
+    expect(
+      describePayload('OPENED', { channel: 'PHONE', consentToShare: true, priority: 'NORMAL', reference: 'AOM-2026-000001', stage: 'KNOW', topics: ['EC'] }, e),
+    ).toBe('電話 / 通常 / 知る / EC');
+    expect(
+      describePayload('REFERRED', { institutionId: 'x', institutionName: '弘前大学', pickupDeadline: '2026-11-26T14:59:59Z', referralId: 'y', status: 'PENDING' }, e),
+    ).toBe('弘前大学 / 引受待ち');
+    expect(describePayload('NOTE_ADDED', { noteId: 'n', visibility: 'DESK' }, e)).toBe('窓口スタッフのみ');
+  });
+});

@@ -9,6 +9,9 @@ import { ReferralActions } from './ReferralActions';
 
 type Case = CaseFullFragment;
 
+/** Suggestions shown before "show all". */
+const TOP = 5;
+
 export function ReferralList({ c, desk, myInstitutionId, onChanged }: { c: Case; desk: boolean; myInstitutionId?: string | null; onChanged: () => Promise<unknown> }) {
   const { t, e, lang } = useApp();
   const now = useNow();
@@ -91,6 +94,7 @@ export function ReferPanel({ c, onChanged }: { c: Case; onChanged: () => Promise
   const form = useFormErrors(['institutionId', 'note']);
   const [note, setNote] = useState('');
   const [other, setOther] = useState('');
+  const [showAll, setShowAll] = useState(false);
 
   if (!c.consentToShare) return <Banner kind="warning">{t('cannotReferNoConsent')}</Banner>;
 
@@ -118,7 +122,7 @@ export function ReferPanel({ c, onChanged }: { c: Case; onChanged: () => Promise
       {sug.error && <ErrorState error={sug.error} onRetry={() => void sug.reload()} />}
       {sug.data && (
         <ol className="suggestions">
-          {sug.data.suggestInstitutions.map((s) => (
+          {sug.data.suggestInstitutions.slice(0, showAll ? undefined : TOP).map((s) => (
             <li key={s.institution.id} className="suggestion">
               <div className="suggestion-main">
                 <strong>{s.institution.name}</strong>
@@ -140,6 +144,11 @@ export function ReferPanel({ c, onChanged }: { c: Case; onChanged: () => Promise
             </li>
           ))}
         </ol>
+      )}
+      {sug.data && sug.data.suggestInstitutions.length > TOP && (
+        <button type="button" className="btn btn-ghost btn-small" aria-expanded={showAll} onClick={() => setShowAll(!showAll)}>
+          {showAll ? t('showFewer') : t('showAllN', { n: sug.data.suggestInstitutions.length })}
+        </button>
       )}
       <div className="inline-form">
         <SelectField

@@ -12,9 +12,18 @@ const ENUM_OF: Record<string, string> = {
   CLOSED: 'CaseStatus',
 };
 
-const HIDDEN_KEYS = new Set(['caseId', 'case_id', 'referralId', 'referral_id', 'institutionId', 'institution_id', 'noteId', 'note_id', 'userId', 'businessId', 'business_id']);
+const HIDDEN_KEYS = new Set(['reference', 'pickupDeadline', 'consentToShare', 'version', 'hash', 'prevHash']);
 
-/** A one-line reading of an event's payload: 「知る → 相談する」, institution, reason… */
+/** Which enum a payload key holds, for its label. */
+const KEY_ENUM: Record<string, string> = {
+  stage: 'Stage',
+  channel: 'Channel',
+  priority: 'Priority',
+  reason: 'DeclineReason',
+  visibility: 'NoteVisibility',
+};
+
+/** A one-line reading of an event's payload: 「知る → 相談する」, institution, reason… (ids are left out). */
 export function describePayload(kind: string, payload: unknown, e: (n: string, v: string) => string): string {
   if (payload == null || typeof payload !== 'object') return '';
   const p = payload as Record<string, unknown>;
@@ -24,12 +33,10 @@ export function describePayload(kind: string, payload: unknown, e: (n: string, v
     parts.push(`${e(enumName, p.from)} → ${e(enumName, p.to)}`);
   }
   for (const [k, v] of Object.entries(p)) {
-    if (k === 'from' || k === 'to' || HIDDEN_KEYS.has(k) || v == null || v === '') continue;
-    if (k === 'reason' && typeof v === 'string') parts.push(e('DeclineReason', v));
-    else if (k === 'visibility' && typeof v === 'string') parts.push(e('NoteVisibility', v));
-    else if (k === 'stage' && typeof v === 'string') parts.push(e('Stage', v));
+    if (k === 'from' || k === 'to' || HIDDEN_KEYS.has(k) || /Id$|_id$|^id$/.test(k) || v == null || v === '') continue;
+    if (KEY_ENUM[k] && typeof v === 'string') parts.push(e(KEY_ENUM[k], v));
+    else if (k === 'status' && typeof v === 'string') parts.push(e(kind === 'STATUS_CHANGED' ? 'CaseStatus' : 'ReferralStatus', v));
     else if (k === 'outcomes' && Array.isArray(v)) parts.push(v.map((x) => e('Outcome', String(x))).join('・'));
-    else if (k === 'institution' || k === 'institutionName' || k === 'institution_name') parts.push(String(v));
     else if (typeof v === 'string' || typeof v === 'number') parts.push(String(v));
     else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) parts.push(v.join('、'));
   }
