@@ -517,7 +517,7 @@ async fn overdue(backend: Backend) {
     let r = app.gql(Some(tok), Q_OVERDUE, json!({})).await;
     assert_eq!(
         overdue_ids(&r),
-        [rid.clone()],
+        vec![rid.clone()],
         "the escalation list: {}",
         r.body
     );
@@ -527,7 +527,7 @@ async fn overdue(backend: Backend) {
         true
     );
     let refs = listed_references(&app, tok, json!({ "overdue": true })).await;
-    assert_eq!(refs, [o.reference.clone()]);
+    assert_eq!(refs, vec![o.reference.clone()]);
     let refs = listed_references(&app, tok, json!({ "overdue": false })).await;
     assert!(!refs.contains(&o.reference));
 
