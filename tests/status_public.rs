@@ -36,6 +36,11 @@ async fn lookups_are_throttled_per_reference_per_address_and_per_alias() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_the_throttling_count() {
+    on_all_backends!(shared_count);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submitted_consultations_reach_the_desk_with_consent() {
     on_all_backends!(submit_consultation);
 }
@@ -454,6 +459,29 @@ async fn throttling(backend: Backend) {
         )
         .await;
     assert_code(&r, "RATE_LIMITED", "repeated requests from one client");
+}
+
+/// Issue 4: "counted in the database so two instances share the count".
+async fn shared_count(backend: Backend) {
+    let (one, url) = spawn_app_with_url(backend).await;
+    let two = spawn_second_instance(backend, &url).await;
+    two.clock.set(one.state.now());
+    let t = Tokens::login_all(&one).await;
+    let o = open_for_status(&one, &t, "複数台確認株式会社").await;
+    let limit = STATUS_PER_REFERENCE.max.min(STATUS_PER_ADDRESS.max) as usize;
+    let vars = json!({ "r": o.reference, "c": o.access_code });
+    for i in 0..limit {
+        let app = if i % 2 == 0 { &one } else { &two };
+        status_of(&app.gql(None, Q_STATUS, vars.clone()).await);
+    }
+    for (name, app) in [("first", &one), ("second", &two)] {
+        let r = app.gql(None, Q_STATUS, vars.clone()).await;
+        assert_code(
+            &r,
+            "RATE_LIMITED",
+            &format!("{name} instance after the shared limit"),
+        );
+    }
 }
 
 fn consultation(company: &str, email: &str) -> Value {

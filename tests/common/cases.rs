@@ -502,8 +502,6 @@ pub fn messages(r: &Gql) -> String {
 /// URL carries the test's schema as `options[search_path]`. Mirrors
 /// `common::spawn_app`, which does not reveal its URL.
 pub async fn spawn_app_with_url(backend: Backend) -> (TestApp, String) {
-    use dxdesk::clock::FixedClock;
-    use dxdesk::state::AppState;
     use dxdesk::store::{PgStore, SharedStore, SqliteStore};
     use std::sync::Arc;
 
@@ -536,23 +534,45 @@ pub async fn spawn_app_with_url(backend: Backend) -> (TestApp, String) {
             )
         }
     };
+    let app = spawn_instance(backend, store).await;
+    dxdesk::seed::seed_directory(&app.state)
+        .await
+        .expect("seed");
+    (app, url)
+}
+
+/// Another server process's worth of state — its own pool, clock and router —
+/// on the database at `url` (from [`spawn_app_with_url`]), as a second instance
+/// of a deployment would be. Nothing is seeded.
+pub async fn spawn_second_instance(backend: Backend, url: &str) -> TestApp {
+    use dxdesk::store::{PgStore, SharedStore, SqliteStore};
+    use std::sync::Arc;
+    let store: SharedStore = match backend {
+        Backend::Sqlite => Arc::new(SqliteStore::connect(url).await.expect("sqlite store")),
+        Backend::Postgres => Arc::new(PgStore::connect(url).await.expect("pg store")),
+    };
+    spawn_instance(backend, store).await
+}
+
+async fn spawn_instance(backend: Backend, store: dxdesk::store::SharedStore) -> TestApp {
+    use dxdesk::clock::FixedClock;
+    use dxdesk::state::AppState;
+    use std::sync::Arc;
     let clock = FixedClock::new(Utc::now());
     let state = AppState::with_clock(store, super::test_config(), Arc::new(clock.clone()));
-    dxdesk::seed::seed_directory(&state).await.expect("seed");
     let app = dxdesk::app::Application::bind(state.clone(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let addr = app.local_addr();
     tokio::spawn(app.run_until(std::future::pending()));
-    let test_app = TestApp {
+    TestApp {
         backend,
         addr,
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
         state,
         clock,
-    };
-    (test_app, url)
+    }
 }
 
 /// A test app that takes the client address from `X-Forwarded-For`, so that
