@@ -180,6 +180,35 @@ describe('dxdesk in the browser', () => {
     assert.equal(await victim.getByRole('button', { name: 'ログアウト' }).count(), 0);
   });
 
+  test('the reports page shows the year, KPI progress and downloads the exports', async () => {
+    const p = await page();
+    await signIn(p, 'admin@aomori.example');
+    await p.getByRole('link', { name: '活動報告' }).click();
+    await p.getByRole('heading', { name: /活動報告/ }).waitFor();
+    await p.getByTestId('report-figures').waitFor();
+    const fyLabel = await p.getByLabel('年度').locator('option:checked').innerText();
+    assert.match(fyLabel, /^令和(元|\d+)年度（\d{4}）$/);
+    const opened = await p.getByTestId('report-figures').locator('.figure').first().locator('.figure-n').innerText();
+    assert.ok(Number(opened) >= 1, `cases opened this year: ${opened}`);
+    await shot(p, '15-reports-admin');
+    const [csv] = await Promise.all([p.waitForEvent('download'), p.getByRole('button', { name: 'CSV（案件）' }).click()]);
+    const csvPath = await csv.path();
+    const { readFileSync } = await import('node:fs');
+    const bytes = readFileSync(csvPath);
+    assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'CSV starts with a UTF-8 BOM for Excel');
+    assert.ok(bytes.toString('utf8').includes(opened === '0' ? '' : 'AOM-'), 'CSV holds the cases');
+    const [json] = await Promise.all([p.waitForEvent('download'), p.getByRole('button', { name: 'JSON（年次報告）' }).click()]);
+    const report = JSON.parse(readFileSync(await json.path(), 'utf8'));
+    assert.ok(report && typeof report === 'object');
+    assert.doesNotMatch(JSON.stringify(report), /@example\.jp|試験 太郎/, 'the JSON report holds no personal data');
+
+    const partner = await page();
+    await signIn(partner, 'partner.center@aomori.example');
+    await partner.getByRole('link', { name: '活動報告' }).click();
+    await partner.getByText(`${CENTER} の数値のみを表示しています。`).waitFor();
+    await shot(partner, '16-reports-partner');
+  });
+
   test('a business requests a consultation from the public form', async () => {
     const p = await page({ viewport: { width: 390, height: 844 }, context: { isMobile: true, hasTouch: true } });
     await p.goto('/consult');

@@ -6,33 +6,24 @@ export interface Datum {
   value: number;
 }
 
-/** Horizontal bars: one row per label. */
+/** Horizontal bars, one row per label: HTML with width classes (5% steps), so text keeps its size. */
 export function BarChart({ data, title, format = (n) => String(n) }: { data: Datum[]; title: string; format?: (n: number) => string }) {
   const max = Math.max(1, ...data.map((d) => d.value));
-  const row = 26;
-  const labelW = 180;
-  const width = 560;
-  const barW = width - labelW - 60;
-  const height = Math.max(row, data.length * row) + 4;
   return (
-    <svg className="chart" viewBox={`0 0 ${width} ${height}`} role="img" aria-label={title} preserveAspectRatio="xMinYMin meet">
-      <title>{title}</title>
-      {data.map((d, i) => {
-        const w = Math.round((d.value / max) * barW);
-        const y = i * row + 2;
+    <ul className="hbars" aria-label={title}>
+      {data.map((d) => {
+        const step = Math.round((d.value / max) * 20) * 5;
         return (
-          <g key={d.label}>
-            <text x={labelW - 8} y={y + 16} textAnchor="end">
-              {d.label.length > 16 ? `${d.label.slice(0, 15)}…` : d.label}
-            </text>
-            <rect className="bar-rect" x={labelW} y={y + 3} width={Math.max(w, d.value > 0 ? 2 : 0)} height={row - 8} rx={2} />
-            <text x={labelW + w + 6} y={y + 16}>
-              {format(d.value)}
-            </text>
-          </g>
+          <li key={d.label} className="hbar">
+            <span className="hbar-label">{d.label}</span>
+            <span className="hbar-track" aria-hidden="true">
+              <span className={`hbar-fill bar-w-${d.value > 0 ? Math.max(step, 5) : 0}`} />
+            </span>
+            <span className="hbar-value">{format(d.value)}</span>
+          </li>
         );
       })}
-    </svg>
+    </ul>
   );
 }
 

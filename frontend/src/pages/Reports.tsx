@@ -8,6 +8,7 @@ import type { CountFieldsFragment } from '../gql/graphql';
 import { ReportDoc } from '../graphql/ops';
 import { fiscalYearOf, formatDateTime, formatFiscalYear } from '../lib/format';
 import type { MsgKey } from '../lib/i18n';
+import { KpiEditor } from './KpiEditor';
 
 /** Fiscal years offered by the picker: this one and the six before it (back to 令和元年度 at most). */
 export function fiscalYearChoices(now: Date): number[] {
@@ -26,8 +27,25 @@ export function formatDays(v: number | null | undefined, unit: string): string {
 }
 
 /** Where the export endpoints live (see the README of the backend). */
-export function exportUrl(fy: number, format: 'csv' | 'json'): string {
-  return `/api/reports/${fy}.${format}`;
+export type ExportKind = 'cases' | 'referrals' | 'json';
+
+export function exportUrl(fy: number, kind: ExportKind): string {
+  return kind === 'json' ? `/api/reports/${fy}.json` : `/api/reports/${fy}.csv?kind=${kind}`;
+}
+
+/** The file name from Content-Disposition (RFC 5987 filename* first), else a default. */
+export function fileNameFrom(disposition: string | null, fallback: string): string {
+  if (!disposition) return fallback;
+  const star = /filename\*=(?:UTF-8'')?([^;]+)/i.exec(disposition);
+  if (star) {
+    try {
+      return decodeURIComponent(star[1].trim().replace(/^"|"$/g, ''));
+    } catch {
+      /* fall through */
+    }
+  }
+  const plain = /filename="?([^";]+)"?/i.exec(disposition);
+  return plain ? plain[1] : fallback;
 }
 
 function CountTable({ items, title, enumName }: { items: CountFieldsFragment[]; title: string; enumName?: string }) {
@@ -82,7 +100,7 @@ function Downloads({ fy }: { fy: number }) {
   const { t, client, lang } = useApp();
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const download = async (format: 'csv' | 'json') => {
+  const download = async (format: ExportKind) => {
     setBusy(format);
     setError(null);
     try {
@@ -101,11 +119,12 @@ function Downloads({ fy }: { fy: number }) {
         }
         throw new Error(msg);
       }
+      const name = fileNameFrom(res.headers.get('Content-Disposition'), `dxdesk-${fy}-${format}.${format === 'json' ? 'json' : 'csv'}`);
       const blob = await res.blob();
       const url = URL.createObjectURL(blob);
       const a = document.createElement('a');
       a.href = url;
-      a.download = `dxdesk-report-${fy}.${format}`;
+      a.download = name;
       document.body.appendChild(a);
       a.click();
       a.remove();
@@ -119,8 +138,11 @@ function Downloads({ fy }: { fy: number }) {
   return (
     <div className="downloads">
       <div className="btn-row">
-        <button type="button" className="btn btn-secondary" onClick={() => void download('csv')} disabled={busy != null}>
-          {busy === 'csv' ? t('downloading') : t('downloadCsv')}
+        <button type="button" className="btn btn-secondary" onClick={() => void download('cases')} disabled={busy != null}>
+          {busy === 'cases' ? t('downloading') : t('downloadCsvCases')}
+        </button>
+        <button type="button" className="btn btn-secondary" onClick={() => void download('referrals')} disabled={busy != null}>
+          {busy === 'referrals' ? t('downloading') : t('downloadCsvReferrals')}
         </button>
         <button type="button" className="btn btn-secondary" onClick={() => void download('json')} disabled={busy != null}>
           {busy === 'json' ? t('downloading') : t('downloadJson')}
@@ -132,7 +154,7 @@ function Downloads({ fy }: { fy: number }) {
 }
 
 export function ReportsPage() {
-  const { t, e, lang } = useApp();
+  const { t, e, lang, user } = useApp();
   const choices = fiscalYearChoices(new Date());
   const [fy, setFy] = useState(choices[0]);
   const q = useQuery(ReportDoc, { fiscalYear: fy });
@@ -199,6 +221,7 @@ export function ReportsPage() {
               ))
             )}
           </section>
+          {user?.role === 'ADMIN' && <KpiEditor key={fy} fiscalYear={fy} onChanged={() => q.reload()} />}
 
           <section className="card" aria-labelledby="rep-monthly">
             <h2 id="rep-monthly">{t('monthly')}</h2>

@@ -49,7 +49,7 @@ describe('status page wording', () => {
   });
 });
 
-import { exportUrl, fiscalYearChoices, formatDays, formatRate } from './Reports';
+import { exportUrl, fileNameFrom, fiscalYearChoices, formatDays, formatRate } from './Reports';
 
 describe('reports page helpers', () => {
   it('offers this fiscal year first, and never before 令和元年度', () => {
@@ -63,7 +63,14 @@ describe('reports page helpers', () => {
     expect(formatDays(1.25, 'days')).toBe('1.3 days');
   });
   it('points at the export endpoints', () => {
-    expect(exportUrl(2024, 'csv')).toBe('/api/reports/2024.csv');
+    expect(exportUrl(2024, 'cases')).toBe('/api/reports/2024.csv?kind=cases');
+    expect(exportUrl(2024, 'referrals')).toBe('/api/reports/2024.csv?kind=referrals');
+    expect(exportUrl(2024, 'json')).toBe('/api/reports/2024.json');
+  });
+  it('takes the file name from Content-Disposition', () => {
+    expect(fileNameFrom('attachment; filename="AOM-2024-cases.csv"', 'x')).toBe('AOM-2024-cases.csv');
+    expect(fileNameFrom("attachment; filename=\"a.csv\"; filename*=UTF-8''%E5%A0%B1%E5%91%8A.csv", 'x')).toBe('報告.csv');
+    expect(fileNameFrom(null, 'x.csv')).toBe('x.csv');
   });
 });
 
