@@ -58,8 +58,16 @@ describe('dxdesk in the browser', () => {
     await p.getByLabel('受付経路').selectOption('WALK_IN');
     await p.getByLabel('ステージ').selectOption('TRY');
     await p.getByLabel('事業者から情報提供の同意を得た').check();
+    // the API's own message appears next to the field it names (extensions.field)
+    await p.getByLabel('メールアドレス').fill('a@b.c');
+    await p.getByRole('button', { name: '受け付ける', exact: true }).click();
+    const emailErr = p.locator('#biz-email-err');
+    await emailErr.filter({ hasText: /.+/ }).waitFor();
+    assert.equal(await p.getByLabel('メールアドレス').getAttribute('aria-invalid'), 'true');
+    await shot(p, '02a-intake-api-error-beside-field');
+    await p.getByLabel('メールアドレス').fill('');
     await shot(p, '02-intake-form');
-    await p.getByRole('button', { name: '受け付ける' }).click();
+    await p.getByRole('button', { name: '受け付ける', exact: true }).click();
     await p.getByRole('heading', { name: '案件を受け付けました' }).waitFor();
     opened.reference = (await p.getByTestId('new-reference').innerText()).trim();
     opened.accessCode = (await p.getByTestId('new-access-code').innerText()).trim();

@@ -1,5 +1,5 @@
 // Small building blocks shared by the pages: states, banners, form fields, badges.
-import { useState, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from 'react';
+import { useEffect, useState, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from 'react';
 import { useApp } from '../app/context';
 import { placeError } from '../lib/errors';
 
@@ -53,6 +53,17 @@ export function useFormErrors(fieldNames: readonly string[]): FormErrors {
   const [fields, setFields] = useState<Record<string, string>>({});
   const [banner, setBanner] = useState<string | null>(null);
   const [success, setSuccess] = useState<string | null>(null);
+  const [shown, setShown] = useState(0);
+  // bring the error to the user: focus the first invalid control, else show the banner
+  useEffect(() => {
+    if (shown === 0) return;
+    const id = requestAnimationFrame(() => {
+      const invalid = document.querySelector<HTMLElement>('[aria-invalid="true"]');
+      if (invalid) invalid.focus();
+      else document.querySelector('.banner-error')?.scrollIntoView({ block: 'center' });
+    });
+    return () => cancelAnimationFrame(id);
+  }, [shown]);
   return {
     fields,
     banner,
@@ -60,6 +71,7 @@ export function useFormErrors(fieldNames: readonly string[]): FormErrors {
     setError: (err) => {
       const placed = placeError(err, fieldNames);
       setSuccess(null);
+      setShown((n) => n + 1);
       if (placed.field) {
         setFields({ [placed.field]: placed.message });
         setBanner(null);
@@ -75,7 +87,10 @@ export function useFormErrors(fieldNames: readonly string[]): FormErrors {
         setFields({});
       }
     },
-    setField: (f, m) => setFields((x) => ({ ...x, [f]: m })),
+    setField: (f, m) => {
+      setFields((x) => ({ ...x, [f]: m }));
+      setShown((n) => n + 1);
+    },
     clear: () => {
       setFields({});
       setBanner(null);
