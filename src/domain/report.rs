@@ -131,7 +131,7 @@ impl KpiMetric {
             "MANUAL" => Some(KpiMetric::Manual),
             _ => s
                 .strip_prefix("OUTCOME:")
-                .and_then(|o| Outcome::parse(o))
+                .and_then(Outcome::parse)
                 .map(KpiMetric::Outcome),
         }
     }

@@ -149,6 +149,10 @@ pub fn cases_csv(
     for (id, t) in topics {
         by_case.entry(*id).or_default().push(t);
     }
+    // The same order on both backends (PostgreSQL's collation may differ from SQLite's).
+    for v in by_case.values_mut() {
+        v.sort_unstable();
+    }
     let mut w = writer();
     w.write_record(CASE_HEADER)?;
     for r in rows {

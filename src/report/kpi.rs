@@ -164,14 +164,13 @@ struct SeedTarget {
     target: Option<f64>,
 }
 
-/// The KPI targets of the reference labs, as (lab code, fiscal year, name, unit,
-/// target), for the fiscal years from the lab's selection up to `now`'s.
+/// A reference lab's KPI target: (lab code, fiscal year, name, unit, target).
+pub type ReferenceTarget = (String, i32, String, String, f64);
+
+/// The KPI targets of the reference labs, for the fiscal years from the lab's selection up to `now`'s.
 /// They count things the desk does not record as cases (people trained,
 /// companies taking part in a course), so their metric is `MANUAL`.
-pub fn reference_targets(
-    json: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<(String, i32, String, String, f64)>> {
+pub fn reference_targets(json: &str, now: DateTime<Utc>) -> anyhow::Result<Vec<ReferenceTarget>> {
     let file: SeedFile = serde_json::from_str(json)?;
     let this_year = fiscal_year_of(now);
     let mut out = Vec::new();

@@ -136,7 +136,7 @@ pub trait ReportStore: Send + Sync {
         fy: i32,
     ) -> AppResult<Vec<ReferralExportRow>>;
 
-    /// The lab's KPI targets, of one fiscal year or all, by year then creation.
+    /// The lab's KPI targets, of one fiscal year or all, by year then creation (ids are v7: creation order).
     async fn kpi_targets(&self, lab_id: Uuid, fy: Option<i32>) -> AppResult<Vec<KpiTargetRow>>;
     async fn kpi_target(&self, lab_id: Uuid, id: Uuid) -> AppResult<Option<KpiTargetRow>>;
     /// `CONFLICT` when the lab already has a target of that name in that year.
@@ -689,7 +689,7 @@ macro_rules! impl_reports {
                 Ok(match fy {
                     Some(fy) => sqlx::query_as(&format!(
                         "SELECT {KPI_COLS} FROM kpi_targets WHERE lab_id = $1 AND fiscal_year = $2 \
-                         ORDER BY fiscal_year, created_at, name"
+                         ORDER BY fiscal_year, created_at, id"
                     ))
                     .bind(lab_id)
                     .bind(i64::from(fy))
@@ -697,7 +697,7 @@ macro_rules! impl_reports {
                     .await?,
                     None => sqlx::query_as(&format!(
                         "SELECT {KPI_COLS} FROM kpi_targets WHERE lab_id = $1 \
-                         ORDER BY fiscal_year, created_at, name"
+                         ORDER BY fiscal_year, created_at, id"
                     ))
                     .bind(lab_id)
                     .fetch_all(&self.pool)
