@@ -290,6 +290,18 @@ async fn matrix(backend: Backend) {
             &[TITLE, DESC, COMPANY, &opened.reference],
             &format!("{who} cases(search)"),
         );
+        let businesses = app
+            .gql(
+                Some(tok),
+                "query($s: String) { businesses(search: $s) { id name corporateNumber contactName } }",
+                json!({ "s": "秘匿" }),
+            )
+            .await;
+        assert_absent(
+            &businesses,
+            &[COMPANY, "津軽"],
+            &format!("{who} businesses(search)"),
+        );
         let overdue = app.gql(Some(tok), Q_OVERDUE, json!({})).await;
         assert_absent(
             &overdue,

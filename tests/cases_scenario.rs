@@ -64,6 +64,29 @@ async fn scenario(backend: Backend) {
     assert_eq!(c["business"]["corporateNumber"], "7000012050002");
     assert_eq!(c["business"]["municipality"], "弘前市");
     assert_eq!(kinds(&c), ["OPENED"]);
+    // The consent is recorded with who took it and when.
+    let row = app
+        .state
+        .store
+        .case_by_reference(&opened.reference)
+        .await
+        .unwrap()
+        .expect("case row");
+    let concierge_id = app
+        .state
+        .store
+        .user_by_email(CONCIERGE)
+        .await
+        .unwrap()
+        .expect("concierge")
+        .id;
+    assert!(row.consent_to_share);
+    assert_eq!(row.consent_by, Some(concierge_id), "who took the consent");
+    assert_eq!(
+        row.consent_at,
+        Some(app.state.now()),
+        "when the consent was taken"
+    );
 
     // --- routing help: ranked, with Japanese reasons, own lab only
     let s = suggest(&app, &t.concierge, &opened.id).await;
