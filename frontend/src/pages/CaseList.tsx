@@ -111,20 +111,17 @@ export function CaseListPage() {
             {conn.totalCount > 0 && ` — ${t('showingOf', { shown: `${page * PAGE + 1}–${page * PAGE + conn.edges.length}`, total: conn.totalCount })}`}
           </p>
           <CaseTable rows={conn.edges.map((e) => e.node)} caption={t('casesTitle')} />
-          <nav className="pager" aria-label="pagination">
-            <button type="button" className="btn btn-secondary" disabled={page === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
-              ← {t('prev')}
-            </button>
-            <span>{page + 1}</span>
-            <button
-              type="button"
-              className="btn btn-secondary"
-              disabled={!conn.pageInfo.hasNextPage}
-              onClick={() => setCursors([...cursors, conn.pageInfo.endCursor ?? null])}
-            >
-              {t('next')} →
-            </button>
-          </nav>
+          {(page > 0 || conn.pageInfo.hasNextPage) && (
+            <nav className="pager" aria-label={t('pagination')}>
+              <button type="button" className="btn btn-secondary" disabled={page === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
+                ← {t('prev')}
+              </button>
+              <span>{page + 1}</span>
+              <button type="button" className="btn btn-secondary" disabled={!conn.pageInfo.hasNextPage} onClick={() => setCursors([...cursors, conn.pageInfo.endCursor ?? null])}>
+                {t('next')} →
+              </button>
+            </nav>
+          )}
         </>
       )}
     </section>

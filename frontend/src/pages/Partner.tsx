@@ -55,7 +55,7 @@ export function PartnerInboxPage() {
         })}
       </ul>
       {q.data && (q.data.cases.pageInfo.hasNextPage || page > 0) && (
-        <nav className="pager" aria-label="pagination">
+        <nav className="pager" aria-label={t('pagination')}>
           <button type="button" className="btn btn-secondary" disabled={page === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
             ← {t('prev')}
           </button>
@@ -130,15 +130,17 @@ export function PartnerCasesPage() {
               </table>
             </div>
           )}
-          <nav className="pager" aria-label="pagination">
-            <button type="button" className="btn btn-secondary" disabled={page === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
-              ← {t('prev')}
-            </button>
-            <span>{page + 1}</span>
-            <button type="button" className="btn btn-secondary" disabled={!conn.pageInfo.hasNextPage} onClick={() => setCursors([...cursors, conn.pageInfo.endCursor ?? null])}>
-              {t('next')} →
-            </button>
-          </nav>
+          {(page > 0 || conn.pageInfo.hasNextPage) && (
+            <nav className="pager" aria-label={t('pagination')}>
+              <button type="button" className="btn btn-secondary" disabled={page === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
+                ← {t('prev')}
+              </button>
+              <span>{page + 1}</span>
+              <button type="button" className="btn btn-secondary" disabled={!conn.pageInfo.hasNextPage} onClick={() => setCursors([...cursors, conn.pageInfo.endCursor ?? null])}>
+                {t('next')} →
+              </button>
+            </nav>
+          )}
         </>
       )}
     </section>
