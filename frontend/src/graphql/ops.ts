@@ -221,6 +221,10 @@ export const CaseFields = graphql(`
     version
     createdAt
     updatedAt
+    resolvedAt
+    closedAt
+    outcomes
+    outcomeSummary
     business {
       id
       name

@@ -108,6 +108,23 @@ export function CasePage({ id }: { id: string }) {
                 ))}
               </p>
             )}
+            {c.outcomes.length > 0 && (
+              <div className="outcome-box" data-testid="case-outcomes">
+                <h3 className="sub-heading">{t('outcomes')}</h3>
+                <p className="tags">
+                  {c.outcomes.map((o) => (
+                    <span key={o} className="tag tag-outcome">
+                      {e('Outcome', o)}
+                    </span>
+                  ))}
+                </p>
+                {c.outcomeSummary && <p className="pre">{c.outcomeSummary}</p>}
+                <p className="muted">
+                  {c.resolvedAt && `${e('CaseStatus', 'RESOLVED')}: ${formatDateTime(c.resolvedAt, lang)}`}
+                  {c.closedAt && ` / ${e('CaseStatus', 'CLOSED')}: ${formatDateTime(c.closedAt, lang)}`}
+                </p>
+              </div>
+            )}
             {desk && active && <EditCase key={c.version} c={c} versioned={versioned} />}
           </section>
 
@@ -150,7 +167,7 @@ export function CasePage({ id }: { id: string }) {
               )}
               {b.industry && (
                 <>
-                  <dt>{t('industry')}</dt>
+                  <dt>{t('industryShort')}</dt>
                   <dd>{e('Industry', b.industry)}</dd>
                 </>
               )}
