@@ -130,6 +130,25 @@ describe('dxdesk in the browser', () => {
     await p.getByTestId('status-result').getByText(`Accepted by ${CENTER}`).waitFor();
   });
 
+  test('the partner writes to the desk and hands the case back with a summary', async () => {
+    const p = await page();
+    await signIn(p, 'partner.center@aomori.example');
+    await p.getByRole('link', { name: '自機関の案件' }).click();
+    await p.getByRole('link', { name: opened.reference }).click();
+    await p.getByRole('heading', { name: /工場設備のIoT化/ }).waitFor();
+    // a partner may write only for the desk and partners, or also for the business
+    assert.equal(await p.getByRole('radio').count(), 2);
+    await p.getByRole('radio', { name: '窓口と紹介先機関' }).check();
+    await p.getByTestId('visibility-summary').filter({ hasText: '窓口スタッフと、この案件の紹介先機関の担当者が読めます' }).waitFor();
+    await p.getByLabel('本文').fill('センサー3台で2週間の計測を行いました。');
+    await p.getByRole('button', { name: 'メモを追加' }).click();
+    await p.locator('.note-body').filter({ hasText: 'センサー3台' }).waitFor();
+    await p.getByLabel('支援内容のまとめ').fill('稼働率の計測を実証し、設備更新の計画を提案しました。');
+    await p.getByRole('button', { name: '支援完了として返す' }).click();
+    await p.getByTestId('referral-COMPLETED').getByTestId('referral-summary').filter({ hasText: '設備更新の計画' }).waitFor();
+    await shot(p, '09a-partner-completed');
+  });
+
   test('a stale edit is caught and the latest case is loaded, never overwritten', async () => {
     const a = await page();
     const b = await page();

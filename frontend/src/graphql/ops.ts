@@ -244,6 +244,9 @@ export const CaseFields = graphql(`
       status
       note
       reason
+      decisionNote
+      summary
+      completedAt
       pickupDeadline
       overdue
       createdAt

@@ -57,6 +57,26 @@ export function ReferralList({ c, desk, myInstitutionId, onChanged }: { c: Case;
                     <dd className="pre">{r.note}</dd>
                   </>
                 )}
+                {r.decisionNote && (
+                  <>
+                    <dt>{t('decisionNote')}</dt>
+                    <dd className="pre">{r.decisionNote}</dd>
+                  </>
+                )}
+                {r.summary && (
+                  <>
+                    <dt>{t('completeSummary')}</dt>
+                    <dd className="pre" data-testid="referral-summary">
+                      {r.summary}
+                    </dd>
+                  </>
+                )}
+                {r.completedAt && (
+                  <>
+                    <dt>{t('completedAt')}</dt>
+                    <dd>{formatDateTime(r.completedAt, lang)}</dd>
+                  </>
+                )}
               </dl>
               {desk && r.status === 'PENDING' && (
                 <button
