@@ -6,6 +6,7 @@
 //! backends by a macro (`impl_*!`), so the two implementations cannot drift;
 //! where the dialects differ, the backend types provide the difference.
 
+pub mod bulk;
 pub mod case_models;
 pub mod cases;
 pub mod codec;

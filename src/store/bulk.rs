@@ -1,0 +1,358 @@
+//! Bulk synthetic data for benchmarks: a lab's worth of cases over several
+//! years, written with multi-row INSERTs in large transactions (the real
+//! `open_case` path is for people, not for a million rows). Every case gets a
+//! real hash-chained OPENED event, so `audit verify` holds on the result.
+//! Meant for an empty lab: references start at 1 for each year.
+
+use super::{PgStore, SqliteStore};
+use crate::domain::hash_chain::ChainLink;
+use crate::domain::types::*;
+use chrono::{DateTime, Datelike, Duration, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use sqlx::types::Json;
+use sqlx::QueryBuilder;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct BulkSpec {
+    pub lab_id: Uuid,
+    pub lab_code: String,
+    /// Number of cases.
+    pub cases: usize,
+    /// Cases are spread evenly over [from, to).
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Institutions referrals go to.
+    pub institutions: Vec<Uuid>,
+    /// (municipality, region code) pairs businesses are in.
+    pub places: Vec<(String, String)>,
+    pub seed: u64,
+}
+
+/// What was written.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BulkReport {
+    pub cases: usize,
+    pub businesses: usize,
+    pub referrals: usize,
+    pub events: usize,
+}
+
+const TITLES: &[&str] = &[
+    "在庫管理のクラウド化について相談したい",
+    "IoTセンサーで設備の稼働状況を見える化したい",
+    "ECサイトを開設して県外に販路を広げたい",
+    "IT導入補助金の申請を手伝ってほしい",
+    "生成AIを事務作業に活用したい",
+    "受発注業務をペーパーレス化したい",
+    "社内のセキュリティ対策を見直したい",
+    "DX認定の取得を目指したい",
+];
+const TOPICS: &[&str] = &[
+    "在庫管理",
+    "IoT",
+    "EC",
+    "補助金",
+    "AI",
+    "業務効率化",
+    "セキュリティ",
+    "人材育成",
+];
+const INDUSTRIES: &[&str] = &["A", "D", "E", "I", "M", "P", "E", "E", "I", "R"];
+
+struct Gen {
+    businesses: Vec<(Uuid, String, usize, DateTime<Utc>)>,
+    cases: Vec<GenCase>,
+    topics: Vec<(Uuid, String)>,
+    referrals: Vec<GenReferral>,
+    events: Vec<ChainLink>,
+}
+
+struct GenCase {
+    id: Uuid,
+    reference: String,
+    business: Uuid,
+    title: &'static str,
+    channel: Channel,
+    stage: Stage,
+    status: CaseStatus,
+    outcomes: Vec<Outcome>,
+    at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+    event_count: i64,
+    last_hash: String,
+}
+
+struct GenReferral {
+    id: Uuid,
+    case_id: Uuid,
+    institution: Uuid,
+    status: ReferralStatus,
+    reason: Option<DeclineReason>,
+    created_at: DateTime<Utc>,
+    decided_at: Option<DateTime<Utc>>,
+    deadline: DateTime<Utc>,
+}
+
+/// Generates one chunk of cases [start, end) deterministically.
+fn generate(spec: &BulkSpec, start: usize, end: usize, counters: &mut HashMap<i32, i64>) -> Gen {
+    let mut rng = StdRng::seed_from_u64(spec.seed ^ (start as u64).wrapping_mul(0x9E37_79B9));
+    let span = (spec.to - spec.from).num_seconds().max(1);
+    let mut g = Gen {
+        businesses: vec![],
+        cases: vec![],
+        topics: vec![],
+        referrals: vec![],
+        events: vec![],
+    };
+    for i in start..end {
+        let at = crate::clock::trunc(
+            spec.from + Duration::seconds(span * i as i64 / spec.cases.max(1) as i64),
+        );
+        // Roughly two cases per business: a new business every other case.
+        if g.businesses.is_empty() || rng.gen_bool(0.5) {
+            let place = rng.gen_range(0..spec.places.len().max(1));
+            g.businesses
+                .push((Uuid::now_v7(), format!("株式会社ベンチ{i:07}"), place, at));
+        }
+        let business = g.businesses[rng.gen_range(0..g.businesses.len())].0;
+        let year = crate::domain::jst::date_of(at).year();
+        let seq = counters.entry(year).or_insert(0);
+        *seq += 1;
+        let stage = [Stage::Know, Stage::Consult, Stage::Try][rng.gen_range(0..3)];
+        let roll: f64 = rng.gen();
+        let status = if roll < 0.55 {
+            CaseStatus::Closed
+        } else if roll < 0.75 {
+            CaseStatus::Resolved
+        } else if roll < 0.9 {
+            CaseStatus::InProgress
+        } else if roll < 0.95 {
+            CaseStatus::OnHold
+        } else {
+            CaseStatus::New
+        };
+        let resolved_at = matches!(status, CaseStatus::Resolved | CaseStatus::Closed)
+            .then(|| at + Duration::days(rng.gen_range(3..120)));
+        let outcomes = if resolved_at.is_some() {
+            vec![
+                [
+                    Outcome::ToolAdopted,
+                    Outcome::TrialRun,
+                    Outcome::SubsidyApplied,
+                    Outcome::AdviceOnly,
+                ][rng.gen_range(0..4)],
+            ]
+        } else {
+            vec![]
+        };
+        let id = Uuid::now_v7();
+        let topic = TOPICS[rng.gen_range(0..TOPICS.len())];
+        g.topics.push((id, topic.to_owned()));
+        let opened = ChainLink::next(
+            None,
+            id,
+            EventKind::Opened,
+            None,
+            at,
+            json!({ "stage": stage.as_str(), "channel": "WALK_IN" }),
+        );
+        let mut last = opened.clone();
+        g.events.push(opened);
+        if stage != Stage::Know && rng.gen_bool(0.3) {
+            let from = if stage == Stage::Try {
+                Stage::Consult
+            } else {
+                Stage::Know
+            };
+            let moved = ChainLink::next(
+                Some(&last),
+                id,
+                EventKind::StageChanged,
+                None,
+                at + Duration::days(1),
+                json!({ "from": from.as_str(), "to": stage.as_str() }),
+            );
+            last = moved.clone();
+            g.events.push(moved);
+        }
+        if !spec.institutions.is_empty() && rng.gen_bool(0.6) {
+            let created_at = at + Duration::hours(rng.gen_range(1..48));
+            let r: f64 = rng.gen();
+            let (rs, reason) = if r < 0.6 {
+                (ReferralStatus::Completed, None)
+            } else if r < 0.8 {
+                (ReferralStatus::Accepted, None)
+            } else if r < 0.9 {
+                (ReferralStatus::Declined, Some(DeclineReason::NoCapacity))
+            } else {
+                (ReferralStatus::Pending, None)
+            };
+            let decided_at = (rs != ReferralStatus::Pending)
+                .then(|| created_at + Duration::hours(rng.gen_range(2..200)));
+            g.referrals.push(GenReferral {
+                id: Uuid::now_v7(),
+                case_id: id,
+                institution: spec.institutions[rng.gen_range(0..spec.institutions.len())],
+                status: rs,
+                reason,
+                created_at,
+                decided_at,
+                deadline: crate::domain::business_days::pickup_deadline(created_at, 3),
+            });
+        }
+        g.cases.push(GenCase {
+            id,
+            reference: crate::domain::reference::format_reference(&spec.lab_code, year, *seq),
+            business,
+            title: TITLES[rng.gen_range(0..TITLES.len())],
+            channel: [
+                Channel::WalkIn,
+                Channel::Phone,
+                Channel::Email,
+                Channel::WebForm,
+                Channel::Seminar,
+            ][rng.gen_range(0..5)],
+            stage,
+            status,
+            outcomes,
+            at,
+            resolved_at,
+            event_count: last.seq,
+            last_hash: last.hash.clone(),
+        });
+    }
+    g
+}
+
+macro_rules! impl_bulk {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            /// Writes `spec.cases` synthetic cases (and their businesses, topics,
+            /// referrals and events), `chunk` cases per transaction.
+            pub async fn bulk_seed(&self, spec: &BulkSpec, mut progress: impl FnMut(usize)) -> anyhow::Result<BulkReport> {
+                let mut report = BulkReport::default();
+                let mut counters: HashMap<i32, i64> = HashMap::new();
+                let chunk = 500;
+                let mut start = 0;
+                while start < spec.cases {
+                    let end = (start + chunk).min(spec.cases);
+                    let g = generate(spec, start, end, &mut counters);
+                    let mut tx = self.pool.begin().await?;
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO businesses (id, lab_id, name, industry, municipality, region, created_at, updated_at) ",
+                    );
+                    q.push_values(&g.businesses, |mut b, (id, name, place, at)| {
+                        let (m, r) = spec.places.get(*place).cloned().unwrap_or_default();
+                        b.push_bind(*id)
+                            .push_bind(spec.lab_id)
+                            .push_bind(name.clone())
+                            .push_bind(INDUSTRIES[*place % INDUSTRIES.len()])
+                            .push_bind(m)
+                            .push_bind(r)
+                            .push_bind(*at)
+                            .push_bind(*at);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO cases (id, lab_id, reference, business_id, title, description, channel, stage, status, priority, \
+                         consent_to_share, consent_at, access_code_hash, outcomes, outcome_summary, version, event_count, last_event_hash, \
+                         created_at, updated_at, resolved_at, closed_at) ",
+                    );
+                    q.push_values(&g.cases, |mut b, c| {
+                        b.push_bind(c.id)
+                            .push_bind(spec.lab_id)
+                            .push_bind(c.reference.clone())
+                            .push_bind(c.business)
+                            .push_bind(c.title)
+                            .push_bind("ベンチマーク用の相談内容です。在庫管理や受発注の効率化について。")
+                            .push_bind(c.channel)
+                            .push_bind(c.stage)
+                            .push_bind(c.status)
+                            .push_bind(Priority::Normal)
+                            .push_bind(true)
+                            .push_bind(c.at)
+                            .push_bind("bench")
+                            .push_bind(Json(c.outcomes.clone()))
+                            .push_bind(c.resolved_at.map(|_| "ベンチマーク"))
+                            .push_bind(1_i64)
+                            .push_bind(c.event_count)
+                            .push_bind(c.last_hash.clone())
+                            .push_bind(c.at)
+                            .push_bind(c.resolved_at.unwrap_or(c.at))
+                            .push_bind(c.resolved_at)
+                            .push_bind((c.status == CaseStatus::Closed).then_some(c.resolved_at).flatten());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO case_topics (case_id, lab_id, topic) ");
+                    q.push_values(&g.topics, |mut b, (id, t)| {
+                        b.push_bind(*id).push_bind(spec.lab_id).push_bind(t.clone());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                    if !g.referrals.is_empty() {
+                        let mut q = QueryBuilder::<$db>::new(
+                            "INSERT INTO referrals (id, lab_id, case_id, institution_id, status, reason, pickup_deadline, created_at, decided_at, completed_at, updated_at) ",
+                        );
+                        q.push_values(&g.referrals, |mut b, r| {
+                            b.push_bind(r.id)
+                                .push_bind(spec.lab_id)
+                                .push_bind(r.case_id)
+                                .push_bind(r.institution)
+                                .push_bind(r.status)
+                                .push_bind(r.reason)
+                                .push_bind(r.deadline)
+                                .push_bind(r.created_at)
+                                .push_bind(r.decided_at)
+                                .push_bind((r.status == ReferralStatus::Completed).then_some(r.decided_at).flatten())
+                                .push_bind(r.decided_at.unwrap_or(r.created_at));
+                        });
+                        q.build().execute(&mut *tx).await?;
+                    }
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO case_events (id, lab_id, case_id, seq, kind, actor_id, at, payload, prev_hash, hash) ",
+                    );
+                    q.push_values(&g.events, |mut b, e| {
+                        b.push_bind(Uuid::now_v7())
+                            .push_bind(spec.lab_id)
+                            .push_bind(e.case_id)
+                            .push_bind(e.seq)
+                            .push_bind(e.kind)
+                            .push_bind(e.actor)
+                            .push_bind(e.at)
+                            .push_bind(Json(e.payload.clone()))
+                            .push_bind(e.prev_hash.clone())
+                            .push_bind(e.hash.clone());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    report.cases += g.cases.len();
+                    report.businesses += g.businesses.len();
+                    report.referrals += g.referrals.len();
+                    report.events += g.events.len();
+                    start = end;
+                    progress(report.cases);
+                }
+                // Later cases opened normally continue the numbering.
+                for (year, last) in counters {
+                    sqlx::query(
+                        "INSERT INTO case_counters (lab_id, year, last_seq) VALUES ($1, $2, $3) \
+                         ON CONFLICT (lab_id, year) DO UPDATE SET last_seq = case_counters.last_seq + $3",
+                    )
+                    .bind(spec.lab_id)
+                    .bind(i64::from(year))
+                    .bind(last)
+                    .execute(&self.pool)
+                    .await?;
+                }
+                Ok(report)
+            }
+        }
+    };
+}
+
+impl_bulk!(SqliteStore, sqlx::Sqlite);
+impl_bulk!(PgStore, sqlx::Postgres);
