@@ -2,6 +2,7 @@
 //! into the project), their institutions, the demo accounts and demo cases.
 //! Running it twice changes nothing the second time.
 
+pub mod cases;
 pub mod labs;
 
 use crate::auth::password;
@@ -78,8 +79,9 @@ pub struct SeedReport {
 
 /// Loads everything; safe to run again.
 pub async fn seed_demo(state: &AppState) -> anyhow::Result<SeedReport> {
-    let report = seed_directory(state).await?;
+    let mut report = seed_directory(state).await?;
     crate::report::kpi::seed_reference_targets(state.store.as_ref(), state.now()).await?;
+    report.cases_added = cases::seed_cases(state).await?;
     Ok(report)
 }
 
