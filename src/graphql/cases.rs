@@ -4,7 +4,9 @@
 //! rules and permissions live in `crate::service`.
 
 use super::case_types::*;
-use super::loaders::{forget_cases, Loaders};
+use super::loaders::{
+    forget_cases, from_load, BusinessKey, InstitutionKey, Loaders, ReferralsOf, TopicsOf, UserKey,
+};
 use super::types::Institution;
 use super::{parse_id, state, viewer};
 use crate::domain::types::*;
@@ -12,7 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::service::cases::{self as svc, CaseEdit, OpenCase};
 use crate::service::intake::BusinessFields;
 use crate::service::suggest;
-use crate::store::CaseQuery;
+use crate::store::{CaseQuery, CaseRow};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -169,6 +171,60 @@ fn forget(ctx: &Context<'_>) {
     forget_cases(ctx.data_unchecked::<Loaders>());
 }
 
+/// Loads, for a whole page at once, the nested rows the query asks for
+/// (business, topics, assignee, referrals and their institutions), so that
+/// the per-node resolvers find them in the loaders' cache: a fixed handful
+/// of statements whatever the page size and however the nodes are polled.
+async fn prefetch(ctx: &Context<'_>, rows: &[CaseRow]) -> async_graphql::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let node = ctx.look_ahead().field("edges").field("node");
+    let l = ctx.data_unchecked::<Loaders>();
+    let ids = || rows.iter().map(|r| r.id);
+    let business = async {
+        if node.field("business").exists() {
+            l.load_many(rows.iter().map(|r| BusinessKey(r.business_id)))
+                .await
+                .map_err(from_load)?;
+        }
+        Ok::<_, async_graphql::Error>(())
+    };
+    let topics = async {
+        if node.field("topics").exists() {
+            l.load_many(ids().map(TopicsOf)).await.map_err(from_load)?;
+        }
+        Ok(())
+    };
+    let users = async {
+        if node.field("assignedTo").exists() {
+            l.load_many(rows.iter().filter_map(|r| r.assigned_to).map(UserKey))
+                .await
+                .map_err(from_load)?;
+        }
+        Ok(())
+    };
+    let referrals = async {
+        let field = node.field("referrals");
+        if field.exists() {
+            let refs = l
+                .load_many(ids().map(ReferralsOf))
+                .await
+                .map_err(from_load)?;
+            if field.field("institution").exists() {
+                let insts = refs
+                    .values()
+                    .flatten()
+                    .map(|r| InstitutionKey(r.institution_id));
+                l.load_many(insts).await.map_err(from_load)?;
+            }
+        }
+        Ok(())
+    };
+    futures::try_join!(business, topics, users, referrals)?;
+    Ok(())
+}
+
 #[derive(Default)]
 pub struct CasesQuery;
 
@@ -201,11 +257,12 @@ impl CasesQuery {
         filter: Option<CaseFilter>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> AppResult<CaseConnection> {
+    ) -> async_graphql::Result<CaseConnection> {
         let v = viewer(ctx)?;
         let q = to_query(filter.unwrap_or_default())?;
         let after_id = after.as_deref().map(decode_cursor).transpose()?;
         let page = svc::list_cases(state(ctx), v, q, first, after_id).await?;
+        prefetch(ctx, &page.rows).await?;
         let edges: Vec<CaseEdge> = page
             .rows
             .into_iter()

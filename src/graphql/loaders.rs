@@ -5,7 +5,7 @@ use crate::error::AppError;
 use crate::store::{
     BusinessRow, CaseRow, InstitutionRow, NoteRow, ReferralRow, SharedStore, UserRow,
 };
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -19,10 +19,12 @@ pub struct StoreLoader {
     pub store: SharedStore,
 }
 
-pub type Loaders = DataLoader<StoreLoader>;
+/// Cached for the request (async-graphql's plain `DataLoader::new` caches
+/// nothing, so rows prefetched for a page would be read again per node).
+pub type Loaders = DataLoader<StoreLoader, HashMapCache>;
 
 pub fn new_loaders(store: SharedStore) -> Loaders {
-    DataLoader::new(StoreLoader { store }, tokio::spawn)
+    DataLoader::with_cache(StoreLoader { store }, tokio::spawn, HashMapCache::default())
 }
 
 /// The loader's error must be cloneable; the cause is logged where it happens.

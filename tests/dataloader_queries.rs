@@ -1,0 +1,155 @@
+//! Issue 3, "Lists that stay fast": listing cases with their business,
+//! referrals, institutions, topics and assignee costs a fixed handful of SQL
+//! statements, whatever the page size — the nested fields go through the
+//! request's DataLoaders, not one query per row. Statements are counted from
+//! sqlx's own `sqlx::query` tracing events (this binary holds one test, so the
+//! global counter sees only it). `SHOW_SQL=1` prints the statements.
+
+use chrono::Utc;
+use dxdesk::auth::Authn;
+use dxdesk::clock::FixedClock;
+use dxdesk::config::Config;
+use dxdesk::domain::types::{Channel, Stage};
+use dxdesk::graphql::{self, loaders, RequestCtx};
+use dxdesk::service::{cases, intake::BusinessFields, referrals};
+use dxdesk::state::AppState;
+use dxdesk::store::SqliteStore;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
+
+struct CountSql;
+
+impl<S: tracing::Subscriber> Layer<S> for CountSql {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" {
+            STATEMENTS.fetch_add(1, Ordering::SeqCst);
+            if std::env::var("SHOW_SQL").is_ok() {
+                struct V;
+                impl tracing::field::Visit for V {
+                    fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                        if f.name() == "db.statement" {
+                            eprintln!("SQL {v:?}");
+                        }
+                    }
+                }
+                event.record(&mut V);
+            }
+        }
+    }
+}
+
+const LIST: &str = r#"query($first: Int) {
+  cases(first: $first) {
+    totalCount
+    edges { cursor node {
+      id reference title status topics
+      business { name municipality }
+      assignedTo { displayName }
+      referrals { status overdue institution { name } }
+    } }
+  }
+}"#;
+
+async fn statements_for(
+    state: &AppState,
+    v: &dxdesk::domain::Viewer,
+    first: i32,
+) -> (usize, usize) {
+    let schema = graphql::schema(Some(state.clone()));
+    let run = || {
+        let req = async_graphql::Request::new(LIST)
+            .variables(async_graphql::Variables::from_json(
+                serde_json::json!({ "first": first }),
+            ))
+            .data(RequestCtx {
+                authn: Authn::User(v.clone()),
+                client: "test".into(),
+            })
+            .data(loaders::new_loaders(state.store.clone()));
+        schema.execute(req)
+    };
+    // Once to warm the pool, then counted.
+    assert!(run().await.errors.is_empty());
+    let before = STATEMENTS.load(Ordering::SeqCst);
+    if std::env::var("SHOW_SQL").is_ok() {
+        eprintln!("---- counted from here (first = {first})");
+    }
+    let resp = run().await;
+    assert!(resp.errors.is_empty(), "{:?}", resp.errors);
+    let after = STATEMENTS.load(Ordering::SeqCst);
+    let json = resp.data.into_json().unwrap();
+    let edges = json["cases"]["edges"].as_array().unwrap().len();
+    (after - before, edges)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_cases_with_nested_fields_cost_a_fixed_handful_of_statements() {
+    tracing_subscriber::registry()
+        .with(CountSql.with_filter(tracing_subscriber::filter::LevelFilter::TRACE))
+        .init();
+    let dir = std::env::temp_dir().join(format!("dxdesk-loaders-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.display()))
+        .await
+        .unwrap();
+    let config =
+        Config::from_lookup(|k| (k == "DXDESK_JWT_SECRET").then(|| "x".repeat(40))).unwrap();
+    let state = AppState::with_clock(
+        Arc::new(store),
+        config,
+        Arc::new(FixedClock::new(Utc::now())),
+    );
+    dxdesk::seed::seed_directory(&state).await.unwrap();
+    let desk = state
+        .store
+        .user_by_email("concierge@aomori.example")
+        .await
+        .unwrap()
+        .unwrap()
+        .viewer();
+    let lab = state.store.lab_by_code("AOM").await.unwrap().unwrap();
+    let insts = state.store.institutions(lab.id).await.unwrap();
+    for i in 0..50 {
+        let (snap, _) = cases::open_case(
+            &state,
+            &desk,
+            cases::OpenCase {
+                business_id: None,
+                business: Some(BusinessFields {
+                    name: format!("一覧検証{i}株式会社"),
+                    municipality: Some("青森市".into()),
+                    ..Default::default()
+                }),
+                title: format!("一覧の相談{i}"),
+                description: "説明".into(),
+                topics: vec!["IoT".into(), format!("話題{}", i % 5)],
+                channel: Channel::WalkIn,
+                stage: Stage::Consult,
+                consent_to_share: true,
+                priority: None,
+                assigned_to: None,
+            },
+        )
+        .await
+        .unwrap();
+        // two referrals each, to institutions spread over the lab
+        for k in 0..2 {
+            let inst = insts[(i + k * 7) % insts.len()].id;
+            referrals::refer_case(&state, &desk, snap.case.id, Some(inst), None)
+                .await
+                .unwrap();
+        }
+    }
+
+    let (small, n_small) = statements_for(&state, &desk, 5).await;
+    let (large, n_large) = statements_for(&state, &desk, 50).await;
+    assert_eq!((n_small, n_large), (5, 50));
+    eprintln!("statements: 5 cases → {small}, 50 cases → {large}");
+    assert!(large <= 8, "50 cases cost {large} statements");
+    assert_eq!(small, large, "the statement count grows with the page size");
+}
