@@ -10,7 +10,7 @@ export DXDESK_REQUIRE_POSTGRES=1
 scripts/ensure-postgres.sh
 if [ "${CI:-}" = "true" ]; then
   # Schemas left by earlier test runs on this machine (each test makes its own).
-  psql "$DXDESK_TEST_POSTGRES_URL" -qAt -c "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\_%' LOOP EXECUTE 'DROP SCHEMA ' || quote_ident(s) || ' CASCADE'; END LOOP; END \$\$;" >/dev/null
+  PGOPTIONS="-c client_min_messages=warning" psql "$DXDESK_TEST_POSTGRES_URL" -qAt -c "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\_%' LOOP EXECUTE 'DROP SCHEMA ' || quote_ident(s) || ' CASCADE'; END LOOP; END \$\$;" >/dev/null
 fi
 
 echo "==> front end: unit tests"
