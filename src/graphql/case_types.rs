@@ -324,14 +324,25 @@ impl Referral {
     async fn decided_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         user(ctx, self.0.decided_by).await
     }
-    /// The case referred.
+    /// The case referred (`NOT_FOUND` for a partner whose institution no
+    /// longer holds a visible referral on it, e.g. right after declining).
     async fn case(&self, ctx: &Context<'_>) -> Result<Case> {
-        loaders(ctx)
+        let v = viewer(ctx)?;
+        let l = loaders(ctx);
+        let row = l
             .load_one(CaseKey(self.0.case_id))
             .await
             .map_err(from_load)?
-            .map(Case::new)
-            .ok_or_else(|| access::case_not_found().into())
+            .ok_or_else(access::case_not_found)?;
+        let referrals = l
+            .load_one(ReferralsOf(row.id))
+            .await
+            .map_err(from_load)?
+            .unwrap_or_default();
+        if !access::can_read(v, row.lab_id, &referrals) {
+            return Err(access::case_not_found().into());
+        }
+        Ok(Case::new(row))
     }
 }
 
@@ -433,4 +444,109 @@ pub struct InstitutionSuggestion {
     pub score: f64,
     /// e.g. 「タグ一致: IoT／三八地域を担当／受諾率 80%」.
     pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::auth::Authn;
+    use crate::domain::types::{Channel, Stage};
+    use crate::graphql::{loaders::new_loaders, schema, RequestCtx};
+    use crate::service::{cases, intake::BusinessFields, referrals};
+    use crate::state::AppState;
+    use crate::store::SqliteStore;
+    use std::sync::Arc;
+
+    /// A partner that just declined no longer reads the case, not even
+    /// through the referral its mutation returns.
+    #[tokio::test]
+    async fn referral_case_edge_follows_the_partners_visibility() {
+        let dir = std::env::temp_dir().join(format!("dxdesk-edge-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.display()))
+            .await
+            .unwrap();
+        let config = crate::config::Config::from_lookup(|k| {
+            (k == "DXDESK_JWT_SECRET").then(|| "x".repeat(40))
+        })
+        .unwrap();
+        let st = AppState::new(Arc::new(store), config);
+        crate::seed::seed_directory(&st).await.unwrap();
+        let user = |email: &'static str| {
+            let st = st.clone();
+            async move {
+                st.store
+                    .user_by_email(email)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .viewer()
+            }
+        };
+        let desk = user("concierge@aomori.example").await;
+        let bank = user("partner.bank@aomori.example").await;
+        let (snap, _) = cases::open_case(
+            &st,
+            &desk,
+            cases::OpenCase {
+                business_id: None,
+                business: Some(BusinessFields {
+                    name: "辞退確認株式会社".into(),
+                    ..Default::default()
+                }),
+                title: "融資の相談".into(),
+                description: "説明".into(),
+                topics: vec![],
+                channel: Channel::Phone,
+                stage: Stage::Consult,
+                consent_to_share: true,
+                priority: None,
+                assigned_to: None,
+            },
+        )
+        .await
+        .unwrap();
+        let r = referrals::refer_case(&st, &desk, snap.case.id, bank.institution_id, None)
+            .await
+            .unwrap();
+        let run = |v: crate::domain::Viewer, q: String| {
+            let st = st.clone();
+            async move {
+                let req = async_graphql::Request::new(q)
+                    .data(RequestCtx {
+                        authn: Authn::User(v),
+                        client: "t".into(),
+                    })
+                    .data(new_loaders(st.store.clone()));
+                let resp = schema(Some(st)).execute(req).await;
+                serde_json::to_value(&resp).unwrap()
+            }
+        };
+        let q = |tail: &str| {
+            format!(
+                r#"mutation {{ declineReferral(referralId: "{}", reason: NO_CAPACITY) {{ status {tail} }} }}"#,
+                r.id
+            )
+        };
+        let answer = run(bank.clone(), q("case { title }")).await;
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{answer}"
+        );
+        assert!(!answer.to_string().contains("融資の相談"), "{answer}");
+        // the decline itself happened; the desk still reads the case through it
+        let stored = st.store.referral(r.id).await.unwrap().unwrap();
+        assert_eq!(
+            stored.status,
+            crate::domain::types::ReferralStatus::Declined
+        );
+        let q = format!(
+            r#"{{ overdueReferrals {{ id }} case(id: "{}") {{ referrals {{ case {{ title }} }} }} }}"#,
+            snap.case.id
+        );
+        let answer = run(desk, q).await;
+        assert_eq!(
+            answer["data"]["case"]["referrals"][0]["case"]["title"], "融資の相談",
+            "{answer}"
+        );
+    }
 }

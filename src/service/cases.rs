@@ -739,6 +739,9 @@ pub async fn search_businesses(
 ) -> AppResult<Vec<BusinessRow>> {
     require_desk(v)?;
     let limit = page_size(first)?;
+    if limit == 0 {
+        return Ok(vec![]);
+    }
     let q = search.map(str::trim).unwrap_or("");
     Ok(st
         .store

@@ -51,8 +51,14 @@ fn dummy_hash() -> &'static str {
 }
 
 /// The throttling key of a typed reference (its canonical form).
+/// Input that is not a reference is cut to 64 characters, so that junk
+/// cannot fill the counters' table (it can never match a case anyway).
 pub fn reference_key(reference: &str) -> String {
-    super::cases::canonical_reference(reference).to_uppercase()
+    super::cases::canonical_reference(reference)
+        .to_uppercase()
+        .chars()
+        .take(64)
+        .collect()
 }
 
 /// `caseStatus`: counts the look-up against the reference and the client
