@@ -73,6 +73,7 @@ impl Case {
 
 #[Object]
 impl Case {
+    /// Stable opaque id.
     async fn id(&self) -> ID {
         ID(self.row.id.to_string())
     }
@@ -80,12 +81,15 @@ impl Case {
     async fn reference(&self) -> &str {
         &self.row.reference
     }
+    /// Short title of the consultation.
     async fn title(&self) -> &str {
         &self.row.title
     }
+    /// What the business asked for, in its words or the desk's.
     async fn description(&self) -> &str {
         &self.row.description
     }
+    /// Where the business stands: 知る, 相談する or 試す.
     async fn stage(&self) -> Stage {
         self.row.stage
     }
@@ -97,6 +101,7 @@ impl Case {
         };
         crate::domain::case_state::displayed_status(self.row.status, pending)
     }
+    /// How urgent the desk considers it.
     async fn priority(&self) -> Priority {
         self.row.priority
     }
@@ -111,6 +116,7 @@ impl Case {
             .map_err(from_load)?
             .unwrap_or_default())
     }
+    /// How the consultation reached the desk.
     async fn channel(&self) -> Channel {
         self.row.channel
     }
@@ -130,15 +136,19 @@ impl Case {
     async fn version(&self) -> i64 {
         self.row.version
     }
+    /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.row.updated_at
     }
+    /// When it was resolved (cleared on reopening).
     async fn resolved_at(&self) -> Option<DateTime<Utc>> {
         self.row.resolved_at
     }
+    /// When it was closed.
     async fn closed_at(&self) -> Option<DateTime<Utc>> {
         self.row.closed_at
     }
@@ -158,6 +168,7 @@ impl Case {
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         user(ctx, self.row.created_by).await
     }
+    /// The business the case is for.
     async fn business(&self, ctx: &Context<'_>) -> Result<Business> {
         if let Some(b) = &self.business {
             return Ok(Business(b.clone()));
@@ -214,9 +225,11 @@ pub struct Business(pub BusinessRow);
 
 #[Object]
 impl Business {
+    /// Stable opaque id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// Company name.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -236,9 +249,11 @@ impl Business {
             .and_then(|s| s.chars().next())
             .and_then(jsic_label)
     }
+    /// Size band by employees, if known.
     async fn employee_band(&self) -> Option<&str> {
         self.0.employee_band.as_deref()
     }
+    /// Municipality of the lab's area.
     async fn municipality(&self) -> Option<&str> {
         self.0.municipality.as_deref()
     }
@@ -246,15 +261,19 @@ impl Business {
     async fn region(&self) -> Option<&str> {
         self.0.region.as_deref()
     }
+    /// Contact person (personal data).
     async fn contact_name(&self) -> Option<&str> {
         self.0.contact_name.as_deref()
     }
+    /// Contact e-mail (personal data).
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
+    /// Contact phone (personal data).
     async fn phone(&self) -> Option<&str> {
         self.0.phone.as_deref()
     }
+    /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -269,12 +288,15 @@ pub struct Referral(pub ReferralRow);
 
 #[Object]
 impl Referral {
+    /// Stable opaque id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// Where the handoff stands.
     async fn status(&self) -> ReferralStatus {
         self.0.status
     }
+    /// The partner institution it was sent to.
     async fn institution(&self, ctx: &Context<'_>) -> Result<Institution> {
         loaders(ctx)
             .load_one(InstitutionKey(self.0.institution_id))
@@ -307,6 +329,7 @@ impl Referral {
     async fn overdue(&self, ctx: &Context<'_>) -> bool {
         is_overdue(&self.0, ctx.data_unchecked::<AppState>().now())
     }
+    /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -314,9 +337,11 @@ impl Referral {
     async fn decided_at(&self) -> Option<DateTime<Utc>> {
         self.0.decided_at
     }
+    /// When the institution completed its support.
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.0.completed_at
     }
+    /// The desk staff member who referred it.
     async fn referred_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         user(ctx, self.0.referred_by).await
     }
@@ -351,9 +376,11 @@ pub struct Note(pub NoteRow);
 
 #[Object]
 impl Note {
+    /// Stable opaque id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// The text of the note.
     async fn body(&self) -> &str {
         &self.0.body
     }
@@ -361,9 +388,11 @@ impl Note {
     async fn visibility(&self) -> NoteVisibility {
         self.0.visibility
     }
+    /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// Who wrote it.
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         user(ctx, self.0.author_id).await
     }
@@ -374,6 +403,7 @@ pub struct CaseEvent(pub EventRow);
 
 #[Object]
 impl CaseEvent {
+    /// Stable opaque id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -381,6 +411,7 @@ impl CaseEvent {
     async fn seq(&self) -> i64 {
         self.0.seq
     }
+    /// What happened.
     async fn kind(&self) -> EventKind {
         self.0.kind
     }
@@ -388,6 +419,7 @@ impl CaseEvent {
     async fn label(&self) -> &'static str {
         self.0.kind.label_ja()
     }
+    /// When it happened.
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
     }
@@ -414,23 +446,29 @@ impl CaseEvent {
 pub struct CaseEdge {
     /// Opaque: pass it as `after` to read the next page.
     pub cursor: String,
+    /// The case.
     pub node: Case,
 }
 
 /// Where a page sits in the list.
 #[derive(SimpleObject)]
 pub struct PageInfo {
+    /// More cases follow `endCursor`.
     pub has_next_page: bool,
     /// True when the page was read `after` a cursor.
     pub has_previous_page: bool,
+    /// Cursor of the first edge of the page.
     pub start_cursor: Option<String>,
+    /// Cursor of the last edge: pass it as `after` for the next page.
     pub end_cursor: Option<String>,
 }
 
 /// A page of cases (Relay connection), newest first.
 #[derive(SimpleObject)]
 pub struct CaseConnection {
+    /// The cases of this page, newest first.
     pub edges: Vec<CaseEdge>,
+    /// Where this page sits.
     pub page_info: PageInfo,
     /// All cases matching the filter (not just this page).
     pub total_count: i64,
@@ -439,6 +477,7 @@ pub struct CaseConnection {
 /// A ranked institution for a case, with the reason in Japanese.
 #[derive(SimpleObject)]
 pub struct InstitutionSuggestion {
+    /// The institution suggested.
     pub institution: Institution,
     /// 0–100, higher is a better fit.
     pub score: f64,

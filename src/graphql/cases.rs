@@ -31,8 +31,11 @@ pub struct BusinessInput {
     pub industry: Option<String>,
     /// One of the lab's municipalities (gives the region).
     pub municipality: Option<String>,
+    /// Contact person.
     pub contact_name: Option<String>,
+    /// Contact e-mail address.
     pub email: Option<String>,
+    /// Contact phone number (Japanese format).
     pub phone: Option<String>,
 }
 
@@ -57,10 +60,15 @@ pub struct OpenCaseInput {
     pub business_id: Option<ID>,
     /// A new business (an existing one with the same corporate number is reused).
     pub business: Option<BusinessInput>,
+    /// Short title (at most 200 characters).
     pub title: String,
+    /// What the business asks for (at most 4000 characters).
     pub description: String,
+    /// Topic tags, e.g. IoT, 補助金 (at most 10).
     pub topics: Option<Vec<String>>,
+    /// How the consultation reached the desk.
     pub channel: Channel,
+    /// Where the business stands.
     pub stage: Stage,
     /// The business consents to sharing its information with partner institutions (recorded with time and who).
     pub consent_to_share: bool,
@@ -73,9 +81,13 @@ pub struct OpenCaseInput {
 /// Changes to a case; omitted fields stay as they are.
 #[derive(InputObject)]
 pub struct UpdateCaseInput {
+    /// New title.
     pub title: Option<String>,
+    /// New description.
     pub description: Option<String>,
+    /// Topic tags, e.g. IoT, 補助金 (at most 10).
     pub topics: Option<Vec<String>>,
+    /// New priority.
     pub priority: Option<Priority>,
     /// A concierge or admin of the lab.
     pub assigned_to_id: Option<ID>,
@@ -88,24 +100,32 @@ pub struct UpdateCaseInput {
 pub struct CaseFilter {
     /// Shown statuses (`REFERRED` included).
     pub status: Option<Vec<CaseStatus>>,
+    /// Stages.
     pub stage: Option<Vec<Stage>>,
     /// Cases with a pending, accepted or completed referral to this institution.
     pub institution_id: Option<ID>,
+    /// Cases assigned to this staff member.
     pub assigned_to_id: Option<ID>,
+    /// Cases of this business.
     pub business_id: Option<ID>,
+    /// Cases carrying this topic tag.
     pub topic: Option<String>,
     /// Cases holding (or not) a pending referral past its pick-up deadline.
     pub overdue: Option<bool>,
+    /// Opened at or after.
     pub created_from: Option<DateTime<Utc>>,
+    /// Opened before.
     pub created_to: Option<DateTime<Utc>>,
     /// Substring of the title, description or company name (Japanese works).
     pub search: Option<String>,
+    /// Channels.
     pub channel: Option<Vec<Channel>>,
 }
 
 /// A new case and its access code (shown once: only its hash is kept).
 #[derive(SimpleObject)]
 pub struct OpenCasePayload {
+    /// The new case.
     pub case: Case,
     /// For the business's status check, with the reference. Not retrievable later.
     pub access_code: String,

@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 /// One step of the public timeline, in plain Japanese.
 #[derive(SimpleObject)]
 pub struct Milestone {
+    /// When it happened.
     pub at: DateTime<Utc>,
+    /// The kind of event behind it.
     pub kind: EventKind,
     /// e.g. 「青森県産業技術センター」へご紹介しました.
     pub label: String,
@@ -22,7 +24,9 @@ pub struct Milestone {
 /// A note the desk or an institution wrote for the business.
 #[derive(SimpleObject)]
 pub struct PublicNote {
+    /// The text.
     pub body: String,
+    /// When it was written.
     pub created_at: DateTime<Utc>,
 }
 
@@ -30,13 +34,19 @@ pub struct PublicNote {
 /// notes, no decline reasons.
 #[derive(SimpleObject)]
 pub struct PublicCaseStatus {
+    /// The case reference, e.g. AOM-2026-000123.
     pub reference: String,
+    /// Short title of the consultation.
     pub title: String,
+    /// Where the business stands: 知る, 相談する or 試す.
     pub stage: Stage,
+    /// The status shown (REFERRED while a referral awaits pick-up).
     pub status: CaseStatus,
     /// Names of the institutions working on the case now.
     pub institutions: Vec<String>,
+    /// The timeline, oldest first.
     pub milestones: Vec<Milestone>,
+    /// Notes written for the business, oldest first.
     pub notes: Vec<PublicNote>,
     /// What happens next, in one Japanese sentence.
     pub next_step: String,
@@ -75,6 +85,7 @@ impl From<svc::PublicStatus> for PublicCaseStatus {
 /// The public web form.
 #[derive(InputObject)]
 pub struct ConsultationInput {
+    /// Who you are (company, municipality, contact).
     pub business: BusinessInput,
     /// What you would like help with (at most 4000 characters).
     pub description: String,
@@ -91,7 +102,9 @@ pub struct ConsultationInput {
 /// What the business keeps after submitting: the reference and the access code (shown once).
 #[derive(SimpleObject)]
 pub struct SubmitConsultationPayload {
+    /// The case reference, e.g. AOM-2026-000123.
     pub reference: String,
+    /// Keep it: with the reference it opens the status page. Shown once.
     pub access_code: String,
 }
 
