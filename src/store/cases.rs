@@ -88,7 +88,12 @@ pub trait CaseStore: Send + Sync {
 const CASE_COLS: &str = "c.id, c.lab_id, c.reference, c.business_id, c.title, c.description, c.channel, c.stage, c.status, c.priority, \
 c.assigned_to, c.consent_to_share, c.consent_at, c.consent_by, c.access_code_hash, c.outcomes, c.outcome_summary, c.version, \
 c.event_count, c.last_event_hash, c.created_by, c.created_at, c.updated_at, c.resolved_at, c.closed_at, \
-EXISTS (SELECT 1 FROM referrals p WHERE p.case_id = c.id AND p.status = 'PENDING') AS has_pending";
+(SELECT COUNT(*) FROM referrals p WHERE p.case_id = c.id AND p.status = 'PENDING') > 0 AS has_pending";
+// `has_pending` is a scalar subquery on purpose: PostgreSQL turns an EXISTS in
+// the select list into a hashed subplan over every pending referral of the
+// database (100 ms at a million cases) before the LIMIT applies; a scalar
+// subquery stays a per-row index probe. EXISTS in WHERE clauses carry
+// `LIMIT 1` for the same reason.
 const BUSINESS_COLS: &str = "id, lab_id, name, corporate_number, industry, employee_band, municipality, region, contact_name, email, phone, created_at, updated_at, erased_at";
 const REFERRAL_COLS: &str = "id, lab_id, case_id, institution_id, status, note, reason, decision_note, summary, referred_by, decided_by, pickup_deadline, created_at, decided_at, completed_at, updated_at";
 const NOTE_COLS: &str = "id, lab_id, case_id, author_id, body, visibility, created_at";
@@ -134,12 +139,12 @@ pub(crate) fn case_where(q: &CaseQuery, after: Option<Uuid>) -> (String, Vec<Arg
     if let Some(inst) = q.partner_institution {
         let p = next(&mut args, Arg::Uuid(inst));
         clauses.push(format!(
-            "EXISTS (SELECT 1 FROM referrals v WHERE v.case_id = c.id AND v.institution_id = {p} AND v.status IN ('PENDING', 'ACCEPTED', 'COMPLETED'))"
+            "EXISTS (SELECT 1 FROM referrals v WHERE v.case_id = c.id AND v.institution_id = {p} AND v.status IN ('PENDING', 'ACCEPTED', 'COMPLETED') LIMIT 1)"
         ));
     }
     if !q.statuses.is_empty() {
         let pending =
-            "EXISTS (SELECT 1 FROM referrals p WHERE p.case_id = c.id AND p.status = 'PENDING')";
+            "EXISTS (SELECT 1 FROM referrals p WHERE p.case_id = c.id AND p.status = 'PENDING' LIMIT 1)";
         let mut ors = Vec::new();
         for s in &q.statuses {
             ors.push(match s {
@@ -173,7 +178,7 @@ pub(crate) fn case_where(q: &CaseQuery, after: Option<Uuid>) -> (String, Vec<Arg
     if let Some(inst) = q.institution_id {
         let p = next(&mut args, Arg::Uuid(inst));
         clauses.push(format!(
-            "EXISTS (SELECT 1 FROM referrals i WHERE i.case_id = c.id AND i.institution_id = {p} AND i.status IN ('PENDING', 'ACCEPTED', 'COMPLETED'))"
+            "EXISTS (SELECT 1 FROM referrals i WHERE i.case_id = c.id AND i.institution_id = {p} AND i.status IN ('PENDING', 'ACCEPTED', 'COMPLETED') LIMIT 1)"
         ));
     }
     if let Some(u) = q.assigned_to {
@@ -187,13 +192,13 @@ pub(crate) fn case_where(q: &CaseQuery, after: Option<Uuid>) -> (String, Vec<Arg
     if let Some(t) = &q.topic {
         let p = next(&mut args, Arg::Text(t.clone()));
         clauses.push(format!(
-            "EXISTS (SELECT 1 FROM case_topics t WHERE t.case_id = c.id AND t.topic = {p})"
+            "EXISTS (SELECT 1 FROM case_topics t WHERE t.case_id = c.id AND t.topic = {p} LIMIT 1)"
         ));
     }
     if let Some(overdue) = q.overdue {
         let p = next(&mut args, Arg::Time(q.now));
         let cond = format!(
-            "EXISTS (SELECT 1 FROM referrals o WHERE o.case_id = c.id AND o.status = 'PENDING' AND o.pickup_deadline < {p})"
+            "EXISTS (SELECT 1 FROM referrals o WHERE o.case_id = c.id AND o.status = 'PENDING' AND o.pickup_deadline < {p} LIMIT 1)"
         );
         clauses.push(if overdue { cond } else { format!("NOT {cond}") });
     }
