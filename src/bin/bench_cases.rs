@@ -197,6 +197,11 @@ async fn bench(backend: &str, size: usize, a: &Args) -> anyhow::Result<()> {
         search: Some("在庫管理".into()),
         ..all.clone()
     };
+    // Only the oldest case's company has this name: the search scans the whole lab.
+    let rare = CaseQuery {
+        search: Some("ベンチ0000000".into()),
+        ..all.clone()
+    };
     let s = &store;
     let rows: Vec<(&str, (f64, f64))> = vec![
         (
@@ -228,6 +233,13 @@ async fn bench(backend: &str, size: usize, a: &Args) -> anyhow::Result<()> {
             "first page, search 在庫管理",
             time(a.runs, || async {
                 Ok(s.list_cases(&search, None, 20).await?)
+            })
+            .await?,
+        ),
+        (
+            "first page, search a rare company name (full scan)",
+            time(a.runs.min(5), || async {
+                Ok(s.list_cases(&rare, None, 20).await?)
             })
             .await?,
         ),
