@@ -10,7 +10,9 @@ export DXDESK_REQUIRE_POSTGRES=1
 scripts/ensure-postgres.sh
 if [ "${CI:-}" = "true" ]; then
   # Schemas left by earlier test runs on this machine (each test makes its own).
-  PGOPTIONS="-c client_min_messages=warning" psql "$DXDESK_TEST_POSTGRES_URL" -qAt -c "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\_%' LOOP EXECUTE 'DROP SCHEMA ' || quote_ident(s) || ' CASCADE'; END LOOP; END \$\$;" >/dev/null
+  # One transaction per schema: dropping hundreds at once exhausts the lock table.
+  psql "$DXDESK_TEST_POSTGRES_URL" -qAt -c "SELECT format('DROP SCHEMA %I CASCADE;', nspname) FROM pg_namespace WHERE nspname LIKE 't\_%' OR nspname LIKE 'bench\_%'" \
+    | PGOPTIONS="-c client_min_messages=warning" psql "$DXDESK_TEST_POSTGRES_URL" -q >/dev/null
 fi
 
 echo "==> front end: unit tests"
