@@ -3,7 +3,7 @@
 //! behind the case list, the timeline and routing help.
 
 use super::case_models::*;
-use super::{is_unique_violation, PgStore, SqliteStore};
+use super::{fetch_in, is_unique_violation, PgStore, SqliteStore};
 use crate::domain::hash_chain::{ChainLink, GENESIS};
 use crate::domain::types::*;
 use crate::error::{AppError, AppResult};
@@ -105,13 +105,6 @@ pub(crate) enum Arg {
     Uuid(Uuid),
     Text(String),
     Time(DateTime<Utc>),
-}
-
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Escapes LIKE wildcards so a search for "100%" means the text "100%".
@@ -694,18 +687,7 @@ macro_rules! impl_cases {
             }
 
             async fn cases_by_ids(&self, ids: &[Uuid]) -> AppResult<Vec<CaseRow>> {
-                if ids.is_empty() {
-                    return Ok(vec![]);
-                }
-                let sql = format!(
-                    "SELECT {CASE_COLS} FROM cases c WHERE c.id IN ({})",
-                    placeholders(1, ids.len())
-                );
-                let mut q = sqlx::query_as(&sql);
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                Ok(q.fetch_all(&self.pool).await?)
+                Ok(fetch_in!(&self.pool, format!("SELECT {CASE_COLS} FROM cases c WHERE c.id IN"), ids, "")?)
             }
 
             async fn list_cases(&self, q: &CaseQuery, after: Option<Uuid>, limit: i64) -> AppResult<Vec<CaseRow>> {
@@ -726,33 +708,11 @@ macro_rules! impl_cases {
             }
 
             async fn topics_for_cases(&self, ids: &[Uuid]) -> AppResult<Vec<(Uuid, String)>> {
-                if ids.is_empty() {
-                    return Ok(vec![]);
-                }
-                let sql = format!(
-                    "SELECT case_id, topic FROM case_topics WHERE case_id IN ({}) ORDER BY topic",
-                    placeholders(1, ids.len())
-                );
-                let mut q = sqlx::query_as(&sql);
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                Ok(q.fetch_all(&self.pool).await?)
+                Ok(fetch_in!(&self.pool, "SELECT case_id, topic FROM case_topics WHERE case_id IN", ids, "ORDER BY topic")?)
             }
 
             async fn referrals_for_cases(&self, ids: &[Uuid]) -> AppResult<Vec<ReferralRow>> {
-                if ids.is_empty() {
-                    return Ok(vec![]);
-                }
-                let sql = format!(
-                    "SELECT {REFERRAL_COLS} FROM referrals WHERE case_id IN ({}) ORDER BY created_at, id",
-                    placeholders(1, ids.len())
-                );
-                let mut q = sqlx::query_as(&sql);
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                Ok(q.fetch_all(&self.pool).await?)
+                Ok(fetch_in!(&self.pool, format!("SELECT {REFERRAL_COLS} FROM referrals WHERE case_id IN"), ids, "ORDER BY created_at, id")?)
             }
 
             async fn referral(&self, id: Uuid) -> AppResult<Option<ReferralRow>> {
@@ -807,18 +767,7 @@ macro_rules! impl_cases {
             }
 
             async fn notes_for_cases(&self, ids: &[Uuid]) -> AppResult<Vec<NoteRow>> {
-                if ids.is_empty() {
-                    return Ok(vec![]);
-                }
-                let sql = format!(
-                    "SELECT {NOTE_COLS} FROM notes WHERE case_id IN ({}) ORDER BY created_at, id",
-                    placeholders(1, ids.len())
-                );
-                let mut q = sqlx::query_as(&sql);
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                Ok(q.fetch_all(&self.pool).await?)
+                Ok(fetch_in!(&self.pool, format!("SELECT {NOTE_COLS} FROM notes WHERE case_id IN"), ids, "ORDER BY created_at, id")?)
             }
 
             async fn events_for_case(&self, case_id: Uuid) -> AppResult<Vec<EventRow>> {
@@ -831,18 +780,7 @@ macro_rules! impl_cases {
             }
 
             async fn businesses_by_ids(&self, ids: &[Uuid]) -> AppResult<Vec<BusinessRow>> {
-                if ids.is_empty() {
-                    return Ok(vec![]);
-                }
-                let sql = format!(
-                    "SELECT {BUSINESS_COLS} FROM businesses WHERE id IN ({})",
-                    placeholders(1, ids.len())
-                );
-                let mut q = sqlx::query_as(&sql);
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                Ok(q.fetch_all(&self.pool).await?)
+                Ok(fetch_in!(&self.pool, format!("SELECT {BUSINESS_COLS} FROM businesses WHERE id IN"), ids, "")?)
             }
 
             async fn search_businesses(&self, lab_id: Uuid, q: &str, limit: i64) -> AppResult<Vec<BusinessRow>> {

@@ -2,7 +2,7 @@
 //! the throttling counters that several instances share.
 
 use super::models::*;
-use super::{is_unique_violation, PgStore, SqliteStore};
+use super::{fetch_in, is_unique_violation, PgStore, SqliteStore};
 use crate::error::{AppError, AppResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -70,13 +70,6 @@ const USER_COLS: &str = "id, lab_id, email, display_name, password_hash, role, i
 const LAB_COLS: &str = "id, code, name, name_en, regions, pickup_days, created_at";
 const SESSION_COLS: &str =
     "id, user_id, family_id, token_hash, created_at, expires_at, used_at, revoked_at";
-
-fn in_list(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 macro_rules! impl_directory {
     ($store:ty) => {
@@ -170,18 +163,7 @@ macro_rules! impl_directory {
             }
 
             async fn institutions_by_ids(&self, ids: &[Uuid]) -> AppResult<Vec<InstitutionRow>> {
-                if ids.is_empty() {
-                    return Ok(vec![]);
-                }
-                let sql = format!(
-                    "SELECT {INSTITUTION_COLS} FROM institutions WHERE id IN ({})",
-                    in_list(1, ids.len())
-                );
-                let mut q = sqlx::query_as(&sql);
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                Ok(q.fetch_all(&self.pool).await?)
+                Ok(fetch_in!(&self.pool, format!("SELECT {INSTITUTION_COLS} FROM institutions WHERE id IN"), ids, "")?)
             }
 
             async fn insert_institution(&self, r: &InstitutionRow) -> AppResult<()> {
@@ -252,18 +234,7 @@ macro_rules! impl_directory {
             }
 
             async fn users_by_ids(&self, ids: &[Uuid]) -> AppResult<Vec<UserRow>> {
-                if ids.is_empty() {
-                    return Ok(vec![]);
-                }
-                let sql = format!(
-                    "SELECT {USER_COLS} FROM users WHERE id IN ({})",
-                    in_list(1, ids.len())
-                );
-                let mut q = sqlx::query_as(&sql);
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                Ok(q.fetch_all(&self.pool).await?)
+                Ok(fetch_in!(&self.pool, format!("SELECT {USER_COLS} FROM users WHERE id IN"), ids, "")?)
             }
 
             async fn insert_user(&self, u: &UserRow) -> AppResult<()> {

@@ -45,6 +45,38 @@ pub async fn connect(url: &str) -> anyhow::Result<SharedStore> {
     })
 }
 
+/// `$start, $start+1, …` for an `IN (…)` list of `n` binds.
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs `<head> (<one bind per id>) <tail>` and returns the rows; an empty id
+/// list returns no rows without a query. Used by every "load by ids" read.
+macro_rules! fetch_in {
+    ($exec:expr, $head:expr, $ids:expr, $tail:expr) => {{
+        let ids: &[uuid::Uuid] = $ids;
+        if ids.is_empty() {
+            Ok(Vec::new())
+        } else {
+            let sql = format!(
+                "{} ({}) {}",
+                $head,
+                $crate::store::placeholders(1, ids.len()),
+                $tail
+            );
+            let mut q = sqlx::query_as(&sql);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all($exec).await
+        }
+    }};
+}
+pub(crate) use fetch_in;
+
 /// Turns a unique-constraint violation into a user-facing conflict.
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
