@@ -498,81 +498,18 @@ pub fn messages(r: &Gql) -> String {
 // ---------------------------------------------------------------- an app whose database a process can open
 
 /// A test app whose database URL is known, so that `dxdesk audit verify` (a
-/// separate process) and raw SQL can reach the same data. For PostgreSQL the
-/// URL carries the test's schema as `options[search_path]`. Mirrors
-/// `common::spawn_app`, which does not reveal its URL.
+/// separate process) and raw SQL can reach the same data.
 pub async fn spawn_app_with_url(backend: Backend) -> (TestApp, String) {
-    use dxdesk::store::{PgStore, SharedStore, SqliteStore};
-    use std::sync::Arc;
-
-    let (store, url): (SharedStore, String) = match backend {
-        Backend::Sqlite => {
-            let dir = std::env::temp_dir().join(format!("dxdesk-test-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}/t.db", dir.display());
-            (
-                Arc::new(SqliteStore::connect(&url).await.expect("sqlite store")),
-                url,
-            )
-        }
-        Backend::Postgres => {
-            let base = std::env::var("DXDESK_TEST_POSTGRES_URL").unwrap();
-            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let admin = sqlx::PgPool::connect(&base)
-                .await
-                .expect("PostgreSQL reachable");
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
-            let sep = if base.contains('?') { '&' } else { '?' };
-            let url = format!("{base}{sep}options[search_path]={schema}");
-            (
-                Arc::new(PgStore::connect(&url).await.expect("pg store")),
-                url,
-            )
-        }
-    };
-    let app = spawn_instance(backend, store).await;
-    dxdesk::seed::seed_directory(&app.state)
-        .await
-        .expect("seed");
+    let app = super::spawn_app(backend).await;
+    let url = app.db_url.clone();
     (app, url)
 }
 
-/// Another server process's worth of state — its own pool, clock and router —
-/// on the database at `url` (from [`spawn_app_with_url`]), as a second instance
-/// of a deployment would be. Nothing is seeded.
+/// A second instance of the deployment — its own pool, clock and router — on
+/// the database at `url`. Nothing is seeded.
 pub async fn spawn_second_instance(backend: Backend, url: &str) -> TestApp {
-    use dxdesk::store::{PgStore, SharedStore, SqliteStore};
-    use std::sync::Arc;
-    let store: SharedStore = match backend {
-        Backend::Sqlite => Arc::new(SqliteStore::connect(url).await.expect("sqlite store")),
-        Backend::Postgres => Arc::new(PgStore::connect(url).await.expect("pg store")),
-    };
-    spawn_instance(backend, store).await
-}
-
-async fn spawn_instance(backend: Backend, store: dxdesk::store::SharedStore) -> TestApp {
-    use dxdesk::clock::FixedClock;
-    use dxdesk::state::AppState;
-    use std::sync::Arc;
-    let clock = FixedClock::new(Utc::now());
-    let state = AppState::with_clock(store, super::test_config(), Arc::new(clock.clone()));
-    let app = dxdesk::app::Application::bind(state.clone(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let addr = app.local_addr();
-    tokio::spawn(app.run_until(std::future::pending()));
-    TestApp {
-        backend,
-        addr,
-        base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
-        state,
-        clock,
-    }
+    let store = super::open_store(backend, url).await;
+    super::start_instance(backend, store, url.to_owned(), super::test_config()).await
 }
 
 /// A test app that takes the client address from `X-Forwarded-For`, so that

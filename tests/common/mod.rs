@@ -14,7 +14,6 @@ use dxdesk::state::AppState;
 use dxdesk::store::{PgStore, SharedStore, SqliteStore};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,17 +42,22 @@ pub fn backends() -> Vec<Backend> {
 
 /// A fresh, migrated, empty store.
 pub async fn fresh_store(backend: Backend) -> SharedStore {
-    match backend {
+    fresh_db(backend).await.0
+}
+
+/// A fresh, migrated, empty database and the URL another process (or a second
+/// instance) can open it with; for PostgreSQL the URL names the test's own schema.
+pub async fn fresh_db(backend: Backend) -> (SharedStore, String) {
+    let url = match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(format!("dxdesk-test-{}", uuid::Uuid::new_v4()));
             std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}/t.db", dir.display());
-            Arc::new(SqliteStore::connect(&url).await.expect("sqlite store"))
+            format!("sqlite://{}/t.db", dir.display())
         }
         Backend::Postgres => {
-            let url = std::env::var("DXDESK_TEST_POSTGRES_URL").unwrap();
+            let base = std::env::var("DXDESK_TEST_POSTGRES_URL").unwrap();
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let admin = sqlx::PgPool::connect(&url)
+            let admin = sqlx::PgPool::connect(&base)
                 .await
                 .expect("PostgreSQL reachable at DXDESK_TEST_POSTGRES_URL");
             sqlx::query(&format!("CREATE SCHEMA {schema}"))
@@ -61,11 +65,18 @@ pub async fn fresh_store(backend: Backend) -> SharedStore {
                 .await
                 .unwrap();
             admin.close().await;
-            let opts = sqlx::postgres::PgConnectOptions::from_str(&url)
-                .unwrap()
-                .options([("search_path", schema.as_str())]);
-            Arc::new(PgStore::connect_with(opts).await.expect("pg store"))
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}options[search_path]={schema}")
         }
+    };
+    (open_store(backend, &url).await, url)
+}
+
+/// Opens (and migrates) the database at `url`.
+pub async fn open_store(backend: Backend, url: &str) -> SharedStore {
+    match backend {
+        Backend::Sqlite => Arc::new(SqliteStore::connect(url).await.expect("sqlite store")),
+        Backend::Postgres => Arc::new(PgStore::connect(url).await.expect("pg store")),
     }
 }
 
@@ -81,6 +92,8 @@ pub fn test_config() -> Config {
 
 pub struct TestApp {
     pub backend: Backend,
+    /// The database URL, for a second instance or a `dxdesk` process on the same data.
+    pub db_url: String,
     pub addr: SocketAddr,
     pub base: String,
     pub http: reqwest::Client,
@@ -95,10 +108,24 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, config: Config) -> TestApp {
-    let store = fresh_store(backend).await;
+    let (store, url) = fresh_db(backend).await;
+    let app = start_instance(backend, store, url, config).await;
+    dxdesk::seed::seed_directory(&app.state)
+        .await
+        .expect("seed");
+    app
+}
+
+/// Serves a store with its own state, clock and router, as one instance of a
+/// deployment would; nothing is seeded.
+pub async fn start_instance(
+    backend: Backend,
+    store: SharedStore,
+    db_url: String,
+    config: Config,
+) -> TestApp {
     let clock = FixedClock::new(Utc::now());
     let state = AppState::with_clock(store, config, Arc::new(clock.clone()));
-    dxdesk::seed::seed_directory(&state).await.expect("seed");
     let app = Application::bind(state.clone(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -106,6 +133,7 @@ pub async fn spawn_app_with(backend: Backend, config: Config) -> TestApp {
     tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         backend,
+        db_url,
         addr,
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
