@@ -3,6 +3,7 @@
 
 pub mod case_types;
 pub mod cases;
+pub mod erasure;
 pub mod institutions;
 pub mod loaders;
 pub mod notes;
@@ -36,6 +37,7 @@ pub struct MutationRoot(
     cases::CasesMutation,
     referrals::ReferralsMutation,
     notes::NotesMutation,
+    erasure::ErasureMutation,
     status::StatusMutation,
     reports::ReportMutation,
 );

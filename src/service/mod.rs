@@ -12,6 +12,7 @@ pub mod access;
 pub mod audit;
 pub mod cases;
 pub mod consultation;
+pub mod erasure;
 pub mod events;
 pub mod intake;
 pub mod notes;

@@ -196,6 +196,8 @@ pub struct CaseChange {
     pub new_referrals: Vec<ReferralRow>,
     pub updated_referrals: Vec<ReferralRow>,
     pub new_notes: Vec<NoteRow>,
+    /// Replace the body of every note of the case with this text (erasure).
+    pub redact_notes: Option<String>,
     pub events: Vec<NewEvent>,
 }
 

@@ -603,6 +603,13 @@ macro_rules! impl_cases {
                 for r in &change.new_referrals {
                     Self::write_referral(&mut tx, r, true).await?;
                 }
+                if let Some(text) = &change.redact_notes {
+                    sqlx::query("UPDATE notes SET body = $1 WHERE case_id = $2")
+                        .bind(text)
+                        .bind(case_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 for n in &change.new_notes {
                     sqlx::query(&format!(
                         "INSERT INTO notes ({NOTE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
