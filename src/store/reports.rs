@@ -187,8 +187,21 @@ fn bucket(col: &str) -> String {
 const VISIBLE: &str = "('PENDING', 'ACCEPTED', 'COMPLETED')";
 
 /// Restricts a case (by its id expression) to those the partner may read; `$p`
-/// is the institution.
+/// is the institution, `$1` the lab. A semi-join on the institution's
+/// referrals (computed once), not a per-row lookup.
 fn case_scope(scope: &ReportScope, case_id: &str, p: usize) -> String {
+    match scope.institution_id {
+        None => String::new(),
+        Some(_) => format!(
+            " AND {case_id} IN (SELECT sr.case_id FROM referrals sr WHERE sr.lab_id = $1 \
+             AND sr.institution_id = ${p} AND sr.status IN {VISIBLE})"
+        ),
+    }
+}
+
+/// The same restriction as a per-row lookup, for a correlated subquery (where
+/// SQLite would re-evaluate a semi-join for every outer row).
+fn case_scope_row(scope: &ReportScope, case_id: &str, p: usize) -> String {
     match scope.institution_id {
         None => String::new(),
         Some(_) => format!(
@@ -228,8 +241,8 @@ macro_rules! impl_reports {
             ) -> AppResult<Vec<CaseCell>> {
                 let sql = format!(
                     "SELECT c.stage, c.status, \
-                       CAST(CASE WHEN c.status IN ('NEW', 'IN_PROGRESS') AND EXISTS \
-                         (SELECT 1 FROM referrals pr WHERE pr.case_id = c.id AND pr.status = 'PENDING') \
+                       CAST(CASE WHEN c.status IN ('NEW', 'IN_PROGRESS') AND c.id IN \
+                         (SELECT pr.case_id FROM referrals pr WHERE pr.lab_id = $1 AND pr.status = 'PENDING') \
                          THEN 1 ELSE 0 END AS BIGINT), \
                        c.channel, {}, COUNT(*) \
                      FROM cases c \
@@ -263,79 +276,71 @@ macro_rules! impl_reports {
                     .collect())
             }
 
-            async fn facts_places(
-                &self,
-                s: ReportScope,
-                from: DateTime<Utc>,
-                to: DateTime<Utc>,
-            ) -> AppResult<Vec<PlaceCell>> {
-                let sql = format!(
-                    "SELECT b.industry, b.region, b.municipality, COUNT(*) \
-                     FROM cases c JOIN businesses b ON b.id = c.business_id \
-                     WHERE c.lab_id = $1 AND c.created_at >= $2 AND c.created_at < $3{} \
-                     GROUP BY 1, 2, 3",
-                    case_scope(&s, "c.id", 4)
-                );
-                let mut q = sqlx::query_as::<_, (Option<String>, Option<String>, Option<String>, i64)>(&sql)
-                    .bind(s.lab_id)
-                    .bind(from)
-                    .bind(to);
-                if let Some(i) = s.institution_id {
-                    q = q.bind(i);
-                }
-                Ok(q
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(|(industry, region, municipality, count)| PlaceCell {
-                        industry,
-                        region,
-                        municipality,
-                        count,
-                    })
-                    .collect())
-            }
-
+            /// Businesses with a case opened in the year, one row per business
+            /// first (its cases in the year, its first one, whether it had an
+            /// earlier case), then joined to the business once: both the
+            /// industry/region/municipality breakdown of the cases and the
+            /// businesses by month of their first case in the year.
             async fn facts_businesses(
                 &self,
                 s: ReportScope,
                 from: DateTime<Utc>,
                 to: DateTime<Utc>,
                 months: &[DateTime<Utc>; 13],
-            ) -> AppResult<Vec<BusinessCell>> {
+            ) -> AppResult<(Vec<PlaceCell>, Vec<BusinessCell>)> {
                 let sql = format!(
-                    "SELECT {}, COUNT(*), SUM(t.is_new) FROM ( \
-                       SELECT c.business_id, MIN(c.created_at) AS first_at, \
+                    "SELECT b.industry, b.region, b.municipality, {}, CAST(SUM(t.n) AS BIGINT), COUNT(*), CAST(SUM(t.is_new) AS BIGINT) FROM ( \
+                       SELECT c.business_id, COUNT(*) AS n, MIN(c.created_at) AS first_at, \
                          CASE WHEN EXISTS (SELECT 1 FROM cases p WHERE p.business_id = c.business_id \
-                           AND p.lab_id = $1 AND p.created_at < $2{}) THEN 0 ELSE 1 END AS is_new \
+                           AND p.created_at < $2 AND p.lab_id = $1{}) THEN 0 ELSE 1 END AS is_new \
                        FROM cases c \
                        WHERE c.lab_id = $1 AND c.created_at >= $2 AND c.created_at < $3{} \
                        GROUP BY c.business_id \
-                     ) t GROUP BY 1",
+                     ) t JOIN businesses b ON b.id = t.business_id \
+                     GROUP BY 1, 2, 3, 4",
                     bucket("t.first_at"),
-                    case_scope(&s, "p.id", 15),
+                    case_scope_row(&s, "p.id", 15),
                     case_scope(&s, "c.id", 15)
                 );
-                let mut q = sqlx::query_as::<_, (i64, i64, i64)>(&sql)
-                    .bind(s.lab_id)
-                    .bind(from)
-                    .bind(to);
+                let mut q = sqlx::query_as::<
+                    _,
+                    (Option<String>, Option<String>, Option<String>, i64, i64, i64, i64),
+                >(&sql)
+                .bind(s.lab_id)
+                .bind(from)
+                .bind(to);
                 for m in &months[1..12] {
                     q = q.bind(*m);
                 }
                 if let Some(i) = s.institution_id {
                     q = q.bind(i);
                 }
-                Ok(q
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(|(month, businesses, new_businesses)| BusinessCell {
+                let mut places = Vec::new();
+                let mut by_month = [(0i64, 0i64); 12];
+                for (industry, region, municipality, month, cases, businesses, new_businesses) in
+                    q.fetch_all(&self.pool).await?
+                {
+                    places.push(PlaceCell {
+                        industry,
+                        region,
+                        municipality,
+                        count: cases,
+                    });
+                    let m = &mut by_month[(month as usize).min(11)];
+                    m.0 += businesses;
+                    m.1 += new_businesses;
+                }
+                let businesses = by_month
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (b, _))| *b > 0)
+                    .map(|(month, &(businesses, new_businesses))| BusinessCell {
                         month: month as u32,
                         businesses,
                         new_businesses,
                     })
-                    .collect())
+                    .collect();
+                Ok((places, businesses))
             }
 
             async fn facts_referrals(
@@ -499,7 +504,7 @@ macro_rules! impl_reports {
                 let to_col = <$store as ReportDialect>::json_field("e.payload", "to");
                 let sql = format!(
                     "SELECT {from_col}, {to_col}, {}, COUNT(*) FROM case_events e \
-                     WHERE e.lab_id = $1 AND e.kind = 'STAGE_CHANGED' AND e.at >= $2 AND e.at < $3{} \
+                     WHERE e.kind = 'STAGE_CHANGED' AND e.lab_id = $1 AND e.at >= $2 AND e.at < $3{} \
                      GROUP BY 1, 2, 3",
                     bucket("e.at"),
                     case_scope(&s, "e.case_id", 15)
@@ -534,7 +539,7 @@ macro_rules! impl_reports {
                 let sql = format!(
                     "SELECT {from_col}, {to_col}, COUNT(DISTINCT e.case_id), COUNT(DISTINCT c.business_id) \
                      FROM case_events e JOIN cases c ON c.id = e.case_id \
-                     WHERE e.lab_id = $1 AND e.kind = 'STAGE_CHANGED' AND e.at >= $2 AND e.at < $3{} \
+                     WHERE e.kind = 'STAGE_CHANGED' AND e.lab_id = $1 AND e.at >= $2 AND e.at < $3{} \
                      GROUP BY 1, 2",
                     case_scope(&s, "e.case_id", 4)
                 );
@@ -574,10 +579,9 @@ macro_rules! impl_reports {
                 let (from, to) = fiscal_year_bounds(fy);
                 let months = month_starts(fy);
                 // Independent reads: run them side by side on the pool.
-                let (cases, places, businesses, referrals, pickups, resolutions, outcomes, (movements, reach)) =
+                let (cases, (places, businesses), referrals, pickups, resolutions, outcomes, (movements, reach)) =
                     futures::try_join!(
                         self.facts_cases(scope, from, to, &months),
-                        self.facts_places(scope, from, to),
                         self.facts_businesses(scope, from, to, &months),
                         self.facts_referrals(scope, from, to, &months, now),
                         self.facts_pickups(scope, from, to),
@@ -613,8 +617,8 @@ macro_rules! impl_reports {
                 let sql = format!(
                     "SELECT c.id, c.reference, c.created_at, b.name AS business_name, b.industry, b.region, \
                        b.municipality, c.channel, c.stage, c.status, \
-                       CAST(CASE WHEN c.status IN ('NEW', 'IN_PROGRESS') AND EXISTS \
-                         (SELECT 1 FROM referrals pr WHERE pr.case_id = c.id AND pr.status = 'PENDING') \
+                       CAST(CASE WHEN c.status IN ('NEW', 'IN_PROGRESS') AND c.id IN \
+                         (SELECT pr.case_id FROM referrals pr WHERE pr.lab_id = $1 AND pr.status = 'PENDING') \
                          THEN 1 ELSE 0 END AS BIGINT) AS referred, \
                        c.priority, c.resolved_at, c.closed_at, c.outcomes, \
                        (SELECT COUNT(*) FROM referrals rc WHERE rc.case_id = c.id) AS referral_count \
