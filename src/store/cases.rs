@@ -3,7 +3,7 @@
 //! behind the case list, the timeline and routing help.
 
 use super::case_models::*;
-use super::{fetch_in, is_unique_violation, PgStore, SqliteStore};
+use super::{fetch_in, is_unique_violation, unique_or, PgStore, SqliteStore};
 use crate::domain::hash_chain::{ChainLink, GENESIS};
 use crate::domain::types::*;
 use crate::error::{AppError, AppResult};
@@ -369,14 +369,10 @@ macro_rules! impl_cases {
                     .bind(b.erased_at)
                     .execute(&mut **tx)
                     .await;
-                match res {
-                    Err(e) if is_unique_violation(&e) => Err(AppError::conflict(
+                unique_or(res, || AppError::conflict(
                         "この法人番号の事業者は既に登録されています。",
                         "A business with this corporate number is already registered.",
-                    )),
-                    Err(e) => Err(e.into()),
-                    Ok(_) => Ok(()),
-                }
+                    )).map(|_| ())
             }
 
             async fn write_referral(

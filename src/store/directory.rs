@@ -2,7 +2,7 @@
 //! the throttling counters that several instances share.
 
 use super::models::*;
-use super::{fetch_in, is_unique_violation, PgStore, SqliteStore};
+use super::{fetch_in, unique_or, PgStore, SqliteStore};
 use crate::error::{AppError, AppResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -182,11 +182,7 @@ macro_rules! impl_directory {
                 .bind(r.updated_at)
                 .execute(&self.pool)
                 .await;
-                match res {
-                    Err(e) if is_unique_violation(&e) => Err(duplicate_institution(&r.name)),
-                    Err(e) => Err(e.into()),
-                    Ok(_) => Ok(()),
-                }
+                unique_or(res, || duplicate_institution(&r.name)).map(|_| ())
             }
 
             async fn update_institution(&self, r: &InstitutionRow) -> AppResult<()> {
@@ -203,11 +199,7 @@ macro_rules! impl_directory {
                 .bind(r.lab_id)
                 .execute(&self.pool)
                 .await;
-                match res {
-                    Err(e) if is_unique_violation(&e) => Err(duplicate_institution(&r.name)),
-                    Err(e) => Err(e.into()),
-                    Ok(_) => Ok(()),
-                }
+                unique_or(res, || duplicate_institution(&r.name)).map(|_| ())
             }
 
             async fn user(&self, id: Uuid) -> AppResult<Option<UserRow>> {
@@ -254,14 +246,10 @@ macro_rules! impl_directory {
                 .bind(u.updated_at)
                 .execute(&self.pool)
                 .await;
-                match res {
-                    Err(e) if is_unique_violation(&e) => Err(AppError::conflict(
+                unique_or(res, || AppError::conflict(
                         format!("メールアドレス {} は既に登録されています。", u.email),
                         format!("The email {} is already registered.", u.email),
-                    )),
-                    Err(e) => Err(e.into()),
-                    Ok(_) => Ok(()),
-                }
+                    )).map(|_| ())
             }
 
             async fn set_user_active(

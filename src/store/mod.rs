@@ -77,7 +77,18 @@ macro_rules! fetch_in {
 }
 pub(crate) use fetch_in;
 
-/// Turns a unique-constraint violation into a user-facing conflict.
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// A write's result, with a unique-constraint violation turned into the
+/// user-facing conflict `on_duplicate` describes.
+pub(crate) fn unique_or<T>(
+    res: Result<T, sqlx::Error>,
+    on_duplicate: impl FnOnce() -> crate::error::AppError,
+) -> crate::error::AppResult<T> {
+    match res {
+        Err(e) if is_unique_violation(&e) => Err(on_duplicate()),
+        other => Ok(other?),
+    }
 }

@@ -10,7 +10,7 @@
 //! (`domain::report::assemble`). The one dialect difference, reading a JSON
 //! field, comes from [`ReportDialect`].
 
-use super::{is_unique_violation, PgStore, SqliteStore};
+use super::{unique_or, PgStore, SqliteStore};
 use crate::domain::fiscal_year::fiscal_year_bounds;
 use crate::domain::report::*;
 use crate::domain::types::*;
@@ -735,11 +735,7 @@ macro_rules! impl_reports {
                 .bind(r.updated_at)
                 .execute(&self.pool)
                 .await;
-                match res {
-                    Err(e) if is_unique_violation(&e) => Err(duplicate_kpi(&r.name)),
-                    Err(e) => Err(e.into()),
-                    Ok(_) => Ok(()),
-                }
+                unique_or(res, || duplicate_kpi(&r.name)).map(|_| ())
             }
 
             async fn update_kpi_target(&self, r: &KpiTargetRow) -> AppResult<bool> {
@@ -758,11 +754,7 @@ macro_rules! impl_reports {
                 .bind(r.lab_id)
                 .execute(&self.pool)
                 .await;
-                match res {
-                    Err(e) if is_unique_violation(&e) => Err(duplicate_kpi(&r.name)),
-                    Err(e) => Err(e.into()),
-                    Ok(done) => Ok(done.rows_affected() == 1),
-                }
+                Ok(unique_or(res, || duplicate_kpi(&r.name))?.rows_affected() == 1)
             }
 
             async fn delete_kpi_target(&self, lab_id: Uuid, id: Uuid) -> AppResult<bool> {
