@@ -175,23 +175,8 @@ pub async fn open_case(
         actor: Some(v.user_id),
         now,
     };
-    let snap = open_with_retry(st, new).await?;
+    let snap = st.store.open_case(new).await?;
     Ok((normalized(snap), code))
-}
-
-/// Opens a case; when a new business's corporate number was registered by a
-/// concurrent writer between our look-up and our insert (a unique violation,
-/// the whole transaction rolled back), tries again, and then finds it.
-pub async fn open_with_retry(st: &AppState, new: NewCase) -> AppResult<CaseSnapshot> {
-    let by_number = matches!(&new.business, BusinessChoice::New(b) if b.corporate_number.is_some());
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match st.store.open_case(new.clone()).await {
-            Err(AppError::Conflict(_)) if by_number && attempts < 3 => continue,
-            other => return other,
-        }
-    }
 }
 
 /// `NOT_FOUND` unless the viewer may read the case, then `FORBIDDEN` unless

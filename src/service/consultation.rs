@@ -155,7 +155,7 @@ pub async fn submit(st: &AppState, c: Consultation, client: &str) -> AppResult<(
             &[],
         ),
     };
-    let snap = normalized(super::cases::open_with_retry(st, new).await?);
+    let snap = normalized(st.store.open_case(new).await?);
     ratelimit::record(store, ratelimit::SUBMIT_PER_ADDRESS, client, now).await?;
     Ok((snap.case.reference, code))
 }

@@ -339,13 +339,16 @@ macro_rules! impl_cases {
                 Ok(())
             }
 
+            /// Inserts or updates a business; true when a row was written. An insert
+            /// of a corporate number the lab already has writes nothing.
             async fn write_business(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 b: &BusinessRow,
                 insert: bool,
-            ) -> AppResult<()> {
+            ) -> AppResult<bool> {
                 let sql = if insert {
-                    format!("INSERT INTO businesses ({BUSINESS_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
+                    format!("INSERT INTO businesses ({BUSINESS_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                             ON CONFLICT (lab_id, corporate_number) WHERE corporate_number IS NOT NULL DO NOTHING")
                 } else {
                     "UPDATE businesses SET lab_id = $2, name = $3, corporate_number = $4, industry = $5, employee_band = $6, \
                      municipality = $7, region = $8, contact_name = $9, email = $10, phone = $11, created_at = $12, \
@@ -369,10 +372,11 @@ macro_rules! impl_cases {
                     .bind(b.erased_at)
                     .execute(&mut **tx)
                     .await;
-                unique_or(res, || AppError::conflict(
+                // An update may still collide (an edit to a number another business has).
+                Ok(unique_or(res, || AppError::conflict(
                         "この法人番号の事業者は既に登録されています。",
                         "A business with this corporate number is already registered.",
-                    )).map(|_| ())
+                    ))?.rows_affected() == 1)
             }
 
             async fn write_referral(
@@ -447,43 +451,37 @@ macro_rules! impl_cases {
                             .0
                     }
                     BusinessChoice::New(b) => {
-                        let known: Option<BusinessRow> = match &b.corporate_number {
-                            Some(num) => {
-                                sqlx::query_as(&format!(
-                                    "SELECT {BUSINESS_COLS} FROM businesses WHERE lab_id = $1 AND corporate_number = $2"
-                                ))
-                                .bind(new.lab_id)
-                                .bind(num)
-                                .fetch_optional(&mut *tx)
-                                .await?
-                            }
-                            None => None,
-                        };
-                        match known {
-                            Some(mut k) => {
-                                // Fill in what the record lacked; keep what it had.
-                                let fill = |old: &mut Option<String>, new: &Option<String>| {
-                                    if old.is_none() {
-                                        old.clone_from(new);
-                                    }
-                                };
-                                fill(&mut k.industry, &b.industry);
-                                fill(&mut k.employee_band, &b.employee_band);
-                                fill(&mut k.municipality, &b.municipality);
-                                fill(&mut k.region, &b.region);
-                                fill(&mut k.contact_name, &b.contact_name);
-                                fill(&mut k.email, &b.email);
-                                fill(&mut k.phone, &b.phone);
-                                k.updated_at = new.now;
-                                Self::write_business(&mut tx, &k, false).await?;
-                                k.id
-                            }
-                            None => {
-                                let mut b = b.clone();
-                                b.lab_id = new.lab_id;
-                                Self::write_business(&mut tx, &b, true).await?;
-                                b.id
-                            }
+                        let mut b = b.clone();
+                        b.lab_id = new.lab_id;
+                        // Inserted unless the lab already knows the corporate number —
+                        // also when a concurrent intake registered it a moment ago: the
+                        // insert then waits for that writer and does nothing.
+                        if Self::write_business(&mut tx, &b, true).await? {
+                            b.id
+                        } else {
+                            let mut k: BusinessRow = sqlx::query_as(&format!(
+                                "SELECT {BUSINESS_COLS} FROM businesses WHERE lab_id = $1 AND corporate_number = $2"
+                            ))
+                            .bind(new.lab_id)
+                            .bind(&b.corporate_number)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            // Fill in what the record lacked; keep what it had.
+                            let fill = |old: &mut Option<String>, new: &Option<String>| {
+                                if old.is_none() {
+                                    old.clone_from(new);
+                                }
+                            };
+                            fill(&mut k.industry, &b.industry);
+                            fill(&mut k.employee_band, &b.employee_band);
+                            fill(&mut k.municipality, &b.municipality);
+                            fill(&mut k.region, &b.region);
+                            fill(&mut k.contact_name, &b.contact_name);
+                            fill(&mut k.email, &b.email);
+                            fill(&mut k.phone, &b.phone);
+                            k.updated_at = new.now;
+                            Self::write_business(&mut tx, &k, false).await?;
+                            k.id
                         }
                     }
                 };
