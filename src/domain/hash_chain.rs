@@ -138,18 +138,32 @@ impl ChainLink {
         at: DateTime<Utc>,
         payload: Value,
     ) -> ChainLink {
-        let (seq, prev_hash) = match prev {
-            Some(p) => (p.seq + 1, p.hash.clone()),
-            None => (1, GENESIS.to_owned()),
-        };
+        match prev {
+            Some(p) => Self::after(p.seq, &p.hash, case_id, kind, actor, at, payload),
+            None => Self::after(0, GENESIS, case_id, kind, actor, at, payload),
+        }
+    }
+
+    /// A new link after the event numbered `prev_seq` whose hash is
+    /// `prev_hash` — what a case row keeps of its chain (0 and [`GENESIS`]
+    /// before the first event).
+    pub fn after(
+        prev_seq: i64,
+        prev_hash: &str,
+        case_id: Uuid,
+        kind: EventKind,
+        actor: Option<Uuid>,
+        at: DateTime<Utc>,
+        payload: Value,
+    ) -> ChainLink {
         let mut link = ChainLink {
             case_id,
-            seq,
+            seq: prev_seq + 1,
             kind,
             actor,
             at: truncate_to_micros(at),
             payload,
-            prev_hash,
+            prev_hash: prev_hash.to_owned(),
             hash: String::new(),
         };
         link.hash = link.expected_hash();

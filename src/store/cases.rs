@@ -279,18 +279,9 @@ macro_rules! impl_cases {
                 now: DateTime<Utc>,
             ) -> AppResult<(i64, String)> {
                 for ev in events {
-                    let prev = ChainLink {
-                        case_id,
-                        seq: count,
-                        kind: ev.kind,
-                        actor: None,
-                        at: now,
-                        payload: serde_json::Value::Null,
-                        prev_hash: String::new(),
-                        hash: last_hash.clone(),
-                    };
-                    let link = ChainLink::next(
-                        (count > 0).then_some(&prev),
+                    let link = ChainLink::after(
+                        count,
+                        &last_hash,
                         case_id,
                         ev.kind,
                         ev.actor,
