@@ -156,6 +156,11 @@ pub async fn logout(state: &AppState, token: &str) -> AppResult<bool> {
     Ok(false)
 }
 
+const INVALID_TOKEN: Authn = Authn::Invalid(
+    "アクセストークンが無効です。もう一度ログインしてください。",
+    "The access token is not valid. Please sign in again.",
+);
+
 /// Reads an `Authorization` header value.
 pub async fn authenticate(state: &AppState, header: Option<&str>) -> AppResult<Authn> {
     let Some(value) = header else {
@@ -179,18 +184,12 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> AppResult<A
                     "アクセストークンの有効期限が切れています。セッションを更新してください。",
                     "The access token has expired. Refresh your session.",
                 ),
-                _ => Authn::Invalid(
-                    "アクセストークンが無効です。もう一度ログインしてください。",
-                    "The access token is not valid. Please sign in again.",
-                ),
+                _ => INVALID_TOKEN,
             });
         }
     };
     let (Ok(user_id), Ok(family)) = (claims.sub.parse::<Uuid>(), claims.sid.parse::<Uuid>()) else {
-        return Ok(Authn::Invalid(
-            "アクセストークンが無効です。もう一度ログインしてください。",
-            "The access token is not valid. Please sign in again.",
-        ));
+        return Ok(INVALID_TOKEN);
     };
     Ok(match state.store.user_for_access(user_id, family).await? {
         Some(user) => Authn::User(user.viewer()),
