@@ -29,6 +29,25 @@ fn retry_after(limit: Limit, oldest: Option<DateTime<Utc>>, now: DateTime<Utc>) 
     (until - now).num_seconds().max(1) as u64
 }
 
+/// Refuses with `RATE_LIMITED` when the key holds more than `allowed` hits in the window.
+async fn refuse_beyond(
+    store: &dyn Store,
+    limit: Limit,
+    key: &str,
+    now: DateTime<Utc>,
+    allowed: i64,
+) -> AppResult<()> {
+    let w = store
+        .rate_window(limit.bucket, key, now - limit.window)
+        .await?;
+    if w.count > allowed {
+        return Err(AppError::RateLimited {
+            retry_after: retry_after(limit, w.oldest, now),
+        });
+    }
+    Ok(())
+}
+
 /// Refuses with `RATE_LIMITED` when the key already used up its window.
 pub async fn check(
     store: &dyn Store,
@@ -36,15 +55,7 @@ pub async fn check(
     key: &str,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let w = store
-        .rate_window(limit.bucket, key, now - limit.window)
-        .await?;
-    if w.count >= limit.max {
-        return Err(AppError::RateLimited {
-            retry_after: retry_after(limit, w.oldest, now),
-        });
-    }
-    Ok(())
+    refuse_beyond(store, limit, key, now, limit.max - 1).await
 }
 
 /// Counts one hit, then refuses when it went over the limit (for look-ups where
@@ -56,15 +67,7 @@ pub async fn hit_and_check(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     store.rate_hit(limit.bucket, key, now).await?;
-    let w = store
-        .rate_window(limit.bucket, key, now - limit.window)
-        .await?;
-    if w.count > limit.max {
-        return Err(AppError::RateLimited {
-            retry_after: retry_after(limit, w.oldest, now),
-        });
-    }
-    Ok(())
+    refuse_beyond(store, limit, key, now, limit.max).await
 }
 
 /// Records a hit without checking (a failed login).
