@@ -127,10 +127,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Audit { what } => {
             let store = crate::store::connect_for(&config).await?;
-            let keys: Vec<&crate::domain::seal::SealKey> = [&config.audit_key, &config.audit_key_previous]
-                .into_iter()
-                .flatten()
-                .collect();
+            let keys: Vec<&crate::domain::seal::SealKey> =
+                [&config.audit_key, &config.audit_key_previous]
+                    .into_iter()
+                    .flatten()
+                    .collect();
             let (r, require_sealed) = match what {
                 AuditCommand::Verify { require_sealed } => (
                     crate::service::audit::verify_all_with(store.as_ref(), &keys).await?,
@@ -146,7 +147,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                         crate::clock::trunc(chrono::Utc::now()),
                     )
                     .await?;
-                    println!("audit reseal: {} cases sealed with the current key", r.resealed);
+                    println!(
+                        "audit reseal: {} cases sealed with the current key",
+                        r.resealed
+                    );
                     (r, false)
                 }
             };

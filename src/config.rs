@@ -142,8 +142,10 @@ impl Config {
 
         // --- audit seals ---
         let audit_key = audit_key_of(get("DXDESK_AUDIT_KEY"), "DXDESK_AUDIT_KEY")?;
-        let audit_key_previous =
-            audit_key_of(get("DXDESK_AUDIT_KEY_PREVIOUS"), "DXDESK_AUDIT_KEY_PREVIOUS")?;
+        let audit_key_previous = audit_key_of(
+            get("DXDESK_AUDIT_KEY_PREVIOUS"),
+            "DXDESK_AUDIT_KEY_PREVIOUS",
+        )?;
         Ok(Config {
             database_url,
             bind,
@@ -218,8 +220,12 @@ mod tests {
     fn audit_keys_are_optional_but_long() {
         assert!(cfg(&[]).unwrap().audit_key.is_none());
         let e = cfg(&[("DXDESK_AUDIT_KEY", "too short")]).err().unwrap();
-        assert!(e.to_string().contains("DXDESK_AUDIT_KEY must be at least 32 bytes"));
-        let e = cfg(&[("DXDESK_AUDIT_KEY_PREVIOUS", "short")]).err().unwrap();
+        assert!(e
+            .to_string()
+            .contains("DXDESK_AUDIT_KEY must be at least 32 bytes"));
+        let e = cfg(&[("DXDESK_AUDIT_KEY_PREVIOUS", "short")])
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("DXDESK_AUDIT_KEY_PREVIOUS"));
         let c = cfg(&[("DXDESK_AUDIT_KEY", "0123456789abcdef0123456789abcdef")]).unwrap();
         assert!(c.audit_key.is_some());

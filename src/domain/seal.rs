@@ -108,7 +108,10 @@ mod tests {
             &json!({"status": "NEW", "eventCount": 3, "case": "x"}),
             &mac
         ));
-        assert!(!k.verifies(&json!({"case": "x", "eventCount": 3, "status": "CLOSED"}), &mac));
+        assert!(!k.verifies(
+            &json!({"case": "x", "eventCount": 3, "status": "CLOSED"}),
+            &mac
+        ));
         let other = SealKey::new(b"another key, also 32 bytes long!!").unwrap();
         assert!(!other.verifies(&s, &mac));
         assert_ne!(other.id(), k.id());
