@@ -88,6 +88,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 tracing::warn!("DXDESK_AUDIT_KEY is not set: case records are hash-chained but not sealed, so someone with database access can rewrite a chain undetected (set at least 32 random bytes, e.g. `openssl rand -base64 48`)");
             }
             let store = crate::store::connect_for(&config).await?;
+            if let Some(pg) = store.as_any().downcast_ref::<crate::store::PgStore>() {
+                if config.is_production()
+                    && crate::store::roles::can_alter_the_record(pg.pool()).await?
+                {
+                    tracing::warn!("the database role can drop the append-only triggers of case_events (a superuser or the tables' owner): run serve as a role that owns nothing (`dxdesk migrate --grant-app-role ROLE`, docs/postgres-roles.sql)");
+                }
+            }
             let bind = config.bind;
             let state = AppState::new(store, config);
             let app = Application::bind(state, bind).await?;

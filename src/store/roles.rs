@@ -90,6 +90,20 @@ pub async fn grant_app_role(pool: &PgPool, role: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the pool's role is a superuser or owns a table of its schema — a
+/// role that can drop the append-only triggers (`serve` warns in production).
+pub async fn can_alter_the_record(pool: &PgPool) -> anyhow::Result<bool> {
+    let (sup, owns): (bool, bool) = sqlx::query_as(
+        "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), \
+         EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relname = 'case_events' \
+                 AND pg_get_userbyid(c.relowner) = current_user)",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(sup || owns)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

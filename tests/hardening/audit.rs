@@ -305,6 +305,12 @@ async fn short_audit_keys_are_refused_and_production_warns_without_one() {
             seen.contains("DXDESK_AUDIT_KEY is not set"),
             "no warning about the missing audit key:\n{seen}"
         );
+        // The test database's user is a superuser: serve says so.
+        assert_eq!(
+            seen.contains("can drop the append-only triggers"),
+            backend == Backend::Postgres,
+            "{seen}"
+        );
     }
 }
 
@@ -387,7 +393,8 @@ async fn restricted_role_body(owner_url: String, role: String, password: &'stati
     let store: SharedStore = Arc::new(
         PgStore::connect_with(PgConnectOptions::from_str(&app_url).unwrap())
             .await
-            .expect("the app role starts on a migrated database"),
+            .expect("the app role starts on a migrated database")
+            .with_audit_key(SealKey::new(KEY.as_bytes()).ok()),
     );
     let app = start_instance(Backend::Postgres, store, app_url.clone(), test_config()).await;
     dxdesk::seed::seed_directory(&app.state).await.unwrap();
@@ -395,8 +402,9 @@ async fn restricted_role_body(owner_url: String, role: String, password: &'stati
     let o = open_simple(&app, &t, "制限ロールの案件", "株式会社制限ロール").await;
     let center = institution_id(&app, &t, CENTER).await;
     refer_ok(&app, &t, &o.id, &center).await;
-    let (ok, out) = verify(&owner_url, None);
-    assert!(ok, "{out}");
+    // It sealed both writes (the seal row is inserted, then updated).
+    let (ok, out) = verify(&owner_url, Some(KEY));
+    assert!(ok && out.contains("1 sealed, 0 unsigned"), "{out}");
 
     // What it may not do.
     let pool = sqlx::PgPool::connect(&app_url).await.unwrap();
