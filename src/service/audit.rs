@@ -9,7 +9,8 @@
 use crate::domain::hash_chain::{verify_chain, ChainLink, GENESIS};
 use crate::domain::seal::SealKey;
 use crate::error::AppResult;
-use crate::store::{sealed_state, CaseRow, EventRow, ReferralRow, SealRow, Store};
+use crate::store::{sealed_state, CaseRow, EventRow, NoteRow, ReferralRow, SealRow, Store};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Cases fetched per page.
@@ -55,6 +56,8 @@ pub enum SealCheck {
 pub fn check_seal(
     case: &CaseRow,
     referrals: &[ReferralRow],
+    topics: &[String],
+    notes: &[NoteRow],
     seal: Option<&SealRow>,
     keys: &[&SealKey],
 ) -> SealCheck {
@@ -70,7 +73,7 @@ pub fn check_seal(
             seal.key_id
         ));
     };
-    if key.verifies(&sealed_state(case, referrals), &seal.mac) {
+    if key.verifies(&sealed_state(case, referrals, topics, notes), &seal.mac) {
         return SealCheck::Sealed;
     }
     if seal.event_count != case.event_count {
@@ -80,7 +83,7 @@ pub fn check_seal(
         ))
     } else {
         SealCheck::Broken(
-            "the seal does not match the case: its chain, row or referrals were changed without the audit key"
+            "the seal does not match the case: its chain, row, referrals, topics or notes were changed without the audit key"
                 .to_owned(),
         )
     }
@@ -159,8 +162,25 @@ async fn walk(store: &dyn Store, keys: &[&SealKey]) -> AppResult<AuditReport> {
             break;
         };
         let cases = store.cases_by_ids(&ids).await?;
-        let referrals = store.referrals_for_cases(&ids).await?;
-        let seals = store.seals_for_cases(&ids).await?;
+        // Everything a seal covers, grouped by case.
+        let mut referrals: HashMap<Uuid, Vec<ReferralRow>> = HashMap::new();
+        for r in store.referrals_for_cases(&ids).await? {
+            referrals.entry(r.case_id).or_default().push(r);
+        }
+        let mut topics: HashMap<Uuid, Vec<String>> = HashMap::new();
+        for (c, t) in store.topics_for_cases(&ids).await? {
+            topics.entry(c).or_default().push(t);
+        }
+        let mut notes: HashMap<Uuid, Vec<NoteRow>> = HashMap::new();
+        for n in store.notes_for_cases(&ids).await? {
+            notes.entry(n.case_id).or_default().push(n);
+        }
+        let seals: HashMap<Uuid, SealRow> = store
+            .seals_for_cases(&ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.case_id, s))
+            .collect();
         for id in &ids {
             let events = store.events_for_case(*id).await?;
             let case = cases.iter().find(|c| c.id == *id);
@@ -180,13 +200,14 @@ async fn walk(store: &dyn Store, keys: &[&SealKey]) -> AppResult<AuditReport> {
                 continue;
             }
             let Some(case) = case else { continue };
-            let refs: Vec<ReferralRow> = referrals
-                .iter()
-                .filter(|r| r.case_id == *id)
-                .cloned()
-                .collect();
-            let seal = seals.iter().find(|s| s.case_id == *id);
-            match check_seal(case, &refs, seal, keys) {
+            let seal = seals.get(id);
+            let none = (Vec::new(), Vec::new(), Vec::new());
+            let (r, t, n) = (
+                referrals.get(id).unwrap_or(&none.0),
+                topics.get(id).unwrap_or(&none.1),
+                notes.get(id).unwrap_or(&none.2),
+            );
+            match check_seal(case, r, t, n, seal, keys) {
                 SealCheck::Sealed => report.sealed += 1,
                 SealCheck::Unsigned => report.unsigned += 1,
                 SealCheck::Unchecked => report.unchecked += 1,

@@ -67,9 +67,15 @@ impl CaseRow {
 }
 
 /// What a seal covers of a case: its chain head (event count and last hash)
-/// and every stored column of its row and of its referral rows (sorted by id),
-/// so an edit to any of them without the audit key is detected.
-pub fn sealed_state(case: &CaseRow, referrals: &[ReferralRow]) -> serde_json::Value {
+/// and every stored column of its row, of its referral rows and notes (sorted
+/// by id) and its topics (sorted), so an edit to any of them without the
+/// audit key is detected. Rows of other cases in the slices are ignored.
+pub fn sealed_state(
+    case: &CaseRow,
+    referrals: &[ReferralRow],
+    topics: &[String],
+    notes: &[NoteRow],
+) -> serde_json::Value {
     use crate::domain::hash_chain::format_at;
     use serde_json::json;
     let t = |t: Option<DateTime<Utc>>| t.map(format_at);
@@ -94,6 +100,23 @@ pub fn sealed_state(case: &CaseRow, referrals: &[ReferralRow]) -> serde_json::Va
                 "decidedAt": t(r.decided_at),
                 "completedAt": t(r.completed_at),
                 "updatedAt": format_at(r.updated_at),
+            })
+        })
+        .collect();
+    let mut topics: Vec<&String> = topics.iter().collect();
+    topics.sort();
+    let mut notes: Vec<&NoteRow> = notes.iter().filter(|n| n.case_id == case.id).collect();
+    notes.sort_by_key(|n| n.id);
+    let notes: Vec<serde_json::Value> = notes
+        .into_iter()
+        .map(|n| {
+            json!({
+                "id": n.id,
+                "labId": n.lab_id,
+                "authorId": n.author_id,
+                "body": n.body,
+                "visibility": n.visibility.as_str(),
+                "createdAt": format_at(n.created_at),
             })
         })
         .collect();
@@ -124,6 +147,8 @@ pub fn sealed_state(case: &CaseRow, referrals: &[ReferralRow]) -> serde_json::Va
         "resolvedAt": t(case.resolved_at),
         "closedAt": t(case.closed_at),
         "referrals": refs,
+        "topics": topics,
+        "notes": notes,
     })
 }
 

@@ -325,7 +325,13 @@ macro_rules! impl_cases {
                 now: DateTime<Utc>,
             ) -> AppResult<()> {
                 let Some(key) = key else { return Ok(()) };
-                let mac = key.seal(&sealed_state(&snap.case, &snap.referrals));
+                let notes: Vec<NoteRow> = sqlx::query_as(&format!(
+                    "SELECT {NOTE_COLS} FROM notes WHERE case_id = $1"
+                ))
+                .bind(snap.case.id)
+                .fetch_all(&mut **tx)
+                .await?;
+                let mac = key.seal(&sealed_state(&snap.case, &snap.referrals, &snap.topics, &notes));
                 sqlx::query(
                     "INSERT INTO case_seals (case_id, key_id, event_count, mac, sealed_at) VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (case_id) DO UPDATE SET key_id = excluded.key_id, event_count = excluded.event_count, \

@@ -142,8 +142,13 @@ async fn rewrite_chain(app: &TestApp, o: &Opened) {
 
 /// Sets every referral of the case to DECLINED directly in SQL.
 async fn edit_referral(app: &TestApp, o: &Opened) {
-    let case_id: uuid::Uuid = o.id.parse().unwrap();
     let sql = "UPDATE referrals SET status = 'DECLINED' WHERE case_id = $1";
+    edit_sql(app, sql, o).await;
+}
+
+/// Runs `sql` (the case id is `$1`) directly on the database; one row must change.
+async fn edit_sql(app: &TestApp, sql: &str, o: &Opened) {
+    let case_id: uuid::Uuid = o.id.parse().unwrap();
     let n = match app.backend {
         Backend::Sqlite => {
             let pool = sqlx::SqlitePool::connect(&app.db_url).await.unwrap();
@@ -162,7 +167,7 @@ async fn edit_referral(app: &TestApp, o: &Opened) {
 }
 
 #[tokio::test]
-async fn sealed_records_expose_a_recomputed_chain_and_an_edited_referral() {
+async fn sealed_records_expose_a_recomputed_chain_and_edited_rows() {
     for backend in backends() {
         eprintln!("-- backend {backend:?}");
         let app = keyed_app(backend, KEY).await;
@@ -170,13 +175,17 @@ async fn sealed_records_expose_a_recomputed_chain_and_an_edited_referral() {
         let rewritten = open_simple(&app, &t, "連鎖を書き換えられる案件", "株式会社改ざん一").await;
         let referred = open_simple(&app, &t, "紹介を書き換えられる案件", "株式会社改ざん二").await;
         let untouched = open_simple(&app, &t, "手つかずの案件", "株式会社改ざん三").await;
+        let noted = open_simple(&app, &t, "メモを書き換えられる案件", "株式会社改ざん四").await;
         let center = institution_id(&app, &t, CENTER).await;
         refer_ok(&app, &t, &referred.id, &center).await;
+        add_note(&app, &t, &noted.id, "面談の記録です。", "DESK")
+            .await
+            .ok();
 
         // Unchanged: passes, every case sealed.
         let (ok, out) = verify(&app.db_url, Some(KEY));
         assert!(ok, "{out}");
-        assert!(out.contains("3 sealed, 0 unsigned"), "{out}");
+        assert!(out.contains("4 sealed, 0 unsigned"), "{out}");
         // Without the key the hashes are still checked; seals are reported unchecked.
         let (ok, out) = verify(&app.db_url, None);
         assert!(ok, "{out}");
@@ -188,6 +197,8 @@ async fn sealed_records_expose_a_recomputed_chain_and_an_edited_referral() {
 
         rewrite_chain(&app, &rewritten).await;
         edit_referral(&app, &referred).await;
+        let note = "UPDATE notes SET body = '書き換えた記録' WHERE case_id = $1";
+        edit_sql(&app, note, &noted).await;
 
         // The hash chain alone is fooled by both edits …
         let (ok, out) = verify(&app.db_url, None);
@@ -208,10 +219,14 @@ async fn sealed_records_expose_a_recomputed_chain_and_an_edited_referral() {
             "names the edited referral:\n{out}"
         );
         assert!(
+            out.contains(&noted.reference),
+            "names the edited note:\n{out}"
+        );
+        assert!(
             !out.contains(&format!("BROKEN {}", untouched.reference)),
             "{out}"
         );
-        assert!(out.contains("2 of 3 cases broken"), "{out}");
+        assert!(out.contains("3 of 4 cases broken"), "{out}");
     }
 }
 
