@@ -5,7 +5,7 @@
 //! a seal needs the key, which the database never holds, so a chain recomputed
 //! (or a case or referral row edited) by someone with database access alone no
 //! longer matches its seal. The sealed text is [`canonical_json`] of the state
-//! (see `CaseRow::sealed_state`), prefixed by a version tag.
+//! (see `store::sealed_state`), prefixed by a version tag.
 
 use super::hash_chain::canonical_json;
 use hmac::{Hmac, Mac};
