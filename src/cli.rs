@@ -139,6 +139,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     .into_iter()
                     .flatten()
                     .collect();
+            let label = match what {
+                AuditCommand::Verify { .. } => "audit verify",
+                AuditCommand::Reseal => "audit reseal",
+            };
             let (r, require_sealed) = match what {
                 AuditCommand::Verify { require_sealed } => (
                     crate::service::audit::verify_all_with(store.as_ref(), &keys).await?,
@@ -175,7 +179,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 if require_sealed && r.unsigned + r.unchecked > 0 {
                     let _ = writeln!(
                         out,
-                        "audit verify: FAILED — {} of {} cases are not sealed under the given keys ({seals})",
+                        "{label}: FAILED — {} of {} cases are not sealed under the given keys ({seals})",
                         r.unsigned + r.unchecked,
                         r.cases
                     );
@@ -183,7 +187,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
                 let _ = writeln!(
                     out,
-                    "audit verify: OK — {} cases, {} events, every hash chain intact; {seals}",
+                    "{label}: OK — {} cases, {} events, every hash chain intact; {seals}",
                     r.cases, r.events
                 );
                 return Ok(0);
@@ -191,13 +195,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             for b in &r.broken {
                 let _ = writeln!(
                     out,
-                    "audit verify: BROKEN {} (case {}) at event {}: {}",
+                    "{label}: BROKEN {} (case {}) at event {}: {}",
                     b.reference, b.case_id, b.seq, b.why
                 );
             }
             let _ = writeln!(
                 out,
-                "audit verify: FAILED — {} of {} cases broken; first: {}; {seals}",
+                "{label}: FAILED — {} of {} cases broken; first: {}; {seals}",
                 r.broken.len(),
                 r.cases,
                 first.reference
