@@ -1,4 +1,4 @@
-//! The `dxdesk` command line: `serve`, `seed-demo`, `audit verify`, `schema`.
+//! The `dxdesk` command line: `serve`, `migrate`, `seed-demo`, `audit verify|reseal`, `schema`.
 
 use crate::app::Application;
 use crate::config::Config;
@@ -20,6 +20,14 @@ pub struct Cli {
 pub enum Command {
     /// Serve the API and the web front end on DXDESK_BIND.
     Serve,
+    /// Apply the database migrations (as the owner role: DXDESK_MIGRATE_DATABASE_URL,
+    /// else DATABASE_URL), and optionally grant the app's PostgreSQL role its rights.
+    Migrate {
+        /// A PostgreSQL role that must own nothing: gets DML on the app's tables,
+        /// only INSERT/SELECT on case_events (see docs/postgres-roles.sql).
+        #[arg(long, value_name = "ROLE")]
+        grant_app_role: Option<String>,
+    },
     /// Load the reference labs, demo accounts and demo cases (idempotent).
     SeedDemo,
     /// Tamper checks of the support record.
@@ -50,8 +58,16 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Re-check every case's hash chain; exits non-zero on a break.
-    Verify,
+    /// Re-check every case's hash chain, and its seal with DXDESK_AUDIT_KEY
+    /// (or DXDESK_AUDIT_KEY_PREVIOUS); exits non-zero on a break.
+    Verify {
+        /// Also fail when a case has no seal (after `audit reseal`, none should).
+        #[arg(long)]
+        require_sealed: bool,
+    },
+    /// Re-seal every intact case with DXDESK_AUDIT_KEY (after setting a key for
+    /// the first time, or with DXDESK_AUDIT_KEY_PREVIOUS to rotate keys).
+    Reseal,
 }
 
 /// Runs a command; the exit code is the process's.
@@ -68,7 +84,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             if config.jwt_secret.is_none() {
                 tracing::warn!("DXDESK_JWT_SECRET is not set: using a random secret for this process (development only; sessions end when it stops)");
             }
-            let store = crate::store::connect(&config.database_url).await?;
+            if config.is_production() && config.audit_key.is_none() {
+                tracing::warn!("DXDESK_AUDIT_KEY is not set: case records are hash-chained but not sealed, so someone with database access can rewrite a chain undetected (set at least 32 random bytes, e.g. `openssl rand -base64 48`)");
+            }
+            let store = crate::store::connect_for(&config).await?;
+            if let Some(pg) = store.as_any().downcast_ref::<crate::store::PgStore>() {
+                if config.is_production()
+                    && crate::store::roles::can_alter_the_record(pg.pool()).await?
+                {
+                    tracing::warn!("the database role can drop the append-only triggers of case_events (a superuser or the tables' owner): run serve as a role that owns nothing (`dxdesk migrate --grant-app-role ROLE`, docs/postgres-roles.sql)");
+                }
+            }
             let bind = config.bind;
             let state = AppState::new(store, config);
             let app = Application::bind(state, bind).await?;
@@ -77,8 +103,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             app.run().await?;
             Ok(0)
         }
+        Command::Migrate { grant_app_role } => {
+            let url = std::env::var("DXDESK_MIGRATE_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or_else(|| config.database_url.clone());
+            crate::store::migrate(&url, grant_app_role.as_deref()).await?;
+            match grant_app_role {
+                Some(role) => println!("migrate: migrations applied; role {role} may use the app's tables (INSERT/SELECT only on case_events)"),
+                None => println!("migrate: migrations applied"),
+            }
+            Ok(0)
+        }
         Command::SeedDemo => {
-            let store = crate::store::connect(&config.database_url).await?;
+            let store = crate::store::connect_for(&config).await?;
             let state = AppState::new(store, config);
             let r = crate::seed::seed_demo(&state).await?;
             use std::io::Write;
@@ -94,17 +132,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Audit {
-            what: AuditCommand::Verify,
-        } => {
-            let store = crate::store::connect(&config.database_url).await?;
-            let r = crate::service::audit::verify_all(store.as_ref()).await?;
+        Command::Audit { what } => {
+            let store = crate::store::connect_for(&config).await?;
+            let keys: Vec<&crate::domain::seal::SealKey> =
+                [&config.audit_key, &config.audit_key_previous]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            let label = match what {
+                AuditCommand::Verify { .. } => "audit verify",
+                AuditCommand::Reseal => "audit reseal",
+            };
+            let (r, require_sealed) = match what {
+                AuditCommand::Verify { require_sealed } => (
+                    crate::service::audit::verify_all_with(store.as_ref(), &keys).await?,
+                    require_sealed,
+                ),
+                AuditCommand::Reseal => {
+                    if config.audit_key.is_none() {
+                        anyhow::bail!("audit reseal needs DXDESK_AUDIT_KEY (and DXDESK_AUDIT_KEY_PREVIOUS to rotate)");
+                    }
+                    let r = crate::service::audit::reseal_all(
+                        store.as_ref(),
+                        &keys,
+                        crate::clock::trunc(chrono::Utc::now()),
+                    )
+                    .await?;
+                    println!(
+                        "audit reseal: {} cases sealed with the current key",
+                        r.resealed
+                    );
+                    (r, false)
+                }
+            };
             use std::io::Write;
             let mut out = std::io::stdout().lock();
+            let seals = if keys.is_empty() {
+                format!(
+                    "seals not checked (no DXDESK_AUDIT_KEY): {} sealed, {} unsigned",
+                    r.unchecked, r.unsigned
+                )
+            } else {
+                format!("{} sealed, {} unsigned", r.sealed, r.unsigned)
+            };
             let Some(first) = r.broken.first() else {
+                if require_sealed && r.unsigned + r.unchecked > 0 {
+                    let _ = writeln!(
+                        out,
+                        "{label}: FAILED — {} of {} cases are not sealed under the given keys ({seals})",
+                        r.unsigned + r.unchecked,
+                        r.cases
+                    );
+                    return Ok(1);
+                }
                 let _ = writeln!(
                     out,
-                    "audit verify: OK — {} cases, {} events, every hash chain intact",
+                    "{label}: OK — {} cases, {} events, every hash chain intact; {seals}",
                     r.cases, r.events
                 );
                 return Ok(0);
@@ -112,13 +195,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             for b in &r.broken {
                 let _ = writeln!(
                     out,
-                    "audit verify: BROKEN {} (case {}) at event {}: {}",
+                    "{label}: BROKEN {} (case {}) at event {}: {}",
                     b.reference, b.case_id, b.seq, b.why
                 );
             }
             let _ = writeln!(
                 out,
-                "audit verify: FAILED — {} of {} cases broken; first: {}",
+                "{label}: FAILED — {} of {} cases broken; first: {}; {seals}",
                 r.broken.len(),
                 r.cases,
                 first.reference
@@ -132,7 +215,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             kind,
             output,
         } => {
-            let store = crate::store::connect(&config.database_url).await?;
+            let store = crate::store::connect_for(&config).await?;
             crate::report::run_cli(
                 store.as_ref(),
                 fiscal_year,

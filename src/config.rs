@@ -26,6 +26,12 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Trust `X-Forwarded-For` for the client address (behind a reverse proxy).
     pub trust_proxy: bool,
+
+    // --- audit seals (issue 9, finding 6) ---
+    /// `DXDESK_AUDIT_KEY`: seals every case write (HMAC-SHA256); `None` = unsealed.
+    pub audit_key: Option<crate::domain::seal::SealKey>,
+    /// `DXDESK_AUDIT_KEY_PREVIOUS`: also accepted by `audit verify` and `audit reseal` (key rotation).
+    pub audit_key_previous: Option<crate::domain::seal::SealKey>,
 }
 
 impl std::fmt::Debug for Config {
@@ -83,6 +89,20 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// An audit key from the environment: unset or empty is none; shorter than
+/// 32 bytes is refused.
+fn audit_key_of(
+    value: Option<String>,
+    name: &str,
+) -> anyhow::Result<Option<crate::domain::seal::SealKey>> {
+    match value {
+        Some(s) if !s.is_empty() => crate::domain::seal::SealKey::new(s.as_bytes())
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!(e.replace("DXDESK_AUDIT_KEY", name))),
+        _ => Ok(None),
+    }
+}
+
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
         Self::from_lookup(|k| std::env::var(k).ok())
@@ -119,6 +139,13 @@ impl Config {
             Some(other) => bail!("DXDESK_LOG_FORMAT {other:?} is neither human nor json"),
         };
         let trust_proxy = matches!(get("DXDESK_TRUST_PROXY").as_deref(), Some("1" | "true"));
+
+        // --- audit seals ---
+        let audit_key = audit_key_of(get("DXDESK_AUDIT_KEY"), "DXDESK_AUDIT_KEY")?;
+        let audit_key_previous = audit_key_of(
+            get("DXDESK_AUDIT_KEY_PREVIOUS"),
+            "DXDESK_AUDIT_KEY_PREVIOUS",
+        )?;
         Ok(Config {
             database_url,
             bind,
@@ -126,6 +153,8 @@ impl Config {
             mode,
             log_format,
             trust_proxy,
+            audit_key,
+            audit_key_previous,
         })
     }
 
@@ -185,6 +214,21 @@ mod tests {
         ])
         .unwrap();
         assert!(c.check_for_serve().is_ok());
+    }
+
+    #[test]
+    fn audit_keys_are_optional_but_long() {
+        assert!(cfg(&[]).unwrap().audit_key.is_none());
+        let e = cfg(&[("DXDESK_AUDIT_KEY", "too short")]).err().unwrap();
+        assert!(e
+            .to_string()
+            .contains("DXDESK_AUDIT_KEY must be at least 32 bytes"));
+        let e = cfg(&[("DXDESK_AUDIT_KEY_PREVIOUS", "short")])
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("DXDESK_AUDIT_KEY_PREVIOUS"));
+        let c = cfg(&[("DXDESK_AUDIT_KEY", "0123456789abcdef0123456789abcdef")]).unwrap();
+        assert!(c.audit_key.is_some());
     }
 
     #[test]

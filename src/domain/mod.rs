@@ -15,6 +15,7 @@ pub mod permissions;
 pub mod reference;
 pub mod referral_state;
 pub mod report;
+pub mod seal;
 pub mod stats;
 pub mod suggest;
 pub mod text;

@@ -66,6 +66,104 @@ impl CaseRow {
     }
 }
 
+/// What a seal covers of a case: its chain head (event count and last hash)
+/// and every stored column of its row, of its referral rows and notes (sorted
+/// by id) and its topics (sorted), so an edit to any of them without the
+/// audit key is detected. Rows of other cases in the slices are ignored.
+pub fn sealed_state(
+    case: &CaseRow,
+    referrals: &[ReferralRow],
+    topics: &[String],
+    notes: &[NoteRow],
+) -> serde_json::Value {
+    use crate::domain::hash_chain::format_at;
+    use serde_json::json;
+    let t = |t: Option<DateTime<Utc>>| t.map(format_at);
+    let mut refs: Vec<&ReferralRow> = referrals.iter().filter(|r| r.case_id == case.id).collect();
+    refs.sort_by_key(|r| r.id);
+    let refs: Vec<serde_json::Value> = refs
+        .into_iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "labId": r.lab_id,
+                "institutionId": r.institution_id,
+                "status": r.status.as_str(),
+                "note": r.note,
+                "reason": r.reason.map(|x| x.as_str()),
+                "decisionNote": r.decision_note,
+                "summary": r.summary,
+                "referredBy": r.referred_by,
+                "decidedBy": r.decided_by,
+                "pickupDeadline": format_at(r.pickup_deadline),
+                "createdAt": format_at(r.created_at),
+                "decidedAt": t(r.decided_at),
+                "completedAt": t(r.completed_at),
+                "updatedAt": format_at(r.updated_at),
+            })
+        })
+        .collect();
+    let mut topics: Vec<&String> = topics.iter().collect();
+    topics.sort();
+    let mut notes: Vec<&NoteRow> = notes.iter().filter(|n| n.case_id == case.id).collect();
+    notes.sort_by_key(|n| n.id);
+    let notes: Vec<serde_json::Value> = notes
+        .into_iter()
+        .map(|n| {
+            json!({
+                "id": n.id,
+                "labId": n.lab_id,
+                "authorId": n.author_id,
+                "body": n.body,
+                "visibility": n.visibility.as_str(),
+                "createdAt": format_at(n.created_at),
+            })
+        })
+        .collect();
+    json!({
+        "case": case.id,
+        "eventCount": case.event_count,
+        "lastEventHash": case.last_event_hash,
+        "labId": case.lab_id,
+        "reference": case.reference,
+        "businessId": case.business_id,
+        "title": case.title,
+        "description": case.description,
+        "channel": case.channel.as_str(),
+        "stage": case.stage.as_str(),
+        "status": case.status.as_str(),
+        "priority": case.priority.as_str(),
+        "assignedTo": case.assigned_to,
+        "consentToShare": case.consent_to_share,
+        "consentAt": t(case.consent_at),
+        "consentBy": case.consent_by,
+        "accessCodeHash": case.access_code_hash,
+        "outcomes": serde_json::to_value(&case.outcomes.0).unwrap_or_default(),
+        "outcomeSummary": case.outcome_summary,
+        "version": case.version,
+        "createdBy": case.created_by,
+        "createdAt": format_at(case.created_at),
+        "updatedAt": format_at(case.updated_at),
+        "resolvedAt": t(case.resolved_at),
+        "closedAt": t(case.closed_at),
+        "referrals": refs,
+        "topics": topics,
+        "notes": notes,
+    })
+}
+
+/// A case's stored seal (see `domain::seal`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SealRow {
+    pub case_id: Uuid,
+    /// Which key sealed it (`SealKey::id`).
+    pub key_id: String,
+    /// The case's event count when it was sealed.
+    pub event_count: i64,
+    pub mac: String,
+    pub sealed_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReferralRow {
     pub id: Uuid,

@@ -83,6 +83,12 @@ pub trait CaseStore: Send + Sync {
 
     /// Case ids in id order after `after` (for `audit verify` over any size).
     async fn case_ids_page(&self, after: Option<Uuid>, limit: i64) -> AppResult<Vec<Uuid>>;
+
+    /// The stored seals of these cases (for `audit verify`).
+    async fn seals_for_cases(&self, ids: &[Uuid]) -> AppResult<Vec<SealRow>>;
+    /// Seals a case as it stands with the store's audit key (`audit reseal`);
+    /// false when the store has no key or the case does not exist.
+    async fn reseal_case(&self, case_id: Uuid, now: DateTime<Utc>) -> AppResult<bool>;
 }
 
 const CASE_COLS: &str = "c.id, c.lab_id, c.reference, c.business_id, c.title, c.description, c.channel, c.stage, c.status, c.priority, \
@@ -307,6 +313,38 @@ macro_rules! impl_cases {
                     last_hash = link.hash;
                 }
                 Ok((count, last_hash))
+            }
+
+            /// Seals the case as it now stands, when the store has an audit key:
+            /// the seal is computed here, in Rust, and written in the same
+            /// transaction as the change it covers.
+            async fn write_seal(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                key: Option<&crate::domain::seal::SealKey>,
+                snap: &CaseSnapshot,
+                now: DateTime<Utc>,
+            ) -> AppResult<()> {
+                let Some(key) = key else { return Ok(()) };
+                let notes: Vec<NoteRow> = sqlx::query_as(&format!(
+                    "SELECT {NOTE_COLS} FROM notes WHERE case_id = $1"
+                ))
+                .bind(snap.case.id)
+                .fetch_all(&mut **tx)
+                .await?;
+                let mac = key.seal(&sealed_state(&snap.case, &snap.referrals, &snap.topics, &notes));
+                sqlx::query(
+                    "INSERT INTO case_seals (case_id, key_id, event_count, mac, sealed_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (case_id) DO UPDATE SET key_id = excluded.key_id, event_count = excluded.event_count, \
+                     mac = excluded.mac, sealed_at = excluded.sealed_at",
+                )
+                .bind(snap.case.id)
+                .bind(key.id())
+                .bind(snap.case.event_count)
+                .bind(&mac)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
             }
 
             async fn write_topics(
@@ -553,6 +591,7 @@ macro_rules! impl_cases {
                 let snap = Self::fetch_snapshot(&mut tx, new.lab_id, new.id)
                     .await?
                     .ok_or_else(|| AppError::internal(anyhow::anyhow!("case vanished after insert")))?;
+                Self::write_seal(&mut tx, self.seal_key.as_deref(), &snap, new.now).await?;
                 tx.commit().await?;
                 Ok(snap)
             }
@@ -658,6 +697,7 @@ macro_rules! impl_cases {
                 let out = Self::fetch_snapshot(&mut tx, lab_id, case_id)
                     .await?
                     .ok_or_else(|| AppError::not_found("案件", "Case"))?;
+                Self::write_seal(&mut tx, self.seal_key.as_deref(), &out, now).await?;
                 tx.commit().await?;
                 Ok(out)
             }
@@ -809,6 +849,26 @@ macro_rules! impl_cases {
                     }
                 };
                 Ok(rows.into_iter().map(|r| r.0).collect())
+            }
+
+            async fn seals_for_cases(&self, ids: &[Uuid]) -> AppResult<Vec<SealRow>> {
+                Ok(fetch_in!(&self.pool, "SELECT case_id, key_id, event_count, mac, sealed_at FROM case_seals WHERE case_id IN", ids, "")?)
+            }
+
+            async fn reseal_case(&self, case_id: Uuid, now: DateTime<Utc>) -> AppResult<bool> {
+                let Some(key) = self.seal_key.as_deref() else { return Ok(false) };
+                let mut tx = self.begin_write().await?;
+                let lab: Option<(Uuid,)> = sqlx::query_as("SELECT lab_id FROM cases WHERE id = $1")
+                    .bind(case_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some((lab_id,)) = lab else { return Ok(false) };
+                let Some(snap) = Self::fetch_snapshot(&mut tx, lab_id, case_id).await? else {
+                    return Ok(false);
+                };
+                Self::write_seal(&mut tx, Some(key), &snap, now).await?;
+                tx.commit().await?;
+                Ok(true)
             }
         }
     };

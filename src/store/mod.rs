@@ -14,6 +14,7 @@ pub mod directory;
 pub mod models;
 pub mod postgres;
 pub mod reports;
+pub mod roles;
 pub mod sqlite;
 
 use crate::config::{backend_of, Backend};
@@ -43,6 +44,37 @@ pub async fn connect(url: &str) -> anyhow::Result<SharedStore> {
         Backend::Sqlite => Arc::new(SqliteStore::connect(url).await?),
         Backend::Postgres => Arc::new(PgStore::connect(url).await?),
     })
+}
+
+/// [`connect`] to the configured database, sealing case writes with the
+/// configured `DXDESK_AUDIT_KEY` (if any).
+pub async fn connect_for(config: &crate::config::Config) -> anyhow::Result<SharedStore> {
+    let key = config.audit_key.clone();
+    let url = config.database_url.as_str();
+    Ok(match backend_of(url)? {
+        Backend::Sqlite => Arc::new(SqliteStore::connect(url).await?.with_audit_key(key)),
+        Backend::Postgres => Arc::new(PgStore::connect(url).await?.with_audit_key(key)),
+    })
+}
+
+/// `dxdesk migrate`: opens the database at `url` (applying the migrations)
+/// and, on PostgreSQL, grants `app_role` the app's rights (see [`roles`]).
+pub async fn migrate(url: &str, app_role: Option<&str>) -> anyhow::Result<()> {
+    match backend_of(url)? {
+        Backend::Sqlite => {
+            SqliteStore::connect(url).await?;
+            if app_role.is_some() {
+                anyhow::bail!("SQLite has no roles: the database file's permissions are the boundary (let only the app's user read and write it)");
+            }
+        }
+        Backend::Postgres => {
+            let store = PgStore::connect(url).await?;
+            if let Some(role) = app_role {
+                roles::grant_app_role(store.pool(), role).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `$start, $start+1, …` for an `IN (…)` list of `n` binds.

@@ -10,6 +10,8 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    /// Seals every case write when set (`DXDESK_AUDIT_KEY`).
+    pub(crate) seal_key: Option<std::sync::Arc<crate::domain::seal::SealKey>>,
 }
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -32,16 +34,22 @@ impl PgStore {
             .connect_with(opts)
             .await
             .context("cannot connect to PostgreSQL")?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .context("applying PostgreSQL migrations")?;
-        Ok(Self { pool })
+        migrate_if_needed(&pool).await?;
+        Ok(Self {
+            pool,
+            seal_key: None,
+        })
     }
 
     /// What a `SELECT` appends to lock the rows it reads until commit (SQLite's
     /// `BEGIN IMMEDIATE` already holds the database's write lock).
     pub(crate) const LOCK_ROWS: &'static str = " FOR UPDATE";
+
+    /// The same store, sealing every case write with `key` from now on.
+    pub fn with_audit_key(mut self, key: Option<crate::domain::seal::SealKey>) -> Self {
+        self.seal_key = key.map(std::sync::Arc::new);
+        self
+    }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -50,6 +58,52 @@ impl PgStore {
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
     }
+}
+
+/// The versions of the embedded migrations this database has not applied
+/// (successfully, with the same checksum). Reads only: an app role without
+/// DDL rights can call it.
+pub async fn pending_migrations(pool: &PgPool) -> anyhow::Result<Vec<i64>> {
+    let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await
+        .context("reading the migration state")?;
+    let applied: Vec<(i64, Vec<u8>, bool)> = if exists {
+        sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
+            .fetch_all(pool)
+            .await
+            .context("reading _sqlx_migrations")?
+    } else {
+        Vec::new()
+    };
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .filter(|m| {
+            !applied
+                .iter()
+                .any(|(v, sum, ok)| *v == m.version && *ok && sum[..] == m.checksum[..])
+        })
+        .map(|m| m.version)
+        .collect())
+}
+
+/// Applies the pending migrations, if any. With none pending nothing is
+/// written (no DDL, no lock), so an app role that owns nothing starts; with
+/// some pending and a role that may not apply them, one clear error.
+pub async fn migrate_if_needed(pool: &PgPool) -> anyhow::Result<()> {
+    let pending = pending_migrations(pool).await?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    if let Err(e) = MIGRATOR.run(pool).await {
+        let list: Vec<String> = pending.iter().map(|v| format!("{v:04}")).collect();
+        anyhow::bail!(
+            "PostgreSQL migrations {} are not applied and this database role could not apply them ({e}): run `dxdesk migrate` as the owner role (DXDESK_MIGRATE_DATABASE_URL) first",
+            list.join(", ")
+        );
+    }
+    Ok(())
 }
 
 impl Store for PgStore {

@@ -11,6 +11,8 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// Seals every case write when set (`DXDESK_AUDIT_KEY`).
+    pub(crate) seal_key: Option<std::sync::Arc<crate::domain::seal::SealKey>>,
 }
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -33,12 +35,21 @@ impl SqliteStore {
             .run(&pool)
             .await
             .context("applying SQLite migrations")?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            seal_key: None,
+        })
     }
 
     /// What a `SELECT` appends to lock the rows it reads until commit (SQLite's
     /// `BEGIN IMMEDIATE` already holds the database's write lock).
     pub(crate) const LOCK_ROWS: &'static str = "";
+
+    /// The same store, sealing every case write with `key` from now on.
+    pub fn with_audit_key(mut self, key: Option<crate::domain::seal::SealKey>) -> Self {
+        self.seal_key = key.map(std::sync::Arc::new);
+        self
+    }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
