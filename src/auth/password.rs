@@ -1,12 +1,16 @@
 //! Password hashing: argon2id (m = 19 MiB, t = 2, p = 1), run off the async
 //! threads. Unknown emails are verified against a dummy hash so that they cost
-//! the same time as a wrong password.
+//! the same time as a wrong password. A [`Hasher`] bounds how many hashes run
+//! at once (memory: 19 MiB each), so a wave of logins queues briefly and is
+//! then refused instead of exhausting memory and the blocking threads.
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params");
@@ -44,15 +48,96 @@ pub async fn hash_async(password: String) -> anyhow::Result<String> {
 /// Verifies against `phc`, or against the dummy hash when there is no user, so
 /// both paths take the same time.
 pub async fn verify_async(password: String, phc: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || match phc {
-        Some(phc) => verify(&password, &phc),
+    tokio::task::spawn_blocking(move || verify_or_dummy(&password, phc.as_deref()))
+        .await
+        .unwrap_or(false)
+}
+
+/// The gate in front of password hashing: at most `slots` hashes at once
+/// (sized by `config::hash_concurrency`), callers queue in order for at most
+/// `wait`, then get `RATE_LIMITED`. A slot is held until its hash finishes,
+/// even when the request that asked for it has gone.
+#[derive(Debug)]
+pub struct Hasher {
+    slots: Arc<Semaphore>,
+    size: usize,
+    wait: Duration,
+}
+
+impl Hasher {
+    pub fn new(slots: usize, wait: Duration) -> Self {
+        let size = slots.max(1);
+        Self {
+            slots: Arc::new(Semaphore::new(size)),
+            size,
+            wait,
+        }
+    }
+
+    /// How many hashes may run at once.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Waits (at most the queue wait) for a slot.
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, crate::error::AppError> {
+        match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => {
+                tracing::warn!(slots = self.size, "password hashing is saturated: refusing a login");
+                Err(crate::error::AppError::RateLimited {
+                    retry_after: self.wait.as_secs().max(1),
+                })
+            }
+        }
+    }
+
+    /// Occupies a slot until the permit is dropped (tests and tools: to see
+    /// what a saturated hasher answers).
+    pub async fn occupy(&self) -> OwnedSemaphorePermit {
+        self.slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the hashing semaphore is never closed")
+    }
+
+    /// [`verify_async`] through the gate.
+    pub async fn verify(
+        &self,
+        password: String,
+        phc: Option<String>,
+    ) -> Result<bool, crate::error::AppError> {
+        let permit = self.slot().await?;
+        Ok(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            verify_or_dummy(&password, phc.as_deref())
+        })
+        .await
+        .unwrap_or(false))
+    }
+
+    /// [`hash_async`] through the gate.
+    pub async fn hash(&self, password: String) -> Result<String, crate::error::AppError> {
+        let permit = self.slot().await?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            hash(&password)
+        })
+        .await
+        .map_err(crate::error::AppError::internal)?
+        .map_err(crate::error::AppError::internal)
+    }
+}
+
+fn verify_or_dummy(password: &str, phc: Option<&str>) -> bool {
+    match phc {
+        Some(phc) => verify(password, phc),
         None => {
-            let _ = verify(&password, dummy_hash());
+            let _ = verify(password, dummy_hash());
             false
         }
-    })
-    .await
-    .unwrap_or(false)
+    }
 }
 
 /// Computes the dummy hash ahead of the first login.
