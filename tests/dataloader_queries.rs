@@ -98,7 +98,7 @@ async fn fifty_cases_with_nested_fields_cost_a_fixed_handful_of_statements() {
         .await
         .unwrap();
     let config =
-        Config::from_lookup(|k| (k == "DXDESK_JWT_SECRET").then(|| "x".repeat(40))).unwrap();
+        Config::from_lookup(|k| (k == "DXDESK_JWT_SECRET").then(|| "Ux6OmFOt1Z1n+xsBLOyN/7Tn52fn829KvBb+8zGa/4wC".to_owned())).unwrap();
     let state = AppState::with_clock(
         Arc::new(store),
         config,
