@@ -305,7 +305,10 @@ mod tests {
         assert!(cfg(&[("DXDESK_JWT_SECRET", "short")]).is_err());
         let c = cfg(&[
             ("DXDESK_ENV", "production"),
-            ("DXDESK_JWT_SECRET", "1pOmE2o3b4/HJJ1o/jl5UlLlzORwVsy0gMc6VzJzAKWl"),
+            (
+                "DXDESK_JWT_SECRET",
+                "1pOmE2o3b4/HJJ1o/jl5UlLlzORwVsy0gMc6VzJzAKWl",
+            ),
         ])
         .unwrap();
         assert!(c.check_for_serve().is_ok());
@@ -322,7 +325,9 @@ mod tests {
             "password".repeat(5),
             "ab".repeat(32),
         ] {
-            let err = cfg(&[("DXDESK_JWT_SECRET", &weak)]).unwrap_err().to_string();
+            let err = cfg(&[("DXDESK_JWT_SECRET", &weak)])
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("openssl rand -base64 48"), "{weak}: {err}");
             assert!(err.contains("predictable"), "{weak}: {err}");
         }
@@ -345,7 +350,11 @@ mod tests {
         assert_eq!(hash_concurrency(64, 256), 13);
         assert_eq!(hash_concurrency(8, 10), 1);
         assert_eq!(hash_concurrency(0, 256), 1);
-        let c = cfg(&[("DXDESK_HASH_CONCURRENCY", "3"), ("DXDESK_HASH_QUEUE_MS", "50")]).unwrap();
+        let c = cfg(&[
+            ("DXDESK_HASH_CONCURRENCY", "3"),
+            ("DXDESK_HASH_QUEUE_MS", "50"),
+        ])
+        .unwrap();
         assert_eq!(c.hash_concurrency, 3);
         assert_eq!(c.hash_queue_wait, Duration::from_millis(50));
         let c = cfg(&[("DXDESK_HASH_MEMORY_MIB", "19")]).unwrap();
@@ -356,7 +365,11 @@ mod tests {
 
     #[test]
     fn trusted_proxies_take_addresses_and_cidrs() {
-        let c = cfg(&[("DXDESK_TRUSTED_PROXIES", " 10.0.0.0/8, 127.0.0.1,::1,fd00::/8 ")]).unwrap();
+        let c = cfg(&[(
+            "DXDESK_TRUSTED_PROXIES",
+            " 10.0.0.0/8, 127.0.0.1,::1,fd00::/8 ",
+        )])
+        .unwrap();
         let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
         assert_eq!(shown, ["10.0.0.0/8", "127.0.0.1/32", "::1/128", "fd00::/8"]);
         assert!(cfg(&[]).unwrap().trusted_proxies.is_empty());

@@ -377,7 +377,11 @@ async fn throttling(backend: Backend) {
         assert_null(&r, "a wrong code under the limit");
     }
     let r = case_status_from(&app, "10.6.1.1", &o.reference, &o.access_code).await;
-    assert_code(&r, "RATE_LIMITED", "an address over its failures on the reference");
+    assert_code(
+        &r,
+        "RATE_LIMITED",
+        "an address over its failures on the reference",
+    );
     assert!(r.body["data"]["caseStatus"].is_null());
     assert_absent(&r, &["ネット販売"], "rate-limited answer");
     assert!(r.body["errors"][0]["extensions"]["retryAfter"]

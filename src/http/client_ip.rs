@@ -137,10 +137,16 @@ mod tests {
 
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_sends() {
-        assert_eq!(with_list("203.0.113.5", &["1.1.1.1"], "10.0.0.0/8"), ip("203.0.113.5"));
+        assert_eq!(
+            with_list("203.0.113.5", &["1.1.1.1"], "10.0.0.0/8"),
+            ip("203.0.113.5")
+        );
         assert_eq!(with_list("203.0.113.5", &[], ""), ip("203.0.113.5"));
         let none = ProxyTrust::default();
-        assert_eq!(client_ip(ip("198.51.100.1"), ["9.9.9.9"], &none), ip("198.51.100.1"));
+        assert_eq!(
+            client_ip(ip("198.51.100.1"), ["9.9.9.9"], &none),
+            ip("198.51.100.1")
+        );
     }
 
     #[test]
@@ -149,16 +155,25 @@ mod tests {
         let xff = ["6.6.6.6, 7.7.7.7, 203.0.113.9"];
         assert_eq!(with_list("10.0.0.2", &xff, "10.0.0.0/8"), ip("203.0.113.9"));
         assert_eq!(legacy("10.0.0.2", &xff), ip("203.0.113.9"));
-        assert_eq!(legacy("192.0.2.1", &["1.2.3.4", "203.0.113.9"]), ip("203.0.113.9"));
+        assert_eq!(
+            legacy("192.0.2.1", &["1.2.3.4", "203.0.113.9"]),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
     fn several_trusted_hops_are_skipped_from_the_right() {
         let xff = ["6.6.6.6, 203.0.113.9, 10.1.0.1, 10.2.0.1"];
-        assert_eq!(with_list("127.0.0.1", &xff, "10.0.0.0/8,127.0.0.1"), ip("203.0.113.9"));
+        assert_eq!(
+            with_list("127.0.0.1", &xff, "10.0.0.0/8,127.0.0.1"),
+            ip("203.0.113.9")
+        );
         // Split over several header lines, in order.
         let lines = ["6.6.6.6", "203.0.113.9, 10.1.0.1", "10.2.0.1"];
-        assert_eq!(with_list("127.0.0.1", &lines, "10.0.0.0/8,127.0.0.1"), ip("203.0.113.9"));
+        assert_eq!(
+            with_list("127.0.0.1", &lines, "10.0.0.0/8,127.0.0.1"),
+            ip("203.0.113.9")
+        );
         // Legacy mode with a list: the peer is trusted, the list names further hops.
         let trusted = nets("10.0.0.0/8");
         let both = ProxyTrust {
@@ -173,7 +188,10 @@ mod tests {
     #[test]
     fn a_trusted_peer_without_a_header_is_the_client() {
         assert_eq!(with_list("10.0.0.2", &[], "10.0.0.0/8"), ip("10.0.0.2"));
-        assert_eq!(with_list("10.0.0.2", &[" , "], "10.0.0.0/8"), ip("10.0.0.2"));
+        assert_eq!(
+            with_list("10.0.0.2", &[" , "], "10.0.0.0/8"),
+            ip("10.0.0.2")
+        );
         assert_eq!(legacy("192.0.2.1", &[]), ip("192.0.2.1"));
     }
 
@@ -189,7 +207,10 @@ mod tests {
     fn garbage_stops_at_the_hop_that_reported_it() {
         let list = "10.0.0.0/8";
         assert_eq!(with_list("10.0.0.2", &["unknown"], list), ip("10.0.0.2"));
-        assert_eq!(with_list("10.0.0.2", &["1.2.3.4, not-an-ip"], list), ip("10.0.0.2"));
+        assert_eq!(
+            with_list("10.0.0.2", &["1.2.3.4, not-an-ip"], list),
+            ip("10.0.0.2")
+        );
         assert_eq!(
             with_list("10.0.0.2", &["1.2.3.4, <script>, 10.0.0.9"], list),
             ip("10.0.0.9")
@@ -198,7 +219,10 @@ mod tests {
         assert_eq!(legacy("192.0.2.1", &["1.2.3.4, _hidden"]), ip("192.0.2.1"));
         assert_eq!(legacy("192.0.2.1", &["01.2.3.4"]), ip("192.0.2.1"));
         // Garbage to the left of the client does not matter.
-        assert_eq!(with_list("10.0.0.2", &["junk, 203.0.113.9"], list), ip("203.0.113.9"));
+        assert_eq!(
+            with_list("10.0.0.2", &["junk, 203.0.113.9"], list),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
@@ -208,15 +232,27 @@ mod tests {
             with_list("::1", &["2001:db8::dead, 2001:db8::1, fd00::5"], list),
             ip("2001:db8::1")
         );
-        assert_eq!(with_list("::1", &["[2001:db8::1]:443"], list), ip("2001:db8::1"));
-        assert_eq!(legacy("192.0.2.1", &["203.0.113.9:5555"]), ip("203.0.113.9"));
-        assert_eq!(legacy("192.0.2.1", &["\"[2001:db8::7]\""]), ip("2001:db8::7"));
+        assert_eq!(
+            with_list("::1", &["[2001:db8::1]:443"], list),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            legacy("192.0.2.1", &["203.0.113.9:5555"]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            legacy("192.0.2.1", &["\"[2001:db8::7]\""]),
+            ip("2001:db8::7")
+        );
         // An IPv4-mapped peer matches an IPv4 range and is shown as IPv4.
         assert_eq!(
             with_list("::ffff:10.0.0.2", &["::ffff:203.0.113.9"], "10.0.0.0/8"),
             ip("203.0.113.9")
         );
-        assert_eq!(with_list("::ffff:198.51.100.1", &[], ""), ip("198.51.100.1"));
+        assert_eq!(
+            with_list("::ffff:198.51.100.1", &[], ""),
+            ip("198.51.100.1")
+        );
     }
 
     #[test]
@@ -226,7 +262,13 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.append("x-forwarded-for", "6.6.6.6".parse().unwrap());
         headers.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
-        assert_eq!(from_parts(&config, ip("127.0.0.1"), &headers), ip("203.0.113.9"));
-        assert_eq!(from_parts(&config, ip("192.0.2.1"), &headers), ip("192.0.2.1"));
+        assert_eq!(
+            from_parts(&config, ip("127.0.0.1"), &headers),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            from_parts(&config, ip("192.0.2.1"), &headers),
+            ip("192.0.2.1")
+        );
     }
 }

@@ -93,8 +93,7 @@ pub async fn case_status(
     } else {
         ratelimit::STATUS_FAILS_PER_REFERENCE_ADDRESS.max
     };
-    let address =
-        ratelimit::take(store, ratelimit::STATUS_FAILS_PER_ADDRESS, client, now).await?;
+    let address = ratelimit::take(store, ratelimit::STATUS_FAILS_PER_ADDRESS, client, now).await?;
     let pair_slot = match ratelimit::take_at_most(
         store,
         ratelimit::STATUS_FAILS_PER_REFERENCE_ADDRESS,

@@ -11,7 +11,8 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const Q_LOGIN: &str = "mutation($e:String!,$p:String!){ login(email:$e,password:$p){ accessToken } }";
+const Q_LOGIN: &str =
+    "mutation($e:String!,$p:String!){ login(email:$e,password:$p){ accessToken } }";
 const Q_ME: &str = "{ me { email } }";
 
 fn config(edit: impl FnOnce(&mut Config)) -> Config {
@@ -30,7 +31,14 @@ fn patient_config() -> Config {
 }
 
 async fn login_from(app: &TestApp, xff: &str, email: &str, password: &str) -> Gql {
-    gql_from(app, xff, None, Q_LOGIN, json!({ "e": email, "p": password })).await
+    gql_from(
+        app,
+        xff,
+        None,
+        Q_LOGIN,
+        json!({ "e": email, "p": password }),
+    )
+    .await
 }
 
 fn codes(rs: &[Gql]) -> Vec<Option<String>> {
@@ -83,12 +91,14 @@ async fn saturated_hasher(backend: Backend) {
     let busy = app.state.hasher.occupy().await;
     let burst = join_all((0..8).map(|i| {
         let app = &app;
-        async move {
-            login_from(app, &format!("198.51.100.{i}"), P_BANK, PASSWORD).await
-        }
+        async move { login_from(app, &format!("198.51.100.{i}"), P_BANK, PASSWORD).await }
     }));
     let (burst, me) = tokio::join!(burst, app.gql(Some(&token), Q_ME, json!({})));
-    assert_eq!(me.ok()["me"]["email"], CONCIERGE, "a signed-in query answers");
+    assert_eq!(
+        me.ok()["me"]["email"],
+        CONCIERGE,
+        "a signed-in query answers"
+    );
     for r in &burst {
         assert!(r.status < 500, "no 5xx: {} {}", r.status, r.body);
         assert_rate_limited(r, "login while hashing is saturated");
@@ -132,7 +142,8 @@ async fn concurrent_wrong_passwords(backend: Backend) {
     let max = dxdesk::ratelimit::LOGIN_PER_ACCOUNT.max as usize;
 
     // One account, one address.
-    let rs = join_all((0..40).map(|_| login_from(&app, "203.0.113.1", P_BANK, "wrong-password"))).await;
+    let rs =
+        join_all((0..40).map(|_| login_from(&app, "203.0.113.1", P_BANK, "wrong-password"))).await;
     assert_eq!(count(&rs, "UNAUTHENTICATED"), max, "{:?}", codes(&rs));
     assert_eq!(count(&rs, "RATE_LIMITED"), 40 - max, "{:?}", codes(&rs));
     for r in rs.iter().filter(|r| r.code() == Some("RATE_LIMITED")) {
@@ -144,7 +155,13 @@ async fn concurrent_wrong_passwords(backend: Backend) {
     let rs = join_all((0..40).map(|i| {
         let inst = if i % 2 == 0 { &app } else { &two };
         async move {
-            login_from(inst, &format!("203.0.113.{}", 100 + i), P_UNIV, "wrong-password").await
+            login_from(
+                inst,
+                &format!("203.0.113.{}", 100 + i),
+                P_UNIV,
+                "wrong-password",
+            )
+            .await
         }
     }))
     .await;
@@ -156,12 +173,23 @@ async fn concurrent_wrong_passwords(backend: Backend) {
     let rs = join_all((0..40).map(|i| {
         let inst = if i % 2 == 0 { &app } else { &two };
         async move {
-            login_from(inst, "203.0.113.2", &format!("nobody{i}@example.jp"), "wrong-password").await
+            login_from(
+                inst,
+                "203.0.113.2",
+                &format!("nobody{i}@example.jp"),
+                "wrong-password",
+            )
+            .await
         }
     }))
     .await;
     assert_eq!(count(&rs, "UNAUTHENTICATED"), per_addr, "{:?}", codes(&rs));
-    assert_eq!(count(&rs, "RATE_LIMITED"), 40 - per_addr, "{:?}", codes(&rs));
+    assert_eq!(
+        count(&rs, "RATE_LIMITED"),
+        40 - per_addr,
+        "{:?}",
+        codes(&rs)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -186,9 +214,16 @@ async fn correct_after_failures(backend: Backend) {
     let r = login_from(&app, "192.0.2.99", P_CENTER, PASSWORD).await;
     assert_rate_limited(&r, "correct password over the limit");
     // Successful logins do not use up an address (an office behind one NAT).
-    for who in [ADMIN, CONCIERGE, P_BANK, P_UNIV, KODA_ADMIN, ADMIN, CONCIERGE, P_BANK, P_UNIV, KODA_ADMIN, ADMIN] {
+    for who in [
+        ADMIN, CONCIERGE, P_BANK, P_UNIV, KODA_ADMIN, ADMIN, CONCIERGE, P_BANK, P_UNIV, KODA_ADMIN,
+        ADMIN,
+    ] {
         let r = login_from(&app, "192.0.2.200", who, PASSWORD).await;
-        assert!(r.ok()["login"]["accessToken"].is_string(), "{who}: {}", r.body);
+        assert!(
+            r.ok()["login"]["accessToken"].is_string(),
+            "{who}: {}",
+            r.body
+        );
     }
 }
 
@@ -260,7 +295,10 @@ async fn spoofed_forwarded_for(backend: Backend) {
     });
     let legacy = patient_config();
     let max = dxdesk::ratelimit::LOGIN_PER_ADDRESS.max as usize;
-    for (mode, cfg) in [("DXDESK_TRUSTED_PROXIES", listed), ("DXDESK_TRUST_PROXY", legacy)] {
+    for (mode, cfg) in [
+        ("DXDESK_TRUSTED_PROXIES", listed),
+        ("DXDESK_TRUST_PROXY", legacy),
+    ] {
         let app = common::spawn_app_with(backend, cfg).await;
         // The proxy (the test client, 127.0.0.1) appended the address it saw,
         // 203.0.113.50; the client put a fresh fake address in front each time.
@@ -273,7 +311,11 @@ async fn spoofed_forwarded_for(backend: Backend) {
         assert_rate_limited(&r, mode);
         // Another client behind the same proxy is not affected.
         let r = login_from(&app, "6.6.0.6, 203.0.113.51", ADMIN, PASSWORD).await;
-        assert!(r.ok()["login"]["accessToken"].is_string(), "{mode}: {}", r.body);
+        assert!(
+            r.ok()["login"]["accessToken"].is_string(),
+            "{mode}: {}",
+            r.body
+        );
     }
 }
 
@@ -300,7 +342,10 @@ async fn status_owner_not_locked_out(backend: Backend) {
     for a in 0..attackers {
         let ip = format!("203.0.113.{a}");
         for _ in 0..per_pair {
-            assert_null(&case_status_from(&app, &ip, &reference, wrong).await, "a wrong code");
+            assert_null(
+                &case_status_from(&app, &ip, &reference, wrong).await,
+                "a wrong code",
+            );
         }
         let r = case_status_from(&app, &ip, &reference, wrong).await;
         assert_rate_limited(&r, "an address that failed on the reference");
