@@ -136,13 +136,13 @@ pub fn parse_trusted_proxies(value: &str) -> anyhow::Result<Vec<IpNet>> {
         .collect()
 }
 
-fn parse_number<T: std::str::FromStr>(
+fn parse_number<T>(
     get: &impl Fn(&str) -> Option<String>,
     name: &str,
     range: std::ops::RangeInclusive<T>,
 ) -> anyhow::Result<Option<T>>
 where
-    T: PartialOrd + std::fmt::Display,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
 {
     match get(name).as_deref().map(str::trim) {
         None | Some("") => Ok(None),

@@ -4,10 +4,8 @@
 //! at once (memory: 19 MiB each), so a wave of logins queues briefly and is
 //! then refused instead of exhausting memory and the blocking threads.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{rand_core::OsRng, Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -28,12 +26,43 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
 
 /// Verifies a password against a PHC string; a malformed hash is a mismatch.
 pub fn verify(password: &str, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(parsed) => argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+    verify_in(password, phc, &mut Vec::new())
+}
+
+/// [`verify`] with the argon2 memory (19 MiB) in `memory`, grown as needed and
+/// kept by the caller for the next hash. Allocating the block afresh for every
+/// hash grows the resident memory by about 19 MiB a hash (the allocator does
+/// not hand the freed 64-byte-aligned block back), so the hashing threads keep
+/// one each.
+pub fn verify_in(password: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        Params::try_from(&parsed),
+        Algorithm::try_from(parsed.algorithm),
+    ) else {
+        return false;
+    };
+    let Ok(version) = parsed.version.map(Version::try_from).transpose() else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
     }
+    let mut out = vec![0u8; expected.len()];
+    let hashed = Argon2::new(algorithm, version.unwrap_or_default(), params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..blocks]);
+    // `Output`'s equality is constant-time.
+    hashed.is_ok() && Output::new(&out).is_ok_and(|o| o == expected)
 }
 
 fn dummy_hash() -> &'static str {
@@ -48,12 +77,15 @@ pub async fn hash_async(password: String) -> anyhow::Result<String> {
 /// Verifies against `phc`, or against the dummy hash when there is no user, so
 /// both paths take the same time.
 pub async fn verify_async(password: String, phc: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || verify_or_dummy(&password, phc.as_deref()))
+    tokio::task::spawn_blocking(move || verify_or_dummy(&password, phc.as_deref(), &mut Vec::new()))
         .await
         .unwrap_or(false)
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+/// Logins admitted at once per hashing slot (see `Hasher::admit`).
+pub const LOGINS_PER_SLOT: usize = 4;
+
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 /// The gate in front of password hashing: at most `slots` hashes at once
 /// (sized by `config::hash_concurrency`), callers queue in order for at most
@@ -65,6 +97,10 @@ type Job = Box<dyn FnOnce() + Send>;
 /// used it, so hashing on a few fixed threads keeps the resident memory at
 /// about `slots` × 19 MiB instead of growing with every new blocking thread.
 pub struct Hasher {
+    /// Logins in progress (their database work included): a few per slot, so
+    /// that a wave of logins queues here instead of on the database pool that
+    /// the rest of the API needs.
+    admission: Arc<Semaphore>,
     slots: Arc<Semaphore>,
     size: usize,
     wait: Duration,
@@ -89,20 +125,25 @@ impl Hasher {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("dxdesk-hash-{i}"))
-                .spawn(move || loop {
-                    // Ends when the hasher (the sender) is dropped.
-                    let job = match rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
+                .spawn(move || {
+                    // This thread's argon2 memory, reused by every hash it runs.
+                    let mut memory = Vec::new();
+                    loop {
+                        // Ends when the hasher (the sender) is dropped.
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut memory),
+                            Err(_) => return,
+                        }
                     }
                 })
                 .expect("spawning a hashing thread");
         }
         Self {
+            admission: Arc::new(Semaphore::new(size * LOGINS_PER_SLOT)),
             slots: Arc::new(Semaphore::new(size)),
             size,
             wait,
@@ -114,12 +155,12 @@ impl Hasher {
     async fn run<T: Send + 'static>(
         &self,
         permit: OwnedSemaphorePermit,
-        f: impl FnOnce() -> T + Send + 'static,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, crate::error::AppError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
+        let job: Job = Box::new(move |memory| {
             let _permit = permit;
-            let _ = tx.send(f());
+            let _ = tx.send(f(memory));
         });
         self.jobs
             .lock()
@@ -137,9 +178,21 @@ impl Hasher {
         self.size
     }
 
-    /// Waits (at most the queue wait) for a slot.
+    /// Admits one login (held for the whole login), waiting at most the queue wait.
+    pub async fn admit(&self) -> Result<OwnedSemaphorePermit, crate::error::AppError> {
+        self.wait_for(&self.admission).await
+    }
+
+    /// Waits (at most the queue wait) for a hashing slot.
     async fn slot(&self) -> Result<OwnedSemaphorePermit, crate::error::AppError> {
-        match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
+        self.wait_for(&self.slots).await
+    }
+
+    async fn wait_for(
+        &self,
+        sem: &Arc<Semaphore>,
+    ) -> Result<OwnedSemaphorePermit, crate::error::AppError> {
+        match tokio::time::timeout(self.wait, sem.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => {
                 tracing::warn!(
@@ -170,24 +223,26 @@ impl Hasher {
         phc: Option<String>,
     ) -> Result<bool, crate::error::AppError> {
         let permit = self.slot().await?;
-        self.run(permit, move || verify_or_dummy(&password, phc.as_deref()))
-            .await
+        self.run(permit, move |memory| {
+            verify_or_dummy(&password, phc.as_deref(), memory)
+        })
+        .await
     }
 
     /// [`hash_async`] through the gate.
     pub async fn hash(&self, password: String) -> Result<String, crate::error::AppError> {
         let permit = self.slot().await?;
-        self.run(permit, move || hash(&password))
+        self.run(permit, move |_| hash(&password))
             .await?
             .map_err(crate::error::AppError::internal)
     }
 }
 
-fn verify_or_dummy(password: &str, phc: Option<&str>) -> bool {
+fn verify_or_dummy(password: &str, phc: Option<&str>, memory: &mut Vec<Block>) -> bool {
     match phc {
-        Some(phc) => verify(password, phc),
+        Some(phc) => verify_in(password, phc, memory),
         None => {
-            let _ = verify(password, dummy_hash());
+            let _ = verify_in(password, dummy_hash(), memory);
             false
         }
     }
@@ -228,5 +283,51 @@ mod tests {
         assert!(verify("demo-pass-2024", &h));
         assert!(!verify("demo-pass-2025", &h));
         assert!(!verify("demo-pass-2024", "not a hash"));
+    }
+
+    #[test]
+    fn reused_memory_verifies_like_argon2_itself() {
+        use argon2::password_hash::PasswordVerifier;
+        let a = hash("first-password-1").unwrap();
+        let b = hash("second-password-2").unwrap();
+        let mut memory = Vec::new();
+        for (pw, phc) in [
+            ("first-password-1", &a),
+            ("second-password-2", &b),
+            ("first-password-1", &b),
+            ("wrong", &a),
+        ] {
+            let theirs = argon2()
+                .verify_password(pw.as_bytes(), &PasswordHash::new(phc).unwrap())
+                .is_ok();
+            assert_eq!(verify_in(pw, phc, &mut memory), theirs, "{pw}");
+        }
+        assert_eq!(memory.len(), 19 * 1024);
+        // Other parameters (an older or stronger hash) still verify.
+        let strong = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(32 * 1024, 3, 1, None).unwrap(),
+        )
+        .hash_password(b"strong-one-3", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        assert!(verify_in("strong-one-3", &strong, &mut memory));
+        assert!(!verify_in("strong-one-4", &strong, &mut memory));
+        let v10 = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"old-one-5", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        assert!(verify_in("old-one-5", &v10, &mut memory));
+        assert!(!verify_in("old-one-6", &v10, &mut memory));
+        assert!(!verify_in(
+            "x",
+            "$argon2id$v=19$m=19456,t=2,p=1$bad",
+            &mut memory
+        ));
     }
 }

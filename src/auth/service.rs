@@ -97,6 +97,7 @@ pub async fn login(
     client: &str,
 ) -> AppResult<AuthOutcome> {
     let email = email.trim().to_lowercase();
+    let _admitted = state.hasher.admit().await?;
     let now = state.now();
     let store = state.store.as_ref();
     let account = ratelimit::take(store, ratelimit::LOGIN_PER_ACCOUNT, &email, now).await?;
