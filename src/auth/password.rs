@@ -4,7 +4,9 @@
 //! at once (memory: 19 MiB each), so a wave of logins queues briefly and is
 //! then refused instead of exhausting memory and the blocking threads.
 
-use argon2::password_hash::{rand_core::OsRng, Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, Output, ParamsString, PasswordHash, PasswordHasher, SaltString,
+};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -22,6 +24,38 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+}
+
+/// [`hash`] with the argon2 memory in `memory` (see [`verify_in`]).
+pub fn hash_in(password: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
+    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("hashing password: {e}");
+    let a = argon2();
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| err(&e))?;
+    let blocks = a.params().block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    a.hash_password_into_with_memory(
+        password.as_bytes(),
+        salt_bytes,
+        &mut out,
+        &mut memory[..blocks],
+    )
+    .map_err(|e| err(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(a.params()).map_err(|e| err(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| err(&e))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// Verifies a password against a PHC string; a malformed hash is a mismatch.
@@ -232,7 +266,7 @@ impl Hasher {
     /// [`hash_async`] through the gate.
     pub async fn hash(&self, password: String) -> Result<String, crate::error::AppError> {
         let permit = self.slot().await?;
-        self.run(permit, move |_| hash(&password))
+        self.run(permit, move |memory| hash_in(&password, memory))
             .await?
             .map_err(crate::error::AppError::internal)
     }
@@ -303,6 +337,10 @@ mod tests {
             assert_eq!(verify_in(pw, phc, &mut memory), theirs, "{pw}");
         }
         assert_eq!(memory.len(), 19 * 1024);
+        let c = hash_in("third-password-3", &mut memory).unwrap();
+        assert!(c.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{c}");
+        assert!(verify("third-password-3", &c));
+        assert!(!verify("third-password-4", &c));
         // Other parameters (an older or stronger hash) still verify.
         let strong = Argon2::new(
             Algorithm::Argon2id,
