@@ -2,7 +2,9 @@
 //! run mode and log format. Bad values are errors with one clear line.
 
 use anyhow::{bail, Context};
+use ipnet::IpNet;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunMode {
@@ -24,7 +26,8 @@ pub struct Config {
     pub jwt_secret: Option<Vec<u8>>,
     pub mode: RunMode,
     pub log_format: LogFormat,
-    /// Trust `X-Forwarded-For` for the client address (behind a reverse proxy).
+    /// `DXDESK_TRUST_PROXY=1`: the direct peer is one trusted reverse proxy
+    /// (the client is the right-most `X-Forwarded-For` entry).
     pub trust_proxy: bool,
 
     // --- audit seals (issue 9, finding 6) ---
@@ -32,6 +35,13 @@ pub struct Config {
     pub audit_key: Option<crate::domain::seal::SealKey>,
     /// `DXDESK_AUDIT_KEY_PREVIOUS`: also accepted by `audit verify` and `audit reseal` (key rotation).
     pub audit_key_previous: Option<crate::domain::seal::SealKey>,
+    /// `DXDESK_TRUSTED_PROXIES`: addresses and CIDRs of trusted proxies; a peer
+    /// in them may name the client in `X-Forwarded-For` (see `http::client_ip`).
+    pub trusted_proxies: Vec<IpNet>,
+    /// How many password hashes may run at once (see `hash_concurrency`).
+    pub hash_concurrency: usize,
+    /// How long a login waits for a hashing slot before `RATE_LIMITED`.
+    pub hash_queue_wait: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -42,12 +52,121 @@ impl std::fmt::Debug for Config {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("mode", &self.mode)
             .field("log_format", &self.log_format)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("hash_concurrency", &self.hash_concurrency)
+            .field("hash_queue_wait", &self.hash_queue_wait)
+            .field("audit_key", &self.audit_key.as_ref().map(|_| "<set>"))
+            .field(
+                "audit_key_previous",
+                &self.audit_key_previous.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://dxdesk.db";
 pub const MIN_SECRET_BYTES: usize = 32;
+/// The estimated entropy a JWT secret needs (see [`secret_entropy_bits`]).
+pub const MIN_SECRET_BITS: f64 = 96.0;
+/// Memory one argon2id hash uses (m = 19 MiB), for sizing the hashing slots.
+pub const HASH_MEMORY_MIB: usize = 19;
+/// Default memory budget for concurrent password hashes.
+pub const DEFAULT_HASH_MEMORY_MIB: usize = 256;
+/// Default wait for a hashing slot.
+pub const DEFAULT_HASH_QUEUE_MS: u64 = 2000;
+
+/// A rough entropy estimate of a secret, in bits, that sees through repeats:
+/// the Shannon entropy of its byte frequencies times the number of positions
+/// that start a 4-byte sequence not seen before (a crude LZ measure). 36 × `a`
+/// scores 0, `test-secret-` three times about 55; 32 random hex digits about 110,
+/// `openssl rand -base64 48` about 330.
+pub fn secret_entropy_bits(secret: &[u8]) -> f64 {
+    let n = secret.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let mut freq = [0usize; 256];
+    for &b in secret {
+        freq[b as usize] += 1;
+    }
+    let h: f64 = freq
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n as f64;
+            -p * p.log2()
+        })
+        .sum();
+    let mut seen = std::collections::HashSet::new();
+    let novel = (0..n)
+        .filter(|&i| seen.insert(&secret[i..(i + 4).min(n)]))
+        .count();
+    h * novel as f64
+}
+
+/// Refuses a JWT secret that is short or predictable, saying how to make one.
+pub fn check_secret(secret: &str) -> anyhow::Result<()> {
+    if secret.len() < MIN_SECRET_BYTES {
+        bail!(
+            "DXDESK_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -base64 48`)"
+        );
+    }
+    let bits = secret_entropy_bits(secret.as_bytes());
+    if bits < MIN_SECRET_BITS {
+        bail!(
+            "DXDESK_JWT_SECRET is too predictable (about {bits:.0} bits of estimated entropy, at least {MIN_SECRET_BITS:.0} needed): make a random one with `openssl rand -base64 48`"
+        );
+    }
+    Ok(())
+}
+
+/// How many password hashes may run at once: one per core, but no more than
+/// the memory budget holds at 19 MiB each, and at least one:
+/// `max(1, min(cores, budget_mib / 19))`.
+pub fn hash_concurrency(cores: usize, budget_mib: usize) -> usize {
+    cores.min(budget_mib / HASH_MEMORY_MIB).max(1)
+}
+
+/// Parses `DXDESK_TRUSTED_PROXIES`: addresses and CIDRs, comma-separated.
+pub fn parse_trusted_proxies(value: &str) -> anyhow::Result<Vec<IpNet>> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map(|n| n.trunc())
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "DXDESK_TRUSTED_PROXIES entry {s:?} is neither an address nor a CIDR (e.g. 10.0.0.0/8,127.0.0.1)"
+                    )
+                })
+        })
+        .collect()
+}
+
+fn parse_number<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    range: std::ops::RangeInclusive<T>,
+) -> anyhow::Result<Option<T>>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    match get(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => match v.parse::<T>() {
+            Ok(n) if range.contains(&n) => Ok(Some(n)),
+            _ => bail!(
+                "{name} {v:?} must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        },
+    }
+}
 
 /// Which backend a database URL selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,11 +243,7 @@ impl Config {
             .context("DXDESK_BIND must be an address like 127.0.0.1:8080")?;
         let jwt_secret = match get("DXDESK_JWT_SECRET") {
             Some(s) if !s.is_empty() => {
-                if s.len() < MIN_SECRET_BYTES {
-                    bail!(
-                        "DXDESK_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -base64 48`)"
-                    );
-                }
+                check_secret(&s)?;
                 Some(s.into_bytes())
             }
             _ => None,
@@ -146,6 +261,17 @@ impl Config {
             get("DXDESK_AUDIT_KEY_PREVIOUS"),
             "DXDESK_AUDIT_KEY_PREVIOUS",
         )?;
+        let trusted_proxies =
+            parse_trusted_proxies(&get("DXDESK_TRUSTED_PROXIES").unwrap_or_default())?;
+        let budget = parse_number(&get, "DXDESK_HASH_MEMORY_MIB", 19..=1_048_576)?
+            .unwrap_or(DEFAULT_HASH_MEMORY_MIB);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let hash_concurrency = parse_number(&get, "DXDESK_HASH_CONCURRENCY", 1..=1024)?
+            .unwrap_or_else(|| hash_concurrency(cores, budget));
+        let hash_queue_wait = Duration::from_millis(
+            parse_number(&get, "DXDESK_HASH_QUEUE_MS", 0..=60_000)?
+                .unwrap_or(DEFAULT_HASH_QUEUE_MS),
+        );
         Ok(Config {
             database_url,
             bind,
@@ -155,6 +281,9 @@ impl Config {
             trust_proxy,
             audit_key,
             audit_key_previous,
+            trusted_proxies,
+            hash_concurrency,
+            hash_queue_wait,
         })
     }
 
@@ -210,7 +339,10 @@ mod tests {
         assert!(cfg(&[("DXDESK_JWT_SECRET", "short")]).is_err());
         let c = cfg(&[
             ("DXDESK_ENV", "production"),
-            ("DXDESK_JWT_SECRET", "0123456789abcdef0123456789abcdef!"),
+            (
+                "DXDESK_JWT_SECRET",
+                "1pOmE2o3b4/HJJ1o/jl5UlLlzORwVsy0gMc6VzJzAKWl",
+            ),
         ])
         .unwrap();
         assert!(c.check_for_serve().is_ok());
@@ -229,6 +361,69 @@ mod tests {
         assert!(e.to_string().contains("DXDESK_AUDIT_KEY_PREVIOUS"));
         let c = cfg(&[("DXDESK_AUDIT_KEY", "0123456789abcdef0123456789abcdef")]).unwrap();
         assert!(c.audit_key.is_some());
+    }
+
+    #[test]
+    fn refuses_low_entropy_secrets_and_says_how_to_make_one() {
+        for weak in [
+            "a".repeat(36),
+            "x".repeat(40),
+            "test-secret-test-secret-test-secret-0123".to_owned(),
+            "0123456789abcdef0123456789abcdef!".to_owned(),
+            "abcdefgh".repeat(4),
+            "password".repeat(5),
+            "ab".repeat(32),
+        ] {
+            let err = cfg(&[("DXDESK_JWT_SECRET", &weak)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("openssl rand -base64 48"), "{weak}: {err}");
+            assert!(err.contains("predictable"), "{weak}: {err}");
+        }
+        for strong in [
+            // `openssl rand -base64 48`, `-base64 33`, `-hex 32`, `-hex 16`.
+            "ZkN0AViyYZolVjL75cvyRbgBMKCUh4YjYBTSqmkAD6eUrBfcWmfkGvowGnh0pUfY",
+            "FwFMtqj5dkFoEJAkhM2WrUCpEwN5MmNP9I1JQCImY8Sq",
+            "db4ac71131b66a4b5fea53a77b3db17bccfe068cff94c1137aa0b56698df9ebe",
+            "891b3a49bfafb886d6fe17e7a9899218",
+        ] {
+            assert!(cfg(&[("DXDESK_JWT_SECRET", strong)]).is_ok(), "{strong}");
+        }
+        assert_eq!(secret_entropy_bits(b""), 0.0);
+        assert_eq!(secret_entropy_bits(&[b'a'; 36]), 0.0);
+    }
+
+    #[test]
+    fn hash_slots_follow_cores_and_memory() {
+        assert_eq!(hash_concurrency(2, 256), 2);
+        assert_eq!(hash_concurrency(64, 256), 13);
+        assert_eq!(hash_concurrency(8, 10), 1);
+        assert_eq!(hash_concurrency(0, 256), 1);
+        let c = cfg(&[
+            ("DXDESK_HASH_CONCURRENCY", "3"),
+            ("DXDESK_HASH_QUEUE_MS", "50"),
+        ])
+        .unwrap();
+        assert_eq!(c.hash_concurrency, 3);
+        assert_eq!(c.hash_queue_wait, Duration::from_millis(50));
+        let c = cfg(&[("DXDESK_HASH_MEMORY_MIB", "19")]).unwrap();
+        assert_eq!(c.hash_concurrency, 1);
+        assert!(cfg(&[("DXDESK_HASH_CONCURRENCY", "0")]).is_err());
+        assert!(cfg(&[("DXDESK_HASH_QUEUE_MS", "soon")]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_cidrs() {
+        let c = cfg(&[(
+            "DXDESK_TRUSTED_PROXIES",
+            " 10.0.0.0/8, 127.0.0.1,::1,fd00::/8 ",
+        )])
+        .unwrap();
+        let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "127.0.0.1/32", "::1/128", "fd00::/8"]);
+        assert!(cfg(&[]).unwrap().trusted_proxies.is_empty());
+        assert!(cfg(&[("DXDESK_TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
+        assert!(cfg(&[("DXDESK_TRUSTED_PROXIES", "proxy.local")]).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! instance would need: sessions and counters live in the database.
 
 use crate::auth::jwt::JwtKeys;
+use crate::auth::password::Hasher;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::store::SharedStore;
@@ -14,6 +15,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: SharedClock,
     pub jwt: Arc<JwtKeys>,
+    /// Bounds concurrent password hashes (per instance: it guards this process's memory).
+    pub hasher: Arc<Hasher>,
 }
 
 impl AppState {
@@ -23,11 +26,13 @@ impl AppState {
 
     pub fn with_clock(store: SharedStore, config: Config, clock: SharedClock) -> Self {
         let jwt = Arc::new(JwtKeys::from_config(&config));
+        let hasher = Arc::new(Hasher::new(config.hash_concurrency, config.hash_queue_wait));
         Self {
             store,
             config: Arc::new(config),
             clock,
             jwt,
+            hasher,
         }
     }
 

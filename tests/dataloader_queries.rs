@@ -97,8 +97,11 @@ async fn fifty_cases_with_nested_fields_cost_a_fixed_handful_of_statements() {
     let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.display()))
         .await
         .unwrap();
-    let config =
-        Config::from_lookup(|k| (k == "DXDESK_JWT_SECRET").then(|| "x".repeat(40))).unwrap();
+    let config = Config::from_lookup(|k| {
+        (k == "DXDESK_JWT_SECRET")
+            .then(|| "Ux6OmFOt1Z1n+xsBLOyN/7Tn52fn829KvBb+8zGa/4wC".to_owned())
+    })
+    .unwrap();
     let state = AppState::with_clock(
         Arc::new(store),
         config,

@@ -174,7 +174,7 @@ fn now() -> DateTime<Utc> {
 
 fn config() -> Config {
     Config::from_lookup(|k| match k {
-        "DXDESK_JWT_SECRET" => Some("report-test-secret-report-test-secret-0123".to_owned()),
+        "DXDESK_JWT_SECRET" => Some("B4xYHAVisutpPIX++/E8rkrUx3TkTuIpkb5fu2VXDGJJ".to_owned()),
         _ => None,
     })
     .unwrap()

@@ -1,12 +1,16 @@
 //! Password hashing: argon2id (m = 19 MiB, t = 2, p = 1), run off the async
 //! threads. Unknown emails are verified against a dummy hash so that they cost
-//! the same time as a wrong password.
+//! the same time as a wrong password. A [`Hasher`] bounds how many hashes run
+//! at once (memory: 19 MiB each), so a wave of logins queues briefly and is
+//! then refused instead of exhausting memory and the blocking threads.
 
 use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+    rand_core::OsRng, Output, ParamsString, PasswordHash, PasswordHasher, SaltString,
 };
-use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::OnceLock;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params");
@@ -22,14 +26,77 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
 }
 
+/// [`hash`] with the argon2 memory in `memory` (see [`verify_in`]).
+pub fn hash_in(password: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
+    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("hashing password: {e}");
+    let a = argon2();
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| err(&e))?;
+    let blocks = a.params().block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    a.hash_password_into_with_memory(
+        password.as_bytes(),
+        salt_bytes,
+        &mut out,
+        &mut memory[..blocks],
+    )
+    .map_err(|e| err(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(a.params()).map_err(|e| err(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| err(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
 /// Verifies a password against a PHC string; a malformed hash is a mismatch.
 pub fn verify(password: &str, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(parsed) => argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+    verify_in(password, phc, &mut Vec::new())
+}
+
+/// [`verify`] with the argon2 memory (19 MiB) in `memory`, grown as needed and
+/// kept by the caller for the next hash. Allocating the block afresh for every
+/// hash grows the resident memory by about 19 MiB a hash (the allocator does
+/// not hand the freed 64-byte-aligned block back), so the hashing threads keep
+/// one each.
+pub fn verify_in(password: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        Params::try_from(&parsed),
+        Algorithm::try_from(parsed.algorithm),
+    ) else {
+        return false;
+    };
+    let Ok(version) = parsed.version.map(Version::try_from).transpose() else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
     }
+    let mut out = vec![0u8; expected.len()];
+    let hashed = Argon2::new(algorithm, version.unwrap_or_default(), params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..blocks]);
+    // `Output`'s equality is constant-time.
+    hashed.is_ok() && Output::new(&out).is_ok_and(|o| o == expected)
 }
 
 fn dummy_hash() -> &'static str {
@@ -44,15 +111,175 @@ pub async fn hash_async(password: String) -> anyhow::Result<String> {
 /// Verifies against `phc`, or against the dummy hash when there is no user, so
 /// both paths take the same time.
 pub async fn verify_async(password: String, phc: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || match phc {
-        Some(phc) => verify(&password, &phc),
+    tokio::task::spawn_blocking(move || verify_or_dummy(&password, phc.as_deref(), &mut Vec::new()))
+        .await
+        .unwrap_or(false)
+}
+
+/// Logins admitted at once per hashing slot (see `Hasher::admit`).
+pub const LOGINS_PER_SLOT: usize = 4;
+
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// The gate in front of password hashing: at most `slots` hashes at once
+/// (sized by `config::hash_concurrency`), callers queue in order for at most
+/// `wait`, then get `RATE_LIMITED`. A slot is held until its hash finishes,
+/// even when the request that asked for it has gone.
+///
+/// Hashes run on `slots` dedicated threads rather than tokio's blocking pool:
+/// the allocator keeps a freed 19 MiB block in the arena of the thread that
+/// used it, so hashing on a few fixed threads keeps the resident memory at
+/// about `slots` × 19 MiB instead of growing with every new blocking thread.
+pub struct Hasher {
+    /// Logins in progress (their database work included): a few per slot, so
+    /// that a wave of logins queues here instead of on the database pool that
+    /// the rest of the API needs.
+    admission: Arc<Semaphore>,
+    slots: Arc<Semaphore>,
+    size: usize,
+    wait: Duration,
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hasher")
+            .field("size", &self.size)
+            .field("wait", &self.wait)
+            .finish()
+    }
+}
+
+impl Hasher {
+    pub fn new(slots: usize, wait: Duration) -> Self {
+        let size = slots.max(1);
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..size {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("dxdesk-hash-{i}"))
+                .spawn(move || {
+                    // This thread's argon2 memory, reused by every hash it runs.
+                    let mut memory = Vec::new();
+                    loop {
+                        // Ends when the hasher (the sender) is dropped.
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut memory),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("spawning a hashing thread");
+        }
+        Self {
+            admission: Arc::new(Semaphore::new(size * LOGINS_PER_SLOT)),
+            slots: Arc::new(Semaphore::new(size)),
+            size,
+            wait,
+            jobs: std::sync::Mutex::new(tx),
+        }
+    }
+
+    /// Runs `f` on a hashing thread, holding `permit` until it is done.
+    async fn run<T: Send + 'static>(
+        &self,
+        permit: OwnedSemaphorePermit,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, crate::error::AppError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            let _permit = permit;
+            let _ = tx.send(f(memory));
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| crate::error::AppError::internal(anyhow::anyhow!("hasher lock poisoned")))?
+            .send(job)
+            .map_err(|_| {
+                crate::error::AppError::internal(anyhow::anyhow!("hashing threads gone"))
+            })?;
+        rx.await
+            .map_err(|_| crate::error::AppError::internal(anyhow::anyhow!("hashing job lost")))
+    }
+
+    /// How many hashes may run at once.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Admits one login (held for the whole login), waiting at most the queue wait.
+    pub async fn admit(&self) -> Result<OwnedSemaphorePermit, crate::error::AppError> {
+        self.wait_for(&self.admission).await
+    }
+
+    /// Waits (at most the queue wait) for a hashing slot.
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, crate::error::AppError> {
+        self.wait_for(&self.slots).await
+    }
+
+    async fn wait_for(
+        &self,
+        sem: &Arc<Semaphore>,
+    ) -> Result<OwnedSemaphorePermit, crate::error::AppError> {
+        match tokio::time::timeout(self.wait, sem.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => {
+                tracing::warn!(
+                    slots = self.size,
+                    "password hashing is saturated: refusing a login"
+                );
+                Err(crate::error::AppError::RateLimited {
+                    retry_after: self.wait.as_secs().max(1),
+                })
+            }
+        }
+    }
+
+    /// Occupies a slot until the permit is dropped (tests and tools: to see
+    /// what a saturated hasher answers).
+    pub async fn occupy(&self) -> OwnedSemaphorePermit {
+        self.slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the hashing semaphore is never closed")
+    }
+
+    /// [`verify_async`] through the gate.
+    pub async fn verify(
+        &self,
+        password: String,
+        phc: Option<String>,
+    ) -> Result<bool, crate::error::AppError> {
+        let permit = self.slot().await?;
+        self.run(permit, move |memory| {
+            verify_or_dummy(&password, phc.as_deref(), memory)
+        })
+        .await
+    }
+
+    /// [`hash_async`] through the gate.
+    pub async fn hash(&self, password: String) -> Result<String, crate::error::AppError> {
+        let permit = self.slot().await?;
+        self.run(permit, move |memory| hash_in(&password, memory))
+            .await?
+            .map_err(crate::error::AppError::internal)
+    }
+}
+
+fn verify_or_dummy(password: &str, phc: Option<&str>, memory: &mut Vec<Block>) -> bool {
+    match phc {
+        Some(phc) => verify_in(password, phc, memory),
         None => {
-            let _ = verify(&password, dummy_hash());
+            let _ = verify_in(password, dummy_hash(), memory);
             false
         }
-    })
-    .await
-    .unwrap_or(false)
+    }
 }
 
 /// Computes the dummy hash ahead of the first login.
@@ -90,5 +317,55 @@ mod tests {
         assert!(verify("demo-pass-2024", &h));
         assert!(!verify("demo-pass-2025", &h));
         assert!(!verify("demo-pass-2024", "not a hash"));
+    }
+
+    #[test]
+    fn reused_memory_verifies_like_argon2_itself() {
+        use argon2::password_hash::PasswordVerifier;
+        let a = hash("first-password-1").unwrap();
+        let b = hash("second-password-2").unwrap();
+        let mut memory = Vec::new();
+        for (pw, phc) in [
+            ("first-password-1", &a),
+            ("second-password-2", &b),
+            ("first-password-1", &b),
+            ("wrong", &a),
+        ] {
+            let theirs = argon2()
+                .verify_password(pw.as_bytes(), &PasswordHash::new(phc).unwrap())
+                .is_ok();
+            assert_eq!(verify_in(pw, phc, &mut memory), theirs, "{pw}");
+        }
+        assert_eq!(memory.len(), 19 * 1024);
+        let c = hash_in("third-password-3", &mut memory).unwrap();
+        assert!(c.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{c}");
+        assert!(verify("third-password-3", &c));
+        assert!(!verify("third-password-4", &c));
+        // Other parameters (an older or stronger hash) still verify.
+        let strong = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(32 * 1024, 3, 1, None).unwrap(),
+        )
+        .hash_password(b"strong-one-3", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        assert!(verify_in("strong-one-3", &strong, &mut memory));
+        assert!(!verify_in("strong-one-4", &strong, &mut memory));
+        let v10 = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"old-one-5", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        assert!(verify_in("old-one-5", &v10, &mut memory));
+        assert!(!verify_in("old-one-6", &v10, &mut memory));
+        assert!(!verify_in(
+            "x",
+            "$argon2id$v=19$m=19456,t=2,p=1$bad",
+            &mut memory
+        ));
     }
 }

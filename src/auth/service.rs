@@ -1,7 +1,7 @@
 //! Login, refresh-token rotation with reuse detection, logout, and resolving a
 //! bearer token to the request's viewer.
 
-use super::{jwt, password};
+use super::jwt;
 use crate::domain::permissions::Viewer;
 use crate::error::{AppError, AppResult, Msg};
 use crate::ratelimit;
@@ -85,7 +85,11 @@ async fn start_session(state: &AppState, user: UserRow, family_id: Uuid) -> AppR
 }
 
 /// `login(email, password)`: the same error, after the same work, for an unknown
-/// email and a wrong password; failures throttled per account and per address.
+/// email and a wrong password. Each attempt takes a slot per account and per
+/// address *before* the password is verified (atomically, see `ratelimit`), so
+/// concurrent guesses cannot all pass; a correct password clears the account's
+/// count and gives the address's slot back. A saturated hasher answers
+/// `RATE_LIMITED` and the attempt does not count.
 pub async fn login(
     state: &AppState,
     email: &str,
@@ -93,29 +97,44 @@ pub async fn login(
     client: &str,
 ) -> AppResult<AuthOutcome> {
     let email = email.trim().to_lowercase();
+    let _admitted = state.hasher.admit().await?;
     let now = state.now();
     let store = state.store.as_ref();
-    ratelimit::check(store, ratelimit::LOGIN_PER_ACCOUNT, &email, now).await?;
-    ratelimit::check(store, ratelimit::LOGIN_PER_ADDRESS, client, now).await?;
+    let account = ratelimit::take(store, ratelimit::LOGIN_PER_ACCOUNT, &email, now).await?;
+    let address = match ratelimit::take(store, ratelimit::LOGIN_PER_ADDRESS, client, now).await {
+        Ok(slot) => slot,
+        Err(e) => {
+            ratelimit::release(store, &account).await?;
+            return Err(e);
+        }
+    };
     let user = store.user_by_email(&email).await?;
-    let ok = password::verify_async(
-        pw.to_owned(),
-        user.as_ref().map(|u| u.password_hash.clone()),
-    )
-    .await;
+    let verified = state
+        .hasher
+        .verify(
+            pw.to_owned(),
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await;
+    let ok = match verified {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Not verified at all: the attempt does not count.
+            ratelimit::release(store, &account).await?;
+            ratelimit::release(store, &address).await?;
+            return Err(e);
+        }
+    };
     match user {
         Some(user) if ok && user.active => {
             store
                 .rate_clear(ratelimit::LOGIN_PER_ACCOUNT.bucket, &email)
                 .await?;
+            ratelimit::release(store, &address).await?;
             tracing::info!(user = %user.id, "login");
             start_session(state, user, Uuid::now_v7()).await
         }
-        _ => {
-            ratelimit::record(store, ratelimit::LOGIN_PER_ACCOUNT, &email, now).await?;
-            ratelimit::record(store, ratelimit::LOGIN_PER_ADDRESS, client, now).await?;
-            Err(bad_credentials())
-        }
+        _ => Err(bad_credentials()),
     }
 }
 

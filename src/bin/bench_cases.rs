@@ -50,7 +50,8 @@ fn args() -> Args {
 
 fn config() -> dxdesk::config::Config {
     dxdesk::config::Config::from_lookup(|k| {
-        (k == "DXDESK_JWT_SECRET").then(|| "bench-secret-bench-secret-bench-secret-00".to_owned())
+        (k == "DXDESK_JWT_SECRET")
+            .then(|| "uzRS6EPgAtpFUTmZdyzPwKPwmIAHKiUiKf0LUR2/Ek19".to_owned())
     })
     .unwrap()
 }

@@ -505,7 +505,8 @@ mod tests {
             .await
             .unwrap();
         let config = crate::config::Config::from_lookup(|k| {
-            (k == "DXDESK_JWT_SECRET").then(|| "x".repeat(40))
+            (k == "DXDESK_JWT_SECRET")
+                .then(|| "3a6AtRExuKXoEpkPaqmpKSJjtqQ2zH7otuZgJ0XRMc3L".to_owned())
         })
         .unwrap();
         let st = AppState::new(Arc::new(store), config);

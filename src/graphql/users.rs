@@ -173,9 +173,7 @@ impl UserMutation {
             }
             (_, None) => None,
         };
-        let hash = password::hash_async(input.password)
-            .await
-            .map_err(AppError::internal)?;
+        let hash = st.hasher.hash(input.password).await?;
         let now = st.now();
         let row = UserRow {
             id: Uuid::now_v7(),

@@ -7,13 +7,12 @@ use crate::graphql::{self, loaders, DxSchema, RequestCtx, MAX_ALIASES};
 use crate::state::AppState;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use axum::body::{to_bytes, Body};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/graphql", get(graphiql).post(execute))
@@ -45,23 +44,6 @@ fn error_response(status: StatusCode, lang: Lang, ja: &str, en: &str) -> Respons
         Json(json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT", "messageEn": en } }] })),
     )
         .into_response()
-}
-
-fn client_address(state: &AppState, req: &Request<Body>) -> String {
-    if state.config.trust_proxy {
-        if let Some(first) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-        {
-            return first.trim().to_owned();
-        }
-    }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn count_aliases(doc: &ExecutableDocument) -> usize {
@@ -96,7 +78,7 @@ async fn execute(
     req: Request<Body>,
 ) -> Response {
     let lang = lang_of(req.headers());
-    let client = client_address(&state, &req);
+    let client = crate::http::client_ip::from_request(&state.config, &req);
     let auth_header = req
         .headers()
         .get(header::AUTHORIZATION)

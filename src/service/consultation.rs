@@ -101,14 +101,27 @@ async fn pick_lab(st: &AppState, c: &Consultation) -> AppResult<LabRow> {
 }
 
 /// `submitConsultation`: returns the new case's reference and access code.
+/// The submission takes its slot of the address's limit first (atomically, so
+/// concurrent submissions cannot all pass); a submission refused for its
+/// content gives the slot back, except the honeypot, which keeps it.
 pub async fn submit(st: &AppState, c: Consultation, client: &str) -> AppResult<(String, String)> {
     let now = st.now();
     let store = st.store.as_ref();
-    ratelimit::check(store, ratelimit::SUBMIT_PER_ADDRESS, client, now).await?;
+    let slot = ratelimit::take(store, ratelimit::SUBMIT_PER_ADDRESS, client, now).await?;
     if c.website.as_deref().is_some_and(|w| !w.trim().is_empty()) {
-        ratelimit::record(store, ratelimit::SUBMIT_PER_ADDRESS, client, now).await?;
         return Err(honeypot());
     }
+    match create(st, c).await {
+        Ok(done) => Ok(done),
+        Err(e) => {
+            ratelimit::release(store, &slot).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn create(st: &AppState, c: Consultation) -> AppResult<(String, String)> {
+    let now = st.now();
     if !c.consent_to_share {
         return Err(AppError::bad_input(
             Some("consentToShare"),
@@ -156,7 +169,6 @@ pub async fn submit(st: &AppState, c: Consultation, client: &str) -> AppResult<(
         ),
     };
     let snap = normalized(st.store.open_case(new).await?);
-    ratelimit::record(store, ratelimit::SUBMIT_PER_ADDRESS, client, now).await?;
     Ok((snap.case.reference, code))
 }
 

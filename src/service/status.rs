@@ -1,6 +1,6 @@
 //! The business's status check without an account (`caseStatus`): reference
-//! plus access code, throttled per reference and per client address in the
-//! database, the same `null` (after the same work) for every wrong answer,
+//! plus access code, throttled per client address and, for failures, per
+//! (reference, address) with a per-reference ceiling, in the database, the same `null` (after the same work) for every wrong answer,
 //! and a view with no personal data, no staff notes and no decline reasons.
 
 use crate::domain::types::*;
@@ -61,10 +61,20 @@ pub fn reference_key(reference: &str) -> String {
         .collect()
 }
 
-/// `caseStatus`: counts the look-up against the reference and the client
-/// address (`RATE_LIMITED` past either limit, whether or not the reference
-/// exists), then answers `None` for a wrong reference, a wrong code or an
-/// erased case.
+/// The throttling key of a (reference, address) pair.
+fn reference_address_key(reference_key: &str, client: &str) -> String {
+    format!("{reference_key}|{client}")
+}
+
+/// `caseStatus`: every look-up counts against the client address; failures
+/// count per (reference, address) and per address, and a slot of each is
+/// taken *before* the code is compared (atomically), then given back when the
+/// code was right. Once a reference collected `STATUS_FAILS_PER_REFERENCE`
+/// failures, an address that already failed on it is refused, while one that
+/// has not may still try: knowing a reference is not enough to lock its owner
+/// out. `RATE_LIMITED` looks the same whether or not the reference exists;
+/// below the limits a wrong reference, a wrong code and an erased case all
+/// answer `None`.
 pub async fn case_status(
     st: &AppState,
     reference: &str,
@@ -74,8 +84,31 @@ pub async fn case_status(
     let now = st.now();
     let store = st.store.as_ref();
     let key = reference_key(reference);
+    let pair = reference_address_key(&key, client);
     ratelimit::hit_and_check(store, ratelimit::STATUS_PER_ADDRESS, client, now).await?;
-    ratelimit::hit_and_check(store, ratelimit::STATUS_PER_REFERENCE, &key, now).await?;
+    let hot = ratelimit::count(store, ratelimit::STATUS_FAILS_PER_REFERENCE, &key, now).await?
+        >= ratelimit::STATUS_FAILS_PER_REFERENCE.max;
+    let per_pair = if hot {
+        1
+    } else {
+        ratelimit::STATUS_FAILS_PER_REFERENCE_ADDRESS.max
+    };
+    let address = ratelimit::take(store, ratelimit::STATUS_FAILS_PER_ADDRESS, client, now).await?;
+    let pair_slot = match ratelimit::take_at_most(
+        store,
+        ratelimit::STATUS_FAILS_PER_REFERENCE_ADDRESS,
+        per_pair,
+        &pair,
+        now,
+    )
+    .await
+    {
+        Ok(slot) => slot,
+        Err(e) => {
+            ratelimit::release(store, &address).await?;
+            return Err(e);
+        }
+    };
 
     // The same queries and the same hash comparison on every path to `null`.
     let case = store
@@ -90,8 +123,11 @@ pub async fn case_status(
     let code_ok = access_code::verify(code, stored);
     let erased = business.first().is_none_or(|b| b.erased_at.is_some());
     let Some(case) = case.filter(|_| code_ok && !erased) else {
+        ratelimit::record(store, ratelimit::STATUS_FAILS_PER_REFERENCE, &key, now).await?;
         return Ok(None);
     };
+    ratelimit::release(store, &address).await?;
+    ratelimit::release(store, &pair_slot).await?;
     Ok(Some(build(st, &case).await?))
 }
 

@@ -60,6 +60,12 @@ pub trait DirectoryStore: Send + Sync {
         key: &str,
         since: DateTime<Utc>,
     ) -> AppResult<RateWindow>;
+    /// Counts and records in one transaction that holds the key's row lock
+    /// (see `RateTake`), so concurrent takes of one key, from any instance,
+    /// cannot all pass.
+    async fn rate_take(&self, take: &RateTake<'_>) -> AppResult<RateTaken>;
+    /// Gives back the hit a take recorded under `token`.
+    async fn rate_release(&self, bucket: &str, key: &str, token: &str) -> AppResult<()>;
     async fn rate_clear(&self, bucket: &str, key: &str) -> AppResult<()>;
     async fn rate_prune(&self, before: DateTime<Utc>) -> AppResult<u64>;
 }
@@ -383,6 +389,51 @@ macro_rules! impl_directory {
                 Ok(RateWindow { count, oldest })
             }
 
+            async fn rate_take(&self, t: &RateTake<'_>) -> AppResult<RateTaken> {
+                let mut tx = self.begin_write().await?;
+                // The upsert locks the key's row until commit: the next take of
+                // this key waits here, then counts what this one recorded.
+                sqlx::query(
+                    "INSERT INTO rate_keys (bucket, key, touched_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (bucket, key) DO UPDATE SET touched_at = excluded.touched_at",
+                )
+                .bind(t.bucket)
+                .bind(t.key)
+                .bind(t.at)
+                .execute(&mut *tx)
+                .await?;
+                let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(at) FROM rate_hits WHERE bucket = $1 AND key = $2 AND at > $3",
+                )
+                .bind(t.bucket)
+                .bind(t.key)
+                .bind(t.since)
+                .fetch_one(&mut *tx)
+                .await?;
+                let allowed = count < t.max;
+                if allowed || t.count_refused {
+                    sqlx::query("INSERT INTO rate_hits (bucket, key, at, token) VALUES ($1, $2, $3, $4)")
+                        .bind(t.bucket)
+                        .bind(t.key)
+                        .bind(t.at)
+                        .bind(t.token)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(RateTaken { allowed, before: RateWindow { count, oldest } })
+            }
+
+            async fn rate_release(&self, bucket: &str, key: &str, token: &str) -> AppResult<()> {
+                sqlx::query("DELETE FROM rate_hits WHERE bucket = $1 AND key = $2 AND token = $3")
+                    .bind(bucket)
+                    .bind(key)
+                    .bind(token)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn rate_clear(&self, bucket: &str, key: &str) -> AppResult<()> {
                 sqlx::query("DELETE FROM rate_hits WHERE bucket = $1 AND key = $2")
                     .bind(bucket)
@@ -393,11 +444,17 @@ macro_rules! impl_directory {
             }
 
             async fn rate_prune(&self, before: DateTime<Utc>) -> AppResult<u64> {
-                Ok(sqlx::query("DELETE FROM rate_hits WHERE at < $1")
+                let n = sqlx::query("DELETE FROM rate_hits WHERE at < $1")
                     .bind(before)
                     .execute(&self.pool)
                     .await?
-                    .rows_affected())
+                    .rows_affected();
+                // A key row untouched since then holds no hit any more.
+                sqlx::query("DELETE FROM rate_keys WHERE touched_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(n)
             }
         }
     };

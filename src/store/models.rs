@@ -90,3 +90,26 @@ pub struct RateWindow {
     pub count: i64,
     pub oldest: Option<DateTime<Utc>>,
 }
+
+/// One atomic throttling step (`rate_take`): count the key's hits after
+/// `since`, and record a hit at `at`, named `token`, when fewer than `max`
+/// are there — or in any case with `count_refused` (look-ups where every
+/// attempt counts).
+#[derive(Debug, Clone, Copy)]
+pub struct RateTake<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub token: &'a str,
+    pub at: DateTime<Utc>,
+    pub since: DateTime<Utc>,
+    pub max: i64,
+    pub count_refused: bool,
+}
+
+/// What a take saw: the hits before it, and whether it got in.
+#[derive(Debug, Clone, Copy)]
+pub struct RateTaken {
+    pub allowed: bool,
+    /// The window before this take's own hit.
+    pub before: RateWindow,
+}

@@ -61,7 +61,7 @@ export async function startServer() {
     ...process.env,
     DATABASE_URL: `sqlite://${join(dir, 'dxdesk.db')}?mode=rwc`,
     DXDESK_BIND: `127.0.0.1:${port}`,
-    DXDESK_JWT_SECRET: process.env.DXDESK_JWT_SECRET ?? 'browser-test-secret-browser-test-secret',
+    DXDESK_JWT_SECRET: process.env.DXDESK_JWT_SECRET ?? '3Hnq2mZO1/UkuZ+zhlN0oY1u0KBn4jJ+KEptAXFRftsx',
     RUST_LOG: process.env.RUST_LOG ?? 'warn',
   };
   await run(bin, ['seed-demo'], env);

@@ -23,7 +23,7 @@ pub enum Backend {
 }
 
 pub const PASSWORD: &str = "demo-pass-2024";
-pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const TEST_SECRET: &str = "FwFMtqj5dkFoEJAkhM2WrUCpEwN5MmNP9I1JQCImY8Sq";
 
 /// The backends this run tests: SQLite always, PostgreSQL when configured.
 /// With `DXDESK_REQUIRE_POSTGRES=1` (CI), a missing PostgreSQL is a failure.
