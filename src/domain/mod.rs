@@ -11,6 +11,7 @@ pub mod error;
 pub mod fiscal_year;
 pub mod hash_chain;
 pub mod jst;
+pub mod labels;
 pub mod permissions;
 pub mod reference;
 pub mod referral_state;

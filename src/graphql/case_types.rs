@@ -415,7 +415,7 @@ impl CaseEvent {
     async fn kind(&self) -> EventKind {
         self.0.kind
     }
-    /// Japanese label of the kind, e.g. 機関へ紹介.
+    /// Japanese label of the kind, e.g. 紹介の引受.
     async fn label(&self) -> &'static str {
         self.0.kind.label_ja()
     }

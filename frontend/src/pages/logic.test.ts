@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { enumLabel } from '../lib/i18n';
+import type { EnumName } from '../lib/labels';
 import { manualTransitions } from './case/Controls';
 import { describePayload } from './case/Timeline';
 import { filterFromQuery } from './CaseList';
 import { helpingText } from './PublicStatus';
 
-const e = (n: string, v: string) => enumLabel('ja', n, v);
+const e = (n: EnumName, v: string) => enumLabel('ja', n, v);
 
 describe('case page logic', () => {
   it('offers only the transitions of DESIGN.md (RESOLVED through the resolve form)', () => {
@@ -19,8 +20,8 @@ describe('case page logic', () => {
   it('reads event payloads in words', () => {
     expect(describePayload('STAGE_CHANGED', { from: 'KNOW', to: 'CONSULT' }, e)).toBe('知る → 相談する');
     expect(describePayload('STATUS_CHANGED', { from: 'NEW', to: 'IN_PROGRESS', note: '着手' }, e)).toBe('新規 → 対応中 / 着手');
-    expect(describePayload('DECLINED', { reason: 'NO_CAPACITY', referralId: 'x' }, e)).toBe('対応できる体制がない');
-    expect(describePayload('RESOLVED', { outcomes: ['DX_CERTIFIED', 'TOOL_ADOPTED'] }, e)).toBe('DX認定・ツール導入');
+    expect(describePayload('DECLINED', { reason: 'NO_CAPACITY', referralId: 'x' }, e)).toBe('対応余力なし');
+    expect(describePayload('RESOLVED', { outcomes: ['DX_CERTIFIED', 'TOOL_ADOPTED'] }, e)).toBe('DX認定取得・ツール導入');
     expect(describePayload('OPENED', null, e)).toBe('');
   });
 });
@@ -81,7 +82,7 @@ describe('timeline payloads from the API', () => {
     ).toBe('電話 / 通常 / 知る / EC');
     expect(
       describePayload('REFERRED', { institutionId: 'x', institutionName: '弘前大学', pickupDeadline: '2026-11-26T14:59:59Z', referralId: 'y', status: 'PENDING' }, e),
-    ).toBe('弘前大学 / 引受待ち');
-    expect(describePayload('NOTE_ADDED', { noteId: 'n', visibility: 'DESK' }, e)).toBe('窓口スタッフのみ');
+    ).toBe('弘前大学 / 受付待ち');
+    expect(describePayload('NOTE_ADDED', { noteId: 'n', visibility: 'DESK' }, e)).toBe('窓口のみ');
   });
 });

@@ -62,7 +62,7 @@ export function Notes({ caseId, notes, canWrite, partner, onChanged }: { caseId:
             {choices.map((v) => (
               <div key={v} className="radio">
                 <input type="radio" id={`vis-${v}`} name="visibility" value={v} checked={visibility === v} onChange={() => setVisibility(v)} aria-describedby={`vis-help-${v}`} />
-                <label htmlFor={`vis-${v}`}>{t(`vis${v}` as MsgKey)}</label>
+                <label htmlFor={`vis-${v}`}>{e('NoteVisibility', v)}</label>
                 <span className="hint" id={`vis-help-${v}`}>
                   {t(`visHelp${v}` as MsgKey)}
                 </span>

@@ -1,10 +1,11 @@
 import { useApp } from '../../app/context';
 import type { CaseFullFragment } from '../../gql/graphql';
 import { formatDateTime } from '../../lib/format';
+import type { EnumName } from '../../lib/labels';
 
 type Ev = CaseFullFragment['events'][number];
 
-const ENUM_OF: Record<string, string> = {
+const ENUM_OF: Record<string, EnumName> = {
   STAGE_CHANGED: 'Stage',
   STATUS_CHANGED: 'CaseStatus',
   RESOLVED: 'CaseStatus',
@@ -15,7 +16,7 @@ const ENUM_OF: Record<string, string> = {
 const HIDDEN_KEYS = new Set(['reference', 'pickupDeadline', 'consentToShare', 'version', 'hash', 'prevHash']);
 
 /** Which enum a payload key holds, for its label. */
-const KEY_ENUM: Record<string, string> = {
+const KEY_ENUM: Record<string, EnumName> = {
   stage: 'Stage',
   channel: 'Channel',
   priority: 'Priority',
@@ -24,7 +25,7 @@ const KEY_ENUM: Record<string, string> = {
 };
 
 /** A one-line reading of an event's payload: 「知る → 相談する」, institution, reason… (ids are left out). */
-export function describePayload(kind: string, payload: unknown, e: (n: string, v: string) => string): string {
+export function describePayload(kind: string, payload: unknown, e: (n: EnumName, v: string) => string): string {
   if (payload == null || typeof payload !== 'object') return '';
   const p = payload as Record<string, unknown>;
   const parts: string[] = [];
