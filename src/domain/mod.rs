@@ -5,6 +5,7 @@
 
 pub mod access_code;
 pub mod business_days;
+pub mod case_actions;
 pub mod case_state;
 pub mod corporate_number;
 pub mod error;

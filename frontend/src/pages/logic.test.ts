@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { enumLabel } from '../lib/i18n';
 import type { EnumName } from '../lib/labels';
-import { manualTransitions } from './case/Controls';
 import { describePayload } from './case/Timeline';
 import { filterFromQuery } from './CaseList';
 import { helpingText } from './PublicStatus';
@@ -9,14 +8,6 @@ import { helpingText } from './PublicStatus';
 const e = (n: EnumName, v: string) => enumLabel('ja', n, v);
 
 describe('case page logic', () => {
-  it('offers only the transitions of DESIGN.md (RESOLVED through the resolve form)', () => {
-    expect(manualTransitions('NEW')).toEqual(['IN_PROGRESS']);
-    expect(manualTransitions('IN_PROGRESS')).toEqual(['ON_HOLD']);
-    expect(manualTransitions('REFERRED')).toEqual(['ON_HOLD']);
-    expect(manualTransitions('ON_HOLD')).toEqual(['IN_PROGRESS']);
-    expect(manualTransitions('RESOLVED')).toEqual([]);
-    expect(manualTransitions('CLOSED')).toEqual([]);
-  });
   it('reads event payloads in words', () => {
     expect(describePayload('STAGE_CHANGED', { from: 'KNOW', to: 'CONSULT' }, e)).toBe('知る → 相談する');
     expect(describePayload('STATUS_CHANGED', { from: 'NEW', to: 'IN_PROGRESS', note: '着手' }, e)).toBe('新規 → 対応中 / 着手');
