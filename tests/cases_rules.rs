@@ -875,6 +875,38 @@ async fn case_actions(backend: Backend) {
         "{a}"
     );
     assert_eq!(a["writableNoteVisibilities"], json!([]));
+    // The timeline reads in the viewer's language, from the API.
+    let q = format!(r#"{{ case(id: "{id}") {{ events {{ kind summary }} }} }}"#);
+    let ja = app.gql(Some(tok), &q, json!({})).await;
+    let ev = &ja.ok()["case"]["events"];
+    let line = |ev: &Value, kind: &str| -> String {
+        ev.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap()["summary"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(line(ev, "STATUS_CHANGED"), "新規 → 対応中");
+    assert_eq!(line(ev, "REFERRED"), format!("{CENTER} / 受付待ち"));
+    assert_eq!(line(ev, "RESOLVED"), "対応中 → 解決済み / 助言のみ");
+    let en: Value = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(tok)
+        .header("accept-language", "en")
+        .json(&json!({ "query": q }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ev = &en["data"]["case"]["events"];
+    assert_eq!(line(ev, "STATUS_CHANGED"), "New → In progress");
+    assert_eq!(line(ev, "RESOLVED"), "In progress → Resolved / Advice only");
     close(&app, tok, id).await.ok();
     let a = actions(&app, tok, id).await;
     assert_eq!(a["status"], json!("CLOSED"));

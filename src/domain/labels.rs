@@ -8,6 +8,24 @@ use super::types::{
 };
 use super::validation::JSIC_DIVISIONS;
 
+/// The language a person reads: Japanese unless they asked for English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
+impl Lang {
+    /// The text in this language.
+    pub fn pick<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Ja => ja,
+            Lang::En => en,
+        }
+    }
+}
+
 /// The labels of one enum: (value, Japanese, English) in display order.
 #[derive(Debug, Clone)]
 pub struct LabelTable {

@@ -9,6 +9,7 @@ pub mod case_actions;
 pub mod case_state;
 pub mod corporate_number;
 pub mod error;
+pub mod events;
 pub mod fiscal_year;
 pub mod hash_chain;
 pub mod jst;

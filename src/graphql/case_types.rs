@@ -471,6 +471,13 @@ impl CaseEvent {
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         user(ctx, self.0.actor_id).await
     }
+    /// The timeline line of the event in the viewer's language, e.g.
+    /// 「知る → 相談する」 or 「弘前大学 / 辞退 / 対応余力なし」 (empty when there is nothing to add).
+    async fn summary(&self, ctx: &Context<'_>) -> String {
+        crate::domain::events::EventPayload::from_json(self.0.kind, &self.0.payload.0)
+            .map(|p| p.summary(super::request(ctx).lang))
+            .unwrap_or_default()
+    }
     /// Ids, enum values and institution names; never personal data.
     async fn payload(&self) -> Json<serde_json::Value> {
         Json(self.0.payload.0.clone())
@@ -598,6 +605,7 @@ mod tests {
                     .data(RequestCtx {
                         authn: Authn::User(v),
                         client: "t".into(),
+                        lang: Default::default(),
                     })
                     .data(new_loaders(st.store.clone()));
                 let resp = schema(Some(st)).execute(req).await;

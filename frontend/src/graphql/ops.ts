@@ -278,7 +278,7 @@ export const CaseFields = graphql(`
       seq
       kind
       at
-      payload
+      summary
       actor {
         id
         displayName
