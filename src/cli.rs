@@ -1,4 +1,5 @@
-//! The `dxdesk` command line: `serve`, `migrate`, `seed-demo`, `audit verify|reseal`, `schema`.
+//! The `dxdesk` command line: `serve`, `migrate`, `seed-demo`, `audit verify|reseal`,
+//! `report`, `schema`, `labels`.
 
 use crate::app::Application;
 use crate::config::Config;
@@ -37,6 +38,8 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Print the web front end's label table (TypeScript), generated from the domain's labels.
+    Labels,
     /// Write a lab's fiscal-year activity report (JSON) or its cases/referrals (CSV).
     Report {
         /// The fiscal year, e.g. 2024 (= 令和6年度, April 2024 – March 2025).
@@ -72,9 +75,16 @@ pub enum AuditCommand {
 
 /// Runs a command; the exit code is the process's.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
-    if let Command::Schema = cli.command {
-        print!("{}", crate::graphql::sdl());
-        return Ok(0);
+    match cli.command {
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            return Ok(0);
+        }
+        Command::Labels => {
+            print!("{}", crate::domain::labels::typescript());
+            return Ok(0);
+        }
+        _ => {}
     }
     let config = Config::from_env()?;
     crate::telemetry::init(config.log_format);
@@ -228,6 +238,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             .await?;
             Ok(0)
         }
-        Command::Schema => unreachable!(),
+        Command::Schema | Command::Labels => unreachable!(),
     }
 }

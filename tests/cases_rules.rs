@@ -18,6 +18,11 @@ async fn case_transitions_outside_the_table_are_conflicts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_says_what_the_viewer_may_do_with_a_case() {
+    on_all_backends!(case_actions);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn referral_transitions_outside_the_table_are_conflicts() {
     on_all_backends!(referral_transitions);
 }
@@ -800,4 +805,117 @@ async fn filters(backend: Backend) {
     app.clock.advance(Duration::days(21));
     let got = set(listed_references(&app, tok, json!({ "overdue": true })).await);
     assert_eq!(got, refs(&[&b]), "overdue");
+}
+
+const ACTIONS: &str = "status version isOpen allowedStatuses canResolve canClose canReopen writableNoteVisibilities referrals { status isOpen }";
+
+async fn actions(app: &TestApp, tok: &str, id: &str) -> Value {
+    app.gql(
+        Some(tok),
+        &format!("query($id: ID!) {{ case(id: $id) {{ {ACTIONS} }} }}"),
+        json!({ "id": id }),
+    )
+    .await
+    .ok()["case"]
+        .clone()
+}
+
+/// `allowedStatuses`, `canResolve`, `canClose`, `canReopen` and
+/// `writableNoteVisibilities` follow the case through its life, for the desk and
+/// for a partner, and every status offered is one `setStatus` accepts.
+async fn case_actions(backend: Backend) {
+    let app = common::spawn_app(backend).await;
+    let t = Tokens::login_all(&app).await;
+    let tok = t.concierge.as_str();
+    let o = open_simple(&app, tok, "操作可否の確認", "操作可否工業株式会社").await;
+    let id = o.id.as_str();
+    let a = actions(&app, tok, id).await;
+    assert_eq!(a["allowedStatuses"], json!(["IN_PROGRESS"]), "{a}");
+    assert_eq!(a["isOpen"], json!(true));
+    assert_eq!(a["canResolve"], json!(false), "NEW cannot be resolved: {a}");
+    assert_eq!(
+        a["writableNoteVisibilities"],
+        json!(["DESK", "PARTNERS", "BUSINESS"])
+    );
+    let v = a["version"].as_i64().unwrap();
+    set_status(&app, tok, id, v, "IN_PROGRESS").await.ok();
+    let a = actions(&app, tok, id).await;
+    assert_eq!(a["allowedStatuses"], json!(["ON_HOLD"]), "{a}");
+    assert_eq!(a["canResolve"], json!(true), "{a}");
+    // An open referral blocks resolving until it is completed.
+    let center = institution_id(&app, tok, CENTER).await;
+    let rid = refer_ok(&app, tok, id, &center).await;
+    let a = actions(&app, tok, id).await;
+    assert_eq!(a["canResolve"], json!(false), "{a}");
+    assert_eq!(a["referrals"][0]["isOpen"], json!(true));
+    let p = actions(&app, &t.center, id).await;
+    assert_eq!(p["allowedStatuses"], json!([]), "{p}");
+    assert_eq!(p["canResolve"], json!(false));
+    assert_eq!(
+        p["writableNoteVisibilities"],
+        json!(["PARTNERS", "BUSINESS"])
+    );
+    accept(&app, &t.center, &rid, None).await.ok();
+    complete(&app, &t.center, &rid, "支援を終えました")
+        .await
+        .ok();
+    let a = actions(&app, tok, id).await;
+    assert_eq!(a["referrals"][0]["isOpen"], json!(false));
+    assert_eq!(a["canResolve"], json!(true), "{a}");
+    let v = a["version"].as_i64().unwrap();
+    resolve(&app, tok, id, v, &["ADVICE_ONLY"], "助言で解決")
+        .await
+        .ok();
+    let a = actions(&app, tok, id).await;
+    assert_eq!(a["isOpen"], json!(false));
+    assert_eq!(a["allowedStatuses"], json!([]));
+    assert_eq!(
+        (a["canClose"].clone(), a["canReopen"].clone()),
+        (json!(true), json!(true)),
+        "{a}"
+    );
+    assert_eq!(a["writableNoteVisibilities"], json!([]));
+    // The timeline reads in the viewer's language, from the API.
+    let q = format!(r#"{{ case(id: "{id}") {{ events {{ kind summary }} }} }}"#);
+    let ja = app.gql(Some(tok), &q, json!({})).await;
+    let ev = &ja.ok()["case"]["events"];
+    let line = |ev: &Value, kind: &str| -> String {
+        ev.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap()["summary"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(line(ev, "STATUS_CHANGED"), "新規 → 対応中");
+    assert_eq!(line(ev, "REFERRED"), format!("{CENTER} / 受付待ち"));
+    assert_eq!(line(ev, "RESOLVED"), "対応中 → 解決済み / 助言のみ");
+    let en: Value = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(tok)
+        .header("accept-language", "en")
+        .json(&json!({ "query": q }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ev = &en["data"]["case"]["events"];
+    assert_eq!(line(ev, "STATUS_CHANGED"), "New → In progress");
+    assert_eq!(line(ev, "RESOLVED"), "In progress → Resolved / Advice only");
+    close(&app, tok, id).await.ok();
+    let a = actions(&app, tok, id).await;
+    assert_eq!(a["status"], json!("CLOSED"));
+    assert_eq!(
+        (
+            a["canClose"].clone(),
+            a["canReopen"].clone(),
+            a["canResolve"].clone()
+        ),
+        (json!(false), json!(false), json!(false))
+    );
 }

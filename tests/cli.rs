@@ -143,3 +143,63 @@ async fn production_turns_off_introspection_and_graphiql() {
     let page = dev.http.get(dev.url("/graphql")).send().await.unwrap();
     assert_eq!(page.status(), 200);
 }
+
+/// A SQLite database written by release 0.1.0 (`seed-demo` plus one event of
+/// every other kind, made with that release's binary): its support record
+/// still verifies, and every stored payload reads as its typed kind and writes
+/// back to the same canonical JSON the hash chain covers.
+#[tokio::test]
+async fn a_release_0_1_database_still_verifies_and_reads_as_typed_events() {
+    use dxdesk::domain::events::EventPayload;
+    use dxdesk::domain::hash_chain::canonical_json;
+    let (url, file) = temp_sqlite_url();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/release-0.1.0.db"
+        ),
+        &file,
+    )
+    .unwrap();
+    let out = dxdesk()
+        .args(["audit", "verify"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("42 cases, 195 events"), "{text}");
+
+    let store = common::open_store(common::Backend::Sqlite, &url).await;
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut after = None;
+    loop {
+        let ids = store.case_ids_page(after, 100).await.unwrap();
+        let Some(last) = ids.last().copied() else {
+            break;
+        };
+        for id in ids {
+            for e in store.events_for_case(id).await.unwrap() {
+                let typed = EventPayload::from_json(e.kind, &e.payload.0).unwrap_or_else(|err| {
+                    panic!("{:?} #{}: {err}: {}", e.kind, e.seq, e.payload.0)
+                });
+                assert_eq!(typed.kind(), e.kind);
+                assert_eq!(
+                    canonical_json(&typed.to_json()),
+                    canonical_json(&e.payload.0),
+                    "{:?} #{} does not write back byte-identical",
+                    e.kind,
+                    e.seq
+                );
+                kinds.insert(e.kind.as_str());
+            }
+        }
+        after = Some(last);
+    }
+    assert_eq!(
+        kinds.len(),
+        dxdesk::domain::types::EventKind::ALL.len(),
+        "{kinds:?}"
+    );
+}

@@ -69,6 +69,7 @@ async fn statements_for(
             .data(RequestCtx {
                 authn: Authn::User(v.clone()),
                 client: "test".into(),
+                lang: Default::default(),
             })
             .data(loaders::new_loaders(state.store.clone()));
         schema.execute(req)

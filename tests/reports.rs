@@ -402,6 +402,7 @@ impl Fx {
             .data(RequestCtx {
                 authn: Authn::User(self.viewer(u)),
                 client: "test".to_owned(),
+                lang: Default::default(),
             });
         let resp = schema.execute(req).await;
         serde_json::to_value(&resp).unwrap()

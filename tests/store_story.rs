@@ -84,7 +84,6 @@ fn new_case(lab: &LabRow, now: chrono::DateTime<Utc>, title: &str) -> NewCase {
         access_code_hash: "h".into(),
         actor: None,
         now,
-        opened_payload: json!({}),
     }
 }
 

@@ -295,7 +295,7 @@ async fn seed(store: &SharedStore, pool: Pool, n: usize) -> anyhow::Result<(Uuid
         .collect();
     let letters: Vec<&'static str> = dxdesk::domain::validation::JSIC_DIVISIONS
         .iter()
-        .map(|(c, _)| -> &'static str { Box::leak(c.to_string().into_boxed_str()) })
+        .map(|(c, _, _)| -> &'static str { Box::leak(c.to_string().into_boxed_str()) })
         .collect();
     let mut rng = StdRng::seed_from_u64(2024);
     let mut s = Seeder {

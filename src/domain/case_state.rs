@@ -46,13 +46,19 @@ pub fn check_status_transition(from: CaseStatus, to: CaseStatus) -> DomainResult
     }
     if to == Referred {
         return Err(DomainError::conflict(
-            "「紹介中」は支援機関への紹介によって表示される状態のため、直接設定できません。機関へ紹介してください",
+            format!(
+                "「{}」は支援機関への紹介によって表示される状態のため、直接設定できません。機関へ紹介してください",
+                Referred.label_ja()
+            ),
             "REFERRED follows from referring the case to an institution and cannot be set directly",
         ));
     }
     if from == Closed {
         return Err(DomainError::conflict(
-            "この相談は「終了」しているため、状態を変更できません",
+            format!(
+                "この相談は「{}」しているため、状態を変更できません",
+                Closed.label_ja()
+            ),
             "The case is CLOSED; its status can no longer change",
         ));
     }

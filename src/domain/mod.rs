@@ -5,12 +5,15 @@
 
 pub mod access_code;
 pub mod business_days;
+pub mod case_actions;
 pub mod case_state;
 pub mod corporate_number;
 pub mod error;
+pub mod events;
 pub mod fiscal_year;
 pub mod hash_chain;
 pub mod jst;
+pub mod labels;
 pub mod permissions;
 pub mod reference;
 pub mod referral_state;

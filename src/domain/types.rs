@@ -69,6 +69,13 @@ macro_rules! domain_enum {
                     $(Self::$variant => $en),+
                 }
             }
+
+            /// The GraphQL enum's name, e.g. `CaseStatus`.
+            pub const NAME: &'static str = stringify!($name);
+
+            /// (value, Japanese label, English label) for every value, in declaration order.
+            pub const LABELS: &'static [(&'static str, &'static str, &'static str)] =
+                &[$(($code, $ja, $en)),+];
         }
 
         impl std::fmt::Display for $name {
@@ -83,11 +90,11 @@ domain_enum! {
     /// A user's role in a lab.
     pub enum Role {
         /// Lab secretariat (事務局): users, institutions, KPI targets, the yearly report.
-        Admin = ("ADMIN", "管理者", "Administrator"),
+        Admin = ("ADMIN", "事務局", "Secretariat"),
         /// DX concierge at the one-stop desk: logs, routes and follows cases.
-        Concierge = ("CONCIERGE", "コンシェルジュ", "Concierge"),
+        Concierge = ("CONCIERGE", "DXコンシェルジュ", "DX concierge"),
         /// Staff of a partner institution: picks up or declines its referrals.
-        Partner = ("PARTNER", "支援機関", "Partner institution"),
+        Partner = ("PARTNER", "連携機関", "Partner institution"),
     }
 }
 
@@ -210,11 +217,11 @@ domain_enum! {
     /// Who may read a note.
     pub enum NoteVisibility {
         /// Desk staff only.
-        Desk = ("DESK", "窓口内のみ", "Desk only"),
+        Desk = ("DESK", "窓口のみ", "Desk only"),
         /// The desk and the institutions on the case.
-        Partners = ("PARTNERS", "支援機関と共有", "Shared with partners"),
+        Partners = ("PARTNERS", "窓口と紹介先機関", "Desk and referred institutions"),
         /// Also shown to the business on its status page.
-        Business = ("BUSINESS", "相談者にも公開", "Shown to the business"),
+        Business = ("BUSINESS", "事業者にも公開", "Also shown to the business"),
     }
 }
 
@@ -248,21 +255,21 @@ domain_enum! {
         /// The case was opened.
         Opened = ("OPENED", "受付", "Opened"),
         /// The stage changed.
-        StageChanged = ("STAGE_CHANGED", "段階変更", "Stage changed"),
+        StageChanged = ("STAGE_CHANGED", "ステージ変更", "Stage changed"),
         /// The status changed.
-        StatusChanged = ("STATUS_CHANGED", "状態変更", "Status changed"),
+        StatusChanged = ("STATUS_CHANGED", "状況変更", "Status changed"),
         /// Case details were edited.
-        Updated = ("UPDATED", "内容更新", "Updated"),
+        Updated = ("UPDATED", "内容の編集", "Edited"),
         /// The case was referred to an institution.
-        Referred = ("REFERRED", "機関へ紹介", "Referred"),
+        Referred = ("REFERRED", "紹介", "Referred"),
         /// An institution picked up a referral.
-        Accepted = ("ACCEPTED", "機関が受付", "Referral accepted"),
+        Accepted = ("ACCEPTED", "紹介の引受", "Referral accepted"),
         /// An institution declined a referral.
-        Declined = ("DECLINED", "機関が辞退", "Referral declined"),
+        Declined = ("DECLINED", "紹介の辞退", "Referral declined"),
         /// The desk withdrew a referral.
-        Withdrawn = ("WITHDRAWN", "紹介取下げ", "Referral withdrawn"),
+        Withdrawn = ("WITHDRAWN", "紹介の取下げ", "Referral withdrawn"),
         /// An institution completed its support and handed the case back.
-        Completed = ("COMPLETED", "機関の支援完了", "Referral completed"),
+        Completed = ("COMPLETED", "紹介先の支援完了", "Referral completed"),
         /// A note was added.
         NoteAdded = ("NOTE_ADDED", "メモ追加", "Note added"),
         /// The case was resolved.
@@ -274,7 +281,7 @@ domain_enum! {
         /// The business's access code was rotated.
         AccessCodeRotated = ("ACCESS_CODE_ROTATED", "アクセスコード再発行", "Access code rotated"),
         /// The business's personal data was erased.
-        PersonalDataErased = ("PERSONAL_DATA_ERASED", "個人情報消去", "Personal data erased"),
+        PersonalDataErased = ("PERSONAL_DATA_ERASED", "個人情報の消去", "Personal data erased"),
     }
 }
 

@@ -202,27 +202,36 @@ pub fn optional_phone(field: &str, value: Option<&str>) -> DomainResult<Option<S
 }
 
 /// The divisions (大分類) of the Japan Standard Industrial Classification.
-pub const JSIC_DIVISIONS: &[(char, &str)] = &[
-    ('A', "農業，林業"),
-    ('B', "漁業"),
-    ('C', "鉱業，採石業，砂利採取業"),
-    ('D', "建設業"),
-    ('E', "製造業"),
-    ('F', "電気・ガス・熱供給・水道業"),
-    ('G', "情報通信業"),
-    ('H', "運輸業，郵便業"),
-    ('I', "卸売業，小売業"),
-    ('J', "金融業，保険業"),
-    ('K', "不動産業，物品賃貸業"),
-    ('L', "学術研究，専門・技術サービス業"),
-    ('M', "宿泊業，飲食サービス業"),
-    ('N', "生活関連サービス業，娯楽業"),
-    ('O', "教育，学習支援業"),
-    ('P', "医療，福祉"),
-    ('Q', "複合サービス事業"),
-    ('R', "サービス業（他に分類されないもの）"),
-    ('S', "公務（他に分類されるものを除く）"),
-    ('T', "分類不能の産業"),
+/// Each entry is (letter, Japanese name, English name).
+pub const JSIC_DIVISIONS: &[(char, &str, &str)] = &[
+    ('A', "農業，林業", "Agriculture, forestry"),
+    ('B', "漁業", "Fisheries"),
+    ('C', "鉱業，採石業，砂利採取業", "Mining"),
+    ('D', "建設業", "Construction"),
+    ('E', "製造業", "Manufacturing"),
+    ('F', "電気・ガス・熱供給・水道業", "Utilities"),
+    ('G', "情報通信業", "Information and communications"),
+    ('H', "運輸業，郵便業", "Transport and postal"),
+    ('I', "卸売業，小売業", "Wholesale and retail"),
+    ('J', "金融業，保険業", "Finance and insurance"),
+    ('K', "不動産業，物品賃貸業", "Real estate and leasing"),
+    (
+        'L',
+        "学術研究，専門・技術サービス業",
+        "Scientific and technical services",
+    ),
+    ('M', "宿泊業，飲食サービス業", "Accommodation and food"),
+    (
+        'N',
+        "生活関連サービス業，娯楽業",
+        "Personal services and amusement",
+    ),
+    ('O', "教育，学習支援業", "Education"),
+    ('P', "医療，福祉", "Medical and welfare"),
+    ('Q', "複合サービス事業", "Compound services"),
+    ('R', "サービス業（他に分類されないもの）", "Other services"),
+    ('S', "公務（他に分類されるものを除く）", "Government"),
+    ('T', "分類不能の産業", "Unclassifiable"),
 ];
 
 /// The Japanese name of a JSIC division letter (either case).
@@ -230,8 +239,8 @@ pub fn jsic_label(c: char) -> Option<&'static str> {
     let c = to_halfwidth(c).to_ascii_uppercase();
     JSIC_DIVISIONS
         .iter()
-        .find(|(letter, _)| *letter == c)
-        .map(|(_, name)| *name)
+        .find(|(letter, _, _)| *letter == c)
+        .map(|(_, name, _)| *name)
 }
 
 /// A JSIC division letter A–T (case-insensitive, full-width accepted), for the `industry` field.

@@ -6,6 +6,7 @@
 use super::loaders::*;
 use super::types::{Institution, User};
 use super::viewer;
+use crate::domain::case_actions::{case_actions, CaseActions};
 use crate::domain::types::*;
 use crate::domain::validation::jsic_label;
 use crate::error::AppError;
@@ -57,6 +58,18 @@ impl Case {
             referrals: Some(s.referrals),
             business: Some(s.business),
         }
+    }
+
+    /// What the viewer may do with the case now (domain rules over its referrals).
+    async fn actions(&self, ctx: &Context<'_>) -> Result<CaseActions> {
+        let v = viewer(ctx)?;
+        let statuses: Vec<ReferralStatus> = self
+            .all_referrals(ctx)
+            .await?
+            .iter()
+            .map(|r| r.status)
+            .collect();
+        Ok(case_actions(v, self.row.status, &statuses))
     }
 
     async fn all_referrals(&self, ctx: &Context<'_>) -> Result<Vec<ReferralRow>> {
@@ -204,6 +217,32 @@ impl Case {
             .map(Note)
             .collect())
     }
+    /// Statuses the viewer may pick for this case with `setStatus` (resolving,
+    /// closing and reopening have their own actions: see `canResolve`, `canClose`, `canReopen`).
+    async fn allowed_statuses(&self, ctx: &Context<'_>) -> Result<Vec<CaseStatus>> {
+        Ok(self.actions(ctx).await?.allowed_statuses)
+    }
+    /// Whether the case is still open (neither 解決済み nor 終了).
+    async fn is_open(&self) -> bool {
+        crate::domain::case_state::is_open(self.row.status)
+    }
+    /// Whether the viewer may resolve the case now (`resolveCase`): desk staff, an
+    /// open status that allows it, and no referral still pending or accepted.
+    async fn can_resolve(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.actions(ctx).await?.can_resolve)
+    }
+    /// Whether the viewer may close the case now (`closeCase`).
+    async fn can_close(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.actions(ctx).await?.can_close)
+    }
+    /// Whether the viewer may reopen the case now (`reopenCase`).
+    async fn can_reopen(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.actions(ctx).await?.can_reopen)
+    }
+    /// The note visibilities the viewer may write on this case now (none once it is closed or resolved).
+    async fn writable_note_visibilities(&self, ctx: &Context<'_>) -> Result<Vec<NoteVisibility>> {
+        Ok(self.actions(ctx).await?.writable_note_visibilities)
+    }
     /// The support record, in order (a partner does not see events about other
     /// institutions' referrals or desk-only notes).
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<CaseEvent>> {
@@ -295,6 +334,11 @@ impl Referral {
     /// Where the handoff stands.
     async fn status(&self) -> ReferralStatus {
         self.0.status
+    }
+    /// Whether the handoff is still open (pending or accepted): a case holds at
+    /// most one open referral per institution.
+    async fn is_open(&self) -> bool {
+        crate::domain::referral_state::is_open(self.0.status)
     }
     /// The partner institution it was sent to.
     async fn institution(&self, ctx: &Context<'_>) -> Result<Institution> {
@@ -415,7 +459,7 @@ impl CaseEvent {
     async fn kind(&self) -> EventKind {
         self.0.kind
     }
-    /// Japanese label of the kind, e.g. 機関へ紹介.
+    /// Japanese label of the kind, e.g. 紹介の引受.
     async fn label(&self) -> &'static str {
         self.0.kind.label_ja()
     }
@@ -426,6 +470,13 @@ impl CaseEvent {
     /// Who acted (null for the public web form or the system).
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         user(ctx, self.0.actor_id).await
+    }
+    /// The timeline line of the event in the viewer's language, e.g.
+    /// 「知る → 相談する」 or 「弘前大学 / 辞退 / 対応余力なし」 (empty when there is nothing to add).
+    async fn summary(&self, ctx: &Context<'_>) -> String {
+        crate::domain::events::EventPayload::from_json(self.0.kind, &self.0.payload.0)
+            .map(|p| p.summary(super::request(ctx).lang))
+            .unwrap_or_default()
     }
     /// Ids, enum values and institution names; never personal data.
     async fn payload(&self) -> Json<serde_json::Value> {
@@ -555,6 +606,7 @@ mod tests {
                     .data(RequestCtx {
                         authn: Authn::User(v),
                         client: "t".into(),
+                        lang: Default::default(),
                     })
                     .data(new_loaders(st.store.clone()));
                 let resp = schema(Some(st)).execute(req).await;

@@ -84,6 +84,8 @@ pub struct RequestCtx {
     pub authn: Authn,
     /// The client address, for throttling.
     pub client: String,
+    /// The caller's language (`Accept-Language`), for texts the API writes.
+    pub lang: crate::domain::labels::Lang,
 }
 
 pub fn state<'a>(ctx: &'a Context<'_>) -> &'a AppState {

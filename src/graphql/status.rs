@@ -42,6 +42,8 @@ pub struct PublicCaseStatus {
     pub stage: Stage,
     /// The status shown (REFERRED while a referral awaits pick-up).
     pub status: CaseStatus,
+    /// Whether the case is still open (neither 解決済み nor 終了).
+    pub is_open: bool,
     /// Names of the institutions working on the case now.
     pub institutions: Vec<String>,
     /// The timeline, oldest first.
@@ -59,6 +61,7 @@ impl From<svc::PublicStatus> for PublicCaseStatus {
             title: s.title,
             stage: s.stage,
             status: s.status,
+            is_open: crate::domain::case_state::is_open(s.status),
             institutions: s.institutions,
             milestones: s
                 .milestones

@@ -19,11 +19,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The language of the caller's messages: English when asked, Japanese otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Ja,
-    En,
-}
+pub use crate::domain::labels::Lang;
 
 pub fn lang_of(headers: &HeaderMap) -> Lang {
     let v = headers
@@ -153,7 +149,11 @@ async fn execute(
         }
     };
     let gql_req = gql_req
-        .data(RequestCtx { authn, client })
+        .data(RequestCtx {
+            authn,
+            client,
+            lang,
+        })
         .data(loaders::new_loaders(state.store.clone()));
     let mut resp = schema.execute(gql_req).await;
     for err in &mut resp.errors {

@@ -12,8 +12,9 @@
 //!   not concern another institution's referral or a `DESK` note;
 //! - nobody reads another lab's records.
 
+use crate::domain::events::EventPayload;
 use crate::domain::permissions::{can_read_case, can_read_note, Viewer};
-use crate::domain::types::{EventKind, ReferralStatus};
+use crate::domain::types::ReferralStatus;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::{CaseRow, EventRow, NoteRow, ReferralRow};
@@ -86,25 +87,26 @@ pub fn event_visible(v: &Viewer, e: &EventRow) -> bool {
     if v.is_desk() {
         return true;
     }
-    let payload = &e.payload.0;
-    match e.kind {
-        EventKind::Referred
-        | EventKind::Accepted
-        | EventKind::Declined
-        | EventKind::Withdrawn
-        | EventKind::Completed => {
-            let inst = payload
-                .get("institutionId")
-                .and_then(|x| x.as_str())
-                .and_then(|s| s.parse::<Uuid>().ok());
-            inst.is_some() && inst == v.partner_institution()
-        }
-        EventKind::NoteAdded => payload
-            .get("visibility")
-            .and_then(|x| x.as_str())
-            .and_then(crate::domain::types::NoteVisibility::parse)
-            .is_some_and(|vis| can_read_note(v, vis)),
-        _ => true,
+    // A payload that does not read as its kind is shown to the desk only.
+    let Ok(payload) = EventPayload::from_json(e.kind, &e.payload.0) else {
+        return false;
+    };
+    match payload {
+        EventPayload::Referred(r)
+        | EventPayload::Accepted(r)
+        | EventPayload::Declined(r)
+        | EventPayload::Withdrawn(r)
+        | EventPayload::Completed(r) => v.partner_institution() == Some(r.institution_id),
+        EventPayload::NoteAdded(n) => can_read_note(v, n.visibility),
+        EventPayload::Opened(_)
+        | EventPayload::StageChanged(_)
+        | EventPayload::StatusChanged(_)
+        | EventPayload::Updated(_)
+        | EventPayload::Resolved(_)
+        | EventPayload::Reopened(_)
+        | EventPayload::Closed(_)
+        | EventPayload::AccessCodeRotated
+        | EventPayload::PersonalDataErased(_) => true,
     }
 }
 

@@ -154,13 +154,6 @@ pub async fn open_case(
         lab_id: lab.id,
         lab_code: lab.code.clone(),
         business,
-        opened_payload: events::opened_payload(
-            input.channel,
-            input.stage,
-            priority,
-            input.consent_to_share,
-            &topics,
-        ),
         title,
         description,
         topics,

@@ -11,7 +11,7 @@
 
 use super::cases::normalized;
 use super::intake::{self, BusinessFields};
-use super::{events, MAX_TEXT};
+use super::MAX_TEXT;
 use crate::domain::types::*;
 use crate::domain::{access_code, validation};
 use crate::error::{AppError, AppResult};
@@ -160,13 +160,6 @@ async fn create(st: &AppState, c: Consultation) -> AppResult<(String, String)> {
         access_code_hash: access_code::hash(&code),
         actor: None,
         now,
-        opened_payload: events::opened_payload(
-            Channel::WebForm,
-            stage,
-            Priority::Normal,
-            true,
-            &[],
-        ),
     };
     let snap = normalized(st.store.open_case(new).await?);
     Ok((snap.case.reference, code))

@@ -5,12 +5,11 @@
 //! PERSONAL_DATA_ERASED event per case; the status page answers `null` after.
 
 use crate::domain::permissions::{require_admin, Viewer};
-use crate::domain::types::{CaseStatus, EventKind};
+use crate::domain::types::CaseStatus;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::{BusinessRow, CaseChange, CaseQuery, CaseSnapshot, NewEvent};
+use crate::store::{BusinessRow, CaseChange, CaseQuery, CaseSnapshot};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use uuid::Uuid;
 
 /// What replaces erased text.
@@ -50,11 +49,7 @@ pub fn decide_erase(s: &CaseSnapshot, actor: Uuid, now: DateTime<Utc>) -> AppRes
         bump_version: true,
         business: Some(redacted(&s.business, now)),
         redact_notes: Some(ERASED_TEXT.to_owned()),
-        events: vec![NewEvent {
-            kind: EventKind::PersonalDataErased,
-            actor: Some(actor),
-            payload: json!({ "businessId": s.business.id }),
-        }],
+        events: vec![super::events::personal_data_erased(actor, s.business.id)],
         ..Default::default()
     })
 }

@@ -2,101 +2,99 @@
 //! only — never note bodies, summaries, titles or the business's contact data
 //! — so erasing a business's personal data never touches the support record.
 
+use crate::domain::events::{
+    Change, Erased, EventPayload, NoteAdded, ReferralEvent, Resolved, Updated,
+};
 use crate::domain::types::*;
 use crate::store::{NewEvent, NoteRow, ReferralRow};
-use serde_json::{json, Value};
 use uuid::Uuid;
 
-fn event(kind: EventKind, actor: Option<Uuid>, payload: Value) -> NewEvent {
+/// An event to append, of the kind its payload records.
+pub fn event(actor: Option<Uuid>, payload: EventPayload) -> NewEvent {
     NewEvent {
-        kind,
+        kind: payload.kind(),
         actor,
-        payload,
+        payload: payload.to_json(),
     }
 }
 
-/// A stored-status change (`STATUS_CHANGED`, `RESOLVED`, `REOPENED`, `CLOSED`).
+/// A stored-status change (`STATUS_CHANGED`, `REOPENED`, `CLOSED`).
 pub fn status_changed(
     kind: EventKind,
     actor: Option<Uuid>,
     from: CaseStatus,
     to: CaseStatus,
 ) -> NewEvent {
-    event(kind, actor, json!({ "from": from, "to": to }))
+    event(actor, EventPayload::status_change(kind, from, to))
 }
 
 /// `RESOLVED`, with the outcome codes (the summary stays on the case).
 pub fn resolved(actor: Uuid, from: CaseStatus, outcomes: &[Outcome]) -> NewEvent {
     event(
-        EventKind::Resolved,
         Some(actor),
-        json!({ "from": from, "to": CaseStatus::Resolved, "outcomes": outcomes }),
+        EventPayload::Resolved(Resolved {
+            from,
+            to: CaseStatus::Resolved,
+            outcomes: outcomes.to_vec(),
+        }),
     )
 }
 
 /// `STAGE_CHANGED`.
 pub fn stage_changed(actor: Uuid, from: Stage, to: Stage) -> NewEvent {
-    event(
-        EventKind::StageChanged,
-        Some(actor),
-        json!({ "from": from, "to": to }),
-    )
+    event(Some(actor), EventPayload::StageChanged(Change { from, to }))
 }
 
 /// `UPDATED`: the names of the edited fields (not their values).
 pub fn updated(actor: Uuid, fields: &[&str]) -> NewEvent {
-    event(EventKind::Updated, Some(actor), json!({ "fields": fields }))
+    event(
+        Some(actor),
+        EventPayload::Updated(Updated {
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        }),
+    )
 }
 
 /// A referral event (`REFERRED`, `ACCEPTED`, `DECLINED`, `WITHDRAWN`,
 /// `COMPLETED`): referral and institution ids, the institution's name, the
 /// decline reason code and the deadline where they apply.
 pub fn referral(actor: Uuid, r: &ReferralRow, institution_name: &str) -> NewEvent {
-    let kind = crate::domain::referral_state::event_kind_for(r.status);
-    let mut payload = json!({
-        "referralId": r.id,
-        "institutionId": r.institution_id,
-        "institutionName": institution_name,
-        "status": r.status,
-    });
-    if r.status == ReferralStatus::Pending {
-        payload["pickupDeadline"] = json!(crate::domain::hash_chain::format_at(r.pickup_deadline));
-    }
-    if let Some(reason) = r.reason {
-        payload["reason"] = json!(reason);
-    }
-    event(kind, Some(actor), payload)
+    event(
+        Some(actor),
+        EventPayload::referral(ReferralEvent {
+            referral_id: r.id,
+            institution_id: r.institution_id,
+            institution_name: institution_name.to_owned(),
+            status: r.status,
+            pickup_deadline: (r.status == ReferralStatus::Pending)
+                .then(|| crate::domain::hash_chain::format_at(r.pickup_deadline)),
+            reason: r.reason,
+        }),
+    )
 }
 
 /// `NOTE_ADDED`: the note's id and visibility (never its body).
 pub fn note_added(n: &NoteRow) -> NewEvent {
     event(
-        EventKind::NoteAdded,
         n.author_id,
-        json!({ "noteId": n.id, "visibility": n.visibility }),
+        EventPayload::NoteAdded(NoteAdded {
+            note_id: n.id,
+            visibility: n.visibility,
+        }),
     )
 }
 
 /// `ACCESS_CODE_ROTATED` (the code and its hash stay out of the record).
 pub fn access_code_rotated(actor: Uuid) -> NewEvent {
-    event(EventKind::AccessCodeRotated, Some(actor), json!({}))
+    event(Some(actor), EventPayload::AccessCodeRotated)
 }
 
-/// The extra fields of the `OPENED` event of a new case.
-pub fn opened_payload(
-    channel: Channel,
-    stage: Stage,
-    priority: Priority,
-    consent: bool,
-    topics: &[String],
-) -> Value {
-    json!({
-        "channel": channel,
-        "stage": stage,
-        "priority": priority,
-        "consentToShare": consent,
-        "topics": topics,
-    })
+/// `PERSONAL_DATA_ERASED`: which business (its data itself is gone).
+pub fn personal_data_erased(actor: Uuid, business_id: Uuid) -> NewEvent {
+    event(
+        Some(actor),
+        EventPayload::PersonalDataErased(Erased { business_id }),
+    )
 }
 
 #[cfg(test)]

@@ -51,9 +51,20 @@ pub async fn add_note(
 ) -> AppResult<NoteRow> {
     load_case_for(st, v, case_id).await?;
     if !can_write_note(v, visibility) {
+        use NoteVisibility::{Business, Desk, Partners};
         return Err(AppError::Forbidden(crate::error::Msg::new(
-            "支援機関の方は「窓口内のみ」のメモを書けません。「支援機関と共有」または「相談者にも公開」を選んでください。",
-            "Partner staff cannot write DESK notes; choose PARTNERS or BUSINESS.",
+            format!(
+                "連携機関の方は「{}」のメモを書けません。「{}」または「{}」を選んでください。",
+                Desk.label_ja(),
+                Partners.label_ja(),
+                Business.label_ja()
+            ),
+            format!(
+                "Partner staff cannot write “{}” notes; choose “{}” or “{}”.",
+                Desk.label_en(),
+                Partners.label_en(),
+                Business.label_en()
+            ),
         )));
     }
     let body = validation::required_text("body", "メモ", body, MAX_TEXT)?;

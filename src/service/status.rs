@@ -3,6 +3,7 @@
 //! (reference, address) with a per-reference ceiling, in the database, the same `null` (after the same work) for every wrong answer,
 //! and a view with no personal data, no staff notes and no decline reasons.
 
+use crate::domain::events::{EventPayload, ReferralEvent};
 use crate::domain::types::*;
 use crate::domain::{access_code, case_state, permissions};
 use crate::error::AppResult;
@@ -181,59 +182,42 @@ async fn build(st: &AppState, case: &CaseRow) -> AppResult<PublicStatus> {
     })
 }
 
-fn institution_name(e: &EventRow) -> String {
-    e.payload
-        .0
-        .get("institutionName")
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.is_empty())
-        .unwrap_or("連携機関")
-        .to_owned()
-}
-
-fn payload_enum<T>(e: &EventRow, key: &str, parse: fn(&str) -> Option<T>) -> Option<T> {
-    e.payload
-        .0
-        .get(key)
-        .and_then(|v| v.as_str())
-        .and_then(parse)
+/// The institution a referral event names ("連携機関" when it has no name).
+fn institution_name(r: &ReferralEvent) -> String {
+    if r.institution_name.is_empty() {
+        "連携機関".to_owned()
+    } else {
+        r.institution_name.clone()
+    }
 }
 
 /// The public label of an event, or `None` for events the business does not
 /// see (edits, notes, code rotation, erasure). Decline reasons never appear:
 /// a declined or withdrawn referral reads the same neutral way.
 pub fn milestone_label(e: &EventRow) -> Option<String> {
-    let label = match e.kind {
-        EventKind::Opened => "ご相談を受け付けました".to_owned(),
-        EventKind::Referred => format!("「{}」へご紹介しました", institution_name(e)),
-        EventKind::Accepted => format!("{}が対応を開始しました", institution_name(e)),
-        EventKind::Declined | EventKind::Withdrawn => {
-            format!("「{}」へのご紹介は見送りとなりました", institution_name(e))
+    let payload = EventPayload::from_json(e.kind, &e.payload.0).ok()?;
+    let label = match &payload {
+        EventPayload::Opened(_) => "ご相談を受け付けました".to_owned(),
+        EventPayload::Referred(r) => format!("「{}」へご紹介しました", institution_name(r)),
+        EventPayload::Accepted(r) => format!("{}が対応を開始しました", institution_name(r)),
+        EventPayload::Declined(r) | EventPayload::Withdrawn(r) => {
+            format!("「{}」へのご紹介は見送りとなりました", institution_name(r))
         }
-        EventKind::Completed => format!("{}による支援が完了しました", institution_name(e)),
-        EventKind::StageChanged => {
-            let to = payload_enum(e, "to", Stage::parse)?;
-            format!("段階を「{}」に変更しました", to.label_ja())
-        }
-        EventKind::StatusChanged => {
-            let from = payload_enum(e, "from", CaseStatus::parse);
-            let to = payload_enum(e, "to", CaseStatus::parse)?;
-            match (from, to) {
-                (Some(CaseStatus::New), CaseStatus::InProgress) => {
-                    "窓口で対応を開始しました".to_owned()
-                }
-                (_, CaseStatus::InProgress) => "対応を再開しました".to_owned(),
-                (_, CaseStatus::OnHold) => "一時保留になりました".to_owned(),
-                (_, other) => format!("状態が「{}」になりました", other.label_ja()),
-            }
-        }
-        EventKind::Resolved => "ご相談が解決しました".to_owned(),
-        EventKind::Reopened => "ご相談の対応を再開しました".to_owned(),
-        EventKind::Closed => "ご相談の対応を完了しました".to_owned(),
-        EventKind::Updated
-        | EventKind::NoteAdded
-        | EventKind::AccessCodeRotated
-        | EventKind::PersonalDataErased => return None,
+        EventPayload::Completed(r) => format!("{}による支援が完了しました", institution_name(r)),
+        EventPayload::StageChanged(c) => format!("段階を「{}」に変更しました", c.to.label_ja()),
+        EventPayload::StatusChanged(c) => match (c.from, c.to) {
+            (CaseStatus::New, CaseStatus::InProgress) => "窓口で対応を開始しました".to_owned(),
+            (_, CaseStatus::InProgress) => "対応を再開しました".to_owned(),
+            (_, CaseStatus::OnHold) => "一時保留になりました".to_owned(),
+            (_, other) => format!("状態が「{}」になりました", other.label_ja()),
+        },
+        EventPayload::Resolved(_) => "ご相談が解決しました".to_owned(),
+        EventPayload::Reopened(_) => "ご相談の対応を再開しました".to_owned(),
+        EventPayload::Closed(_) => "ご相談の対応を完了しました".to_owned(),
+        EventPayload::Updated(_)
+        | EventPayload::NoteAdded(_)
+        | EventPayload::AccessCodeRotated
+        | EventPayload::PersonalDataErased(_) => return None,
     };
     Some(label)
 }

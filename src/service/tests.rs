@@ -463,22 +463,24 @@ fn partners_see_only_their_own_part() {
     assert!(note_visible(&center, &note(NoteVisibility::Business)));
 
     let about = |r: &ReferralRow, kind| {
-        event(
-            &s,
-            2,
-            kind,
-            json!({"referralId": r.id, "institutionId": r.institution_id, "reason": "NO_CAPACITY"}),
-        )
+        let ev = crate::service::events::referral(Uuid::now_v7(), r, "機関");
+        assert_eq!(ev.kind, kind);
+        event(&s, 2, kind, ev.payload)
     };
     assert!(event_visible(&center, &about(&rc, EventKind::Accepted)));
     assert!(!event_visible(&center, &about(&rb, EventKind::Declined)));
     assert!(event_visible(&desk, &about(&rb, EventKind::Declined)));
-    let desk_note = event(&s, 3, EventKind::NoteAdded, json!({"visibility": "DESK"}));
+    let desk_note = event(
+        &s,
+        3,
+        EventKind::NoteAdded,
+        json!({"noteId": Uuid::nil(), "visibility": "DESK"}),
+    );
     let shared = event(
         &s,
         4,
         EventKind::NoteAdded,
-        json!({"visibility": "PARTNERS"}),
+        json!({"noteId": Uuid::nil(), "visibility": "PARTNERS"}),
     );
     assert!(!event_visible(&center, &desk_note) && event_visible(&center, &shared));
     let stage = event(
@@ -495,18 +497,24 @@ fn partners_see_only_their_own_part() {
 fn public_milestones_and_next_steps() {
     let w = world();
     let s = snapshot(&w, CaseStatus::InProgress, true);
-    let inst = json!({"institutionName": "弘前大学", "reason": "NO_CAPACITY"});
+    let inst = |status: &str| json!({"referralId": Uuid::nil(), "institutionId": Uuid::nil(), "institutionName": "弘前大学", "status": status, "reason": "NO_CAPACITY"});
+    let opened = json!({"reference": "AOM-2026-000001", "stage": "KNOW", "channel": "PHONE", "consentToShare": true, "priority": "NORMAL", "topics": []});
     let events = vec![
-        event(&s, 1, EventKind::Opened, json!({})),
-        event(&s, 2, EventKind::Referred, inst.clone()),
+        event(&s, 1, EventKind::Opened, opened),
+        event(&s, 2, EventKind::Referred, inst("PENDING")),
         event(
             &s,
             3,
             EventKind::StatusChanged,
             json!({"from": "NEW", "to": "IN_PROGRESS"}),
         ),
-        event(&s, 4, EventKind::Declined, inst.clone()),
-        event(&s, 5, EventKind::NoteAdded, json!({"visibility": "DESK"})),
+        event(&s, 4, EventKind::Declined, inst("DECLINED")),
+        event(
+            &s,
+            5,
+            EventKind::NoteAdded,
+            json!({"noteId": Uuid::nil(), "visibility": "DESK"}),
+        ),
         event(
             &s,
             6,
@@ -514,7 +522,12 @@ fn public_milestones_and_next_steps() {
             json!({"from": "CONSULT", "to": "TRY"}),
         ),
         event(&s, 7, EventKind::AccessCodeRotated, json!({})),
-        event(&s, 8, EventKind::Resolved, json!({})),
+        event(
+            &s,
+            8,
+            EventKind::Resolved,
+            json!({"from": "IN_PROGRESS", "to": "RESOLVED", "outcomes": ["ADVICE_ONLY"]}),
+        ),
     ];
     let m = status::milestones(&events);
     let labels: Vec<&str> = m.iter().map(|m| m.label.as_str()).collect();

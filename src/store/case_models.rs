@@ -269,8 +269,6 @@ pub struct NewCase {
     /// The user opening it; `None` for the public web form.
     pub actor: Option<Uuid>,
     pub now: DateTime<Utc>,
-    /// Extra fields for the OPENED event payload (no personal data).
-    pub opened_payload: serde_json::Value,
 }
 
 /// A case as a decision sees it: locked for the length of the transaction.

@@ -556,22 +556,17 @@ macro_rules! impl_cases {
                 .execute(&mut *tx)
                 .await?;
                 Self::write_topics(&mut tx, new.lab_id, new.id, &new.topics).await?;
-                let mut payload = serde_json::json!({
-                    "reference": reference,
-                    "stage": new.stage.as_str(),
-                    "channel": new.channel.as_str(),
-                    "consentToShare": new.consent_to_share,
-                });
-                if let (Some(obj), serde_json::Value::Object(extra)) =
-                    (payload.as_object_mut(), &new.opened_payload)
-                {
-                    obj.extend(extra.clone());
-                }
-                let opened = NewEvent {
-                    kind: EventKind::Opened,
-                    actor: new.actor,
-                    payload,
-                };
+                let opened = crate::service::events::event(
+                    new.actor,
+                    crate::domain::events::EventPayload::Opened(crate::domain::events::Opened {
+                        reference: reference.clone(),
+                        stage: new.stage,
+                        channel: new.channel,
+                        consent_to_share: new.consent_to_share,
+                        priority: new.priority,
+                        topics: new.topics.clone(),
+                    }),
+                );
                 let (count, hash) = Self::append_events(
                     &mut tx,
                     new.lab_id,

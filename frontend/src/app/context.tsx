@@ -2,12 +2,13 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { ApiClient, type EndReason, type SessionUser } from '../lib/api';
 import { enumLabel, initialLang, LANG_STORAGE_KEY, translate, type Lang, type MsgKey } from '../lib/i18n';
+import type { EnumName } from '../lib/labels';
 
 export interface AppState {
   lang: Lang;
   setLang: (l: Lang) => void;
   t: (key: MsgKey, params?: Record<string, string | number>) => string;
-  e: (enumName: string, value: string | null | undefined) => string;
+  e: (enumName: EnumName, value: string | null | undefined) => string;
   client: ApiClient;
   user: SessionUser | null;
   /** true until the tab's session has been resumed (or found absent) */

@@ -2,7 +2,7 @@
 import { useApp } from '../app/context';
 import type { Lang, MsgKey } from '../lib/i18n';
 import { enumValues } from '../lib/i18n';
-import { isEmail, isValidCorporateNumber } from '../lib/validate';
+import { isEmail } from '../lib/validate';
 import { SelectField, TextField, useEnumOptions } from './ui';
 
 export interface BusinessDraft {
@@ -24,7 +24,6 @@ export interface RegionLike {
 }
 
 const MSG: Record<string, [string, string]> = {
-  corp: ['法人番号は13桁の数字で、チェックデジットが正しいものを入力してください。', 'Enter a valid 13-digit corporate number (check digit).'],
   email: ['メールアドレスの形式が正しくありません。', 'The email address is not valid.'],
 };
 
@@ -32,8 +31,8 @@ export function validateBusiness(b: BusinessDraft, uiLang: Lang, t: (k: MsgKey) 
   const lang = uiLang === 'ja' ? 0 : 1;
   const errs: Record<string, string> = {};
   if (!b.name.trim()) errs.name = t('required');
-  const cn = b.corporateNumber.trim();
-  if (cn && !isValidCorporateNumber(cn)) errs.corporateNumber = MSG.corp[lang];
+  // 法人番号 is checked by the API only (it accepts full-width digits and hyphens);
+  // its error comes back with extensions.field and is shown next to the field.
   if (b.email.trim() && !isEmail(b.email.trim())) errs.email = MSG.email[lang];
   if (opts.contactRequired) {
     if (!b.contactName.trim()) errs.contactName = t('required');

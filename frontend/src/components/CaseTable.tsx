@@ -26,7 +26,7 @@ export function CaseTable({ rows, caption, compact }: { rows: CaseRowFragment[];
         </thead>
         <tbody>
           {rows.map((c) => {
-            const open = c.referrals.filter((r) => r.status === 'PENDING' || r.status === 'ACCEPTED');
+            const open = c.referrals.filter((r) => r.isOpen);
             const overdue = c.referrals.some((r) => r.overdue);
             return (
               <tr key={c.id} className={overdue ? 'row-overdue' : undefined}>

@@ -2,6 +2,7 @@
 import { useEffect, useState, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from 'react';
 import { useApp } from '../app/context';
 import { placeError } from '../lib/errors';
+import type { EnumName } from '../lib/labels';
 
 export function Loading({ label }: { label?: string }) {
   const { t } = useApp();
@@ -211,7 +212,7 @@ export function PageTitle({ children, actions }: { children: ReactNode; actions?
 }
 
 /** Options of an enum for a <select>, labelled in the UI language. */
-export function useEnumOptions(enumName: string, values: readonly string[]) {
+export function useEnumOptions(enumName: EnumName, values: readonly string[]) {
   const { e } = useApp();
   return values.map((v) => ({ value: v, label: e(enumName, v) }));
 }

@@ -76,6 +76,7 @@ export const CaseRowFields = graphql(`
     referrals {
       id
       status
+      isOpen
       overdue
       pickupDeadline
       createdAt
@@ -219,6 +220,12 @@ export const CaseFields = graphql(`
     channel
     consentToShare
     version
+    isOpen
+    allowedStatuses
+    canResolve
+    canClose
+    canReopen
+    writableNoteVisibilities
     createdAt
     updatedAt
     resolvedAt
@@ -242,6 +249,7 @@ export const CaseFields = graphql(`
     referrals {
       id
       status
+      isOpen
       note
       reason
       decisionNote
@@ -270,7 +278,7 @@ export const CaseFields = graphql(`
       seq
       kind
       at
-      payload
+      summary
       actor {
         id
         displayName
@@ -473,6 +481,7 @@ export const CaseStatusDoc = graphql(`
       title
       stage
       status
+      isOpen
       institutions
       nextStep
       milestones {

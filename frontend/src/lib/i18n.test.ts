@@ -15,15 +15,15 @@ describe('i18n', () => {
   it('has the exact product wording', () => {
     expect(translate('ja', 'staleVersion')).toBe('他の担当者がこの案件を更新しました。最新の内容を読み込みました。');
     expect(translate('ja', 'statusNotFound')).toBe('受付番号またはアクセスコードが正しくありません');
-    expect(translate('ja', 'visDESK')).toBe('窓口スタッフのみ');
-    expect(translate('ja', 'visPARTNERS')).toBe('窓口と紹介先機関');
-    expect(translate('ja', 'visBUSINESS')).toBe('事業者にも公開');
+    expect(enumLabel('ja', 'NoteVisibility', 'DESK')).toBe('窓口のみ');
+    expect(enumLabel('ja', 'NoteVisibility', 'PARTNERS')).toBe('窓口と紹介先機関');
+    expect(enumLabel('ja', 'NoteVisibility', 'BUSINESS')).toBe('事業者にも公開');
     expect(translate('ja', 'consentPurpose')).toContain('ラボの連携機関（産業支援機関・大学・金融機関等）へ提供することに同意します');
   });
   it('labels enums in both languages, unknown values as is', () => {
     expect(enumLabel('ja', 'Stage', 'KNOW')).toBe('知る');
     expect(enumLabel('en', 'Stage', 'TRY')).toBe('Try');
-    expect(enumLabel('ja', 'Outcome', 'DX_CERTIFIED')).toBe('DX認定');
+    expect(enumLabel('ja', 'Outcome', 'DX_CERTIFIED')).toBe('DX認定取得');
     expect(enumLabel('ja', 'Stage', 'NEW_THING')).toBe('NEW_THING');
     expect(enumLabel('ja', 'Stage', null)).toBe('—');
     expect(enumValues('Industry')).toHaveLength(20);

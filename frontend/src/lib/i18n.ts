@@ -1,3 +1,4 @@
+import { LABELS, type EnumName, type LabelPair } from './labels';
 // A small dictionary of our own: Japanese first, English on request.
 
 export type Lang = 'ja' | 'en';
@@ -141,13 +142,11 @@ const ja = {
   addNote: 'メモを追加',
   noteBody: '本文',
   visibility: '公開範囲',
-  visDESK: '窓口スタッフのみ',
-  visPARTNERS: '窓口と紹介先機関',
-  visBUSINESS: '事業者にも公開',
   visHelpDESK: 'このメモは窓口スタッフ（コンシェルジュ・事務局）だけが読めます。',
   visHelpPARTNERS: 'このメモは窓口スタッフと、この案件の紹介先機関の担当者が読めます。',
   visHelpBUSINESS: 'このメモは事業者も状況確認ページで読めます。個人的な情報は書かないでください。',
   resolve: '解決として記録',
+  resolveNotYet: '対応中または保留の案件で、受付待ち・対応中の紹介がなくなると解決として記録できます。',
   outcomes: '成果',
   summary: 'まとめ',
   reopen: '再開する',
@@ -264,7 +263,7 @@ const ja = {
   deleteConfirm: '削除してよろしいですか？',
   downloading: 'ダウンロード中…',
   generatedAt: '集計日時',
-  pending: '引受待ち',
+  pending: '受付待ち',
   accepted: '引受',
   declined: '辞退',
   openReferrals: '対応中',
@@ -410,13 +409,11 @@ const en: Record<MsgKey, string> = {
   addNote: 'Add note',
   noteBody: 'Text',
   visibility: 'Visibility',
-  visDESK: 'Desk staff only',
-  visPARTNERS: 'Desk and referred institutions',
-  visBUSINESS: 'Also the business',
   visHelpDESK: 'Only desk staff (concierges and the secretariat) can read this note.',
   visHelpPARTNERS: 'Desk staff and the staff of institutions this case is referred to can read this note.',
   visHelpBUSINESS: 'The business can also read this note on its status page. Do not write personal details.',
   resolve: 'Record as resolved',
+  resolveNotYet: 'A case can be recorded as resolved once it is in progress or on hold and no referral is pending or accepted.',
   outcomes: 'Outcomes',
   summary: 'Summary',
   reopen: 'Reopen',
@@ -550,117 +547,18 @@ export function translate(lang: Lang, key: MsgKey, params?: Record<string, strin
   return s;
 }
 
-/** Labels of the API's enums. */
-const ENUMS: Record<string, Record<string, [string, string]>> = {
-  Stage: { KNOW: ['知る', 'Know'], CONSULT: ['相談する', 'Consult'], TRY: ['試す', 'Try'] },
-  CaseStatus: {
-    NEW: ['新規', 'New'],
-    IN_PROGRESS: ['対応中', 'In progress'],
-    ON_HOLD: ['保留', 'On hold'],
-    REFERRED: ['紹介中', 'Referred'],
-    RESOLVED: ['解決', 'Resolved'],
-    CLOSED: ['完了', 'Closed'],
-  },
-  Priority: { LOW: ['低', 'Low'], NORMAL: ['通常', 'Normal'], HIGH: ['高', 'High'], URGENT: ['緊急', 'Urgent'] },
-  Channel: {
-    WALK_IN: ['来所', 'Walk-in'],
-    PHONE: ['電話', 'Phone'],
-    EMAIL: ['メール', 'Email'],
-    WEB_FORM: ['Webフォーム', 'Web form'],
-    SEMINAR: ['セミナー', 'Seminar'],
-    OTHER: ['その他', 'Other'],
-  },
-  InstitutionKind: {
-    INDUSTRY_SUPPORT: ['産業支援機関', 'Industry support'],
-    UNIVERSITY: ['大学・高専', 'University'],
-    FINANCIAL: ['金融機関', 'Financial'],
-    GOVERNMENT: ['行政', 'Government'],
-    IT_VENDOR: ['ITベンダー', 'IT vendor'],
-    OTHER: ['その他', 'Other'],
-  },
-  ReferralStatus: {
-    PENDING: ['引受待ち', 'Pending'],
-    ACCEPTED: ['対応中', 'Accepted'],
-    DECLINED: ['辞退', 'Declined'],
-    WITHDRAWN: ['取下げ', 'Withdrawn'],
-    COMPLETED: ['支援完了', 'Completed'],
-  },
-  DeclineReason: {
-    OUT_OF_SCOPE: ['支援対象外の分野', 'Out of scope'],
-    NO_CAPACITY: ['対応できる体制がない', 'No capacity'],
-    NOT_ELIGIBLE: ['制度の要件を満たさない', 'Not eligible'],
-    DUPLICATE: ['重複した紹介', 'Duplicate'],
-    OTHER: ['その他', 'Other'],
-  },
-  NoteVisibility: {
-    DESK: ['窓口スタッフのみ', 'Desk staff only'],
-    PARTNERS: ['窓口と紹介先機関', 'Desk and referred institutions'],
-    BUSINESS: ['事業者にも公開', 'Also the business'],
-  },
-  Outcome: {
-    TOOL_ADOPTED: ['ツール導入', 'Tool adopted'],
-    TRIAL_RUN: ['実証・試行', 'Trial run'],
-    SUBSIDY_APPLIED: ['補助金申請', 'Subsidy applied'],
-    SUBSIDY_GRANTED: ['補助金採択', 'Subsidy granted'],
-    FINANCING_ARRANGED: ['資金調達', 'Financing arranged'],
-    DX_CERTIFIED: ['DX認定', 'DX certified'],
-    TRAINING_COMPLETED: ['研修修了', 'Training completed'],
-    ADVICE_ONLY: ['助言のみ', 'Advice only'],
-    NO_ACTION: ['対応なし', 'No action'],
-  },
-  Role: { ADMIN: ['事務局', 'Secretariat'], CONCIERGE: ['DXコンシェルジュ', 'DX concierge'], PARTNER: ['連携機関', 'Partner'] },
-  EventKind: {
-    OPENED: ['受付', 'Opened'],
-    STAGE_CHANGED: ['ステージ変更', 'Stage changed'],
-    STATUS_CHANGED: ['状況変更', 'Status changed'],
-    UPDATED: ['内容の編集', 'Edited'],
-    REFERRED: ['紹介', 'Referred'],
-    ACCEPTED: ['紹介の引受', 'Referral accepted'],
-    DECLINED: ['紹介の辞退', 'Referral declined'],
-    WITHDRAWN: ['紹介の取下げ', 'Referral withdrawn'],
-    COMPLETED: ['紹介先の支援完了', 'Referral completed'],
-    NOTE_ADDED: ['メモ追加', 'Note added'],
-    RESOLVED: ['解決', 'Resolved'],
-    REOPENED: ['再開', 'Reopened'],
-    CLOSED: ['クローズ', 'Closed'],
-    ACCESS_CODE_ROTATED: ['アクセスコード再発行', 'Access code rotated'],
-    PERSONAL_DATA_ERASED: ['個人情報の消去', 'Personal data erased'],
-  },
-  Industry: {
-    A: ['農業，林業', 'Agriculture, forestry'],
-    B: ['漁業', 'Fisheries'],
-    C: ['鉱業，採石業，砂利採取業', 'Mining'],
-    D: ['建設業', 'Construction'],
-    E: ['製造業', 'Manufacturing'],
-    F: ['電気・ガス・熱供給・水道業', 'Utilities'],
-    G: ['情報通信業', 'Information and communications'],
-    H: ['運輸業，郵便業', 'Transport and postal'],
-    I: ['卸売業，小売業', 'Wholesale and retail'],
-    J: ['金融業，保険業', 'Finance and insurance'],
-    K: ['不動産業，物品賃貸業', 'Real estate and leasing'],
-    L: ['学術研究，専門・技術サービス業', 'Scientific and technical services'],
-    M: ['宿泊業，飲食サービス業', 'Accommodation and food'],
-    N: ['生活関連サービス業，娯楽業', 'Personal services and amusement'],
-    O: ['教育，学習支援業', 'Education'],
-    P: ['医療，福祉', 'Medical and welfare'],
-    Q: ['複合サービス事業', 'Compound services'],
-    R: ['サービス業（他に分類されないもの）', 'Other services'],
-    S: ['公務', 'Government'],
-    T: ['分類不能の産業', 'Unclassifiable'],
-  },
-};
+/** Labels of the API's enums, generated from the Rust domain (see labels.ts). */
+export type { EnumName } from './labels';
 
-export type EnumName = keyof typeof ENUMS & string;
-
-export function enumLabel(lang: Lang, enumName: string, value: string | null | undefined): string {
+export function enumLabel(lang: Lang, enumName: EnumName, value: string | null | undefined): string {
   if (value == null) return '—';
-  const pair = ENUMS[enumName]?.[value];
+  const pair = (LABELS[enumName] as Record<string, LabelPair>)[value];
   if (!pair) return value;
   return lang === 'ja' ? pair[0] : pair[1];
 }
 
-export function enumValues(enumName: string): string[] {
-  return Object.keys(ENUMS[enumName] ?? {});
+export function enumValues(enumName: EnumName): string[] {
+  return Object.keys(LABELS[enumName]);
 }
 
 export const LANG_STORAGE_KEY = 'dxdesk.lang';

@@ -75,7 +75,7 @@ export function CasePage({ id }: { id: string }) {
     }
   };
   const reload = () => q.reload();
-  const active = c.status !== 'RESOLVED' && c.status !== 'CLOSED';
+  const active = c.isOpen;
   const b = c.business;
 
   return (
@@ -141,7 +141,7 @@ export function CasePage({ id }: { id: string }) {
 
           <section className="card" aria-labelledby="sec-notes">
             <h2 id="sec-notes">{t('notes')}</h2>
-            <Notes caseId={c.id} notes={c.notes} canWrite={active} partner={!desk} onChanged={reload} />
+            <Notes caseId={c.id} notes={c.notes} choices={c.writableNoteVisibilities} onChanged={reload} />
           </section>
 
           {desk && (

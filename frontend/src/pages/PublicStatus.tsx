@@ -41,7 +41,7 @@ export function StatusPage() {
     }
   };
 
-  const active = status && status.status !== 'RESOLVED' && status.status !== 'CLOSED';
+  const active = status?.isOpen;
   return (
     <section className="public-section">
       <h1 tabIndex={-1}>{t('statusTitle')}</h1>

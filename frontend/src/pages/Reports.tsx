@@ -8,6 +8,7 @@ import type { CountFieldsFragment } from '../gql/graphql';
 import { ReportDoc } from '../graphql/ops';
 import { fiscalYearOf, formatDateTime, formatFiscalYear } from '../lib/format';
 import type { MsgKey } from '../lib/i18n';
+import type { EnumName } from '../lib/labels';
 import { KpiEditor } from './KpiEditor';
 
 /** Fiscal years offered by the picker: this one and the six before it (back to 令和元年度 at most). */
@@ -48,7 +49,7 @@ export function fileNameFrom(disposition: string | null, fallback: string): stri
   return plain ? plain[1] : fallback;
 }
 
-function CountTable({ items, title, enumName }: { items: CountFieldsFragment[]; title: string; enumName?: string }) {
+function CountTable({ items, title, enumName }: { items: CountFieldsFragment[]; title: string; enumName?: EnumName }) {
   const { t, e } = useApp();
   const label = (i: CountFieldsFragment) => (i.key === '' ? t('notRecorded') : enumName ? e(enumName, i.key) : i.label || i.key);
   return (
@@ -74,7 +75,7 @@ function CountTable({ items, title, enumName }: { items: CountFieldsFragment[]; 
   );
 }
 
-function Breakdown({ items, titleKey, enumName, chart = true }: { items: CountFieldsFragment[]; titleKey: MsgKey; enumName?: string; chart?: boolean }) {
+function Breakdown({ items, titleKey, enumName, chart = true }: { items: CountFieldsFragment[]; titleKey: MsgKey; enumName?: EnumName; chart?: boolean }) {
   const { t, e } = useApp();
   const title = t(titleKey);
   const data = items.map((i) => ({ label: i.key === '' ? t('notRecorded') : enumName ? e(enumName, i.key) : i.label || i.key, value: i.count }));

@@ -1,31 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { enumLabel } from '../lib/i18n';
-import { manualTransitions } from './case/Controls';
-import { describePayload } from './case/Timeline';
 import { filterFromQuery } from './CaseList';
 import { helpingText } from './PublicStatus';
 
-const e = (n: string, v: string) => enumLabel('ja', n, v);
 
 describe('case page logic', () => {
-  it('offers only the transitions of DESIGN.md (RESOLVED through the resolve form)', () => {
-    expect(manualTransitions('NEW')).toEqual(['IN_PROGRESS']);
-    expect(manualTransitions('IN_PROGRESS')).toEqual(['ON_HOLD']);
-    expect(manualTransitions('REFERRED')).toEqual(['ON_HOLD']);
-    expect(manualTransitions('ON_HOLD')).toEqual(['IN_PROGRESS']);
-    expect(manualTransitions('RESOLVED')).toEqual([]);
-    expect(manualTransitions('CLOSED')).toEqual([]);
-  });
-  it('reads event payloads in words', () => {
-    expect(describePayload('STAGE_CHANGED', { from: 'KNOW', to: 'CONSULT' }, e)).toBe('知る → 相談する');
-    expect(describePayload('STATUS_CHANGED', { from: 'NEW', to: 'IN_PROGRESS', note: '着手' }, e)).toBe('新規 → 対応中 / 着手');
-    expect(describePayload('DECLINED', { reason: 'NO_CAPACITY', referralId: 'x' }, e)).toBe('対応できる体制がない');
-    expect(describePayload('RESOLVED', { outcomes: ['DX_CERTIFIED', 'TOOL_ADOPTED'] }, e)).toBe('DX認定・ツール導入');
-    expect(describePayload('OPENED', null, e)).toBe('');
-  });
-});
-
-describe('case list filter from the address bar', () => {
   it('maps every filter', () => {
     const q = new URLSearchParams('status=NEW,IN_PROGRESS&stage=TRY&institution=i1&topic=IoT&search=りんご&overdue=1&assigned=me&channel=WEB_FORM');
     expect(filterFromQuery(q, 'me-id')).toEqual({
@@ -71,17 +49,5 @@ describe('reports page helpers', () => {
     expect(fileNameFrom('attachment; filename="AOM-2024-cases.csv"', 'x')).toBe('AOM-2024-cases.csv');
     expect(fileNameFrom("attachment; filename=\"a.csv\"; filename*=UTF-8''%E5%A0%B1%E5%91%8A.csv", 'x')).toBe('報告.csv');
     expect(fileNameFrom(null, 'x.csv')).toBe('x.csv');
-  });
-});
-
-describe('timeline payloads from the API', () => {
-  it('leaves out ids and references, names institutions and enums', () => {
-    expect(
-      describePayload('OPENED', { channel: 'PHONE', consentToShare: true, priority: 'NORMAL', reference: 'AOM-2026-000001', stage: 'KNOW', topics: ['EC'] }, e),
-    ).toBe('電話 / 通常 / 知る / EC');
-    expect(
-      describePayload('REFERRED', { institutionId: 'x', institutionName: '弘前大学', pickupDeadline: '2026-11-26T14:59:59Z', referralId: 'y', status: 'PENDING' }, e),
-    ).toBe('弘前大学 / 引受待ち');
-    expect(describePayload('NOTE_ADDED', { noteId: 'n', visibility: 'DESK' }, e)).toBe('窓口スタッフのみ');
   });
 });

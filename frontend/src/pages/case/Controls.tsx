@@ -11,21 +11,6 @@ import { parseTopics } from '../../lib/validate';
 
 type Case = CaseFullFragment;
 
-/** Statuses a user may pick by hand (DESIGN.md's table; RESOLVED goes through the resolve form). */
-export function manualTransitions(status: string): CaseStatus[] {
-  switch (status) {
-    case 'NEW':
-      return ['IN_PROGRESS'];
-    case 'IN_PROGRESS':
-    case 'REFERRED':
-      return ['ON_HOLD'];
-    case 'ON_HOLD':
-      return ['IN_PROGRESS'];
-    default:
-      return [];
-  }
-}
-
 export type WriteResult = 'ok' | 'stale' | 'error';
 export type Versioned = (write: (expectedVersion: number) => Promise<unknown>, fields: readonly string[]) => Promise<WriteResult>;
 export type Plain = (write: () => Promise<unknown>) => Promise<WriteResult>;
@@ -35,13 +20,13 @@ export function StageStatusControls({ c, versioned }: { c: Case; versioned: Vers
   const setStageM = useMutation(SetStageDoc);
   const setStatusM = useMutation(SetStatusDoc);
   const stageOpts = useEnumOptions('Stage', enumValues('Stage'));
-  const nextStatuses = manualTransitions(c.status);
+  const nextStatuses = c.allowedStatuses;
   const statusOpts = useEnumOptions('CaseStatus', nextStatuses);
   const [stage, setStage] = useState<Stage>(c.stage);
   const [stageNote, setStageNote] = useState('');
   const [status, setStatus] = useState<CaseStatus | ''>('');
   const [statusNote, setStatusNote] = useState('');
-  const closed = c.status === 'RESOLVED' || c.status === 'CLOSED';
+  const closed = !c.isOpen;
 
   return (
     <div className="grid-2">
@@ -172,29 +157,45 @@ export function ResolveControls({ c, versioned, plain }: { c: Case; versioned: V
     </div>
   );
 
-  if (c.status === 'CLOSED') return rotate;
-  if (c.status === 'RESOLVED') {
+  if (c.canReopen || c.canClose) {
     return (
       <div className="grid-2">
         <div className="control-box">
-          <h3 className="sub-heading">{t('reopen')}</h3>
-          <TextField id="reopen-note" label={t('noteOptional')} value={reopenNote} onChange={(e) => setReopenNote(e.target.value)} />
+          <h3 className="sub-heading">{c.canReopen ? t('reopen') : t('closeCase')}</h3>
+          {c.canReopen && <TextField id="reopen-note" label={t('noteOptional')} value={reopenNote} onChange={(e) => setReopenNote(e.target.value)} />}
           <div className="btn-row">
-            <button type="button" className="btn btn-primary" disabled={reopen.pending} onClick={() => void plain(() => reopen.mutate({ caseId: c.id, note: reopenNote.trim() || null }))}>
-              {t('reopen')}
-            </button>
-            <button
-              type="button"
-              className="btn btn-danger"
-              disabled={close.pending}
-              onClick={() => {
-                if (window.confirm(t('closeConfirm'))) void plain(() => close.mutate({ caseId: c.id }));
-              }}
-            >
-              {t('closeCase')}
-            </button>
+            {c.canReopen && (
+              <button type="button" className="btn btn-primary" disabled={reopen.pending} onClick={() => void plain(() => reopen.mutate({ caseId: c.id, note: reopenNote.trim() || null }))}>
+                {t('reopen')}
+              </button>
+            )}
+            {c.canClose && (
+              <button
+                type="button"
+                className="btn btn-danger"
+                disabled={close.pending}
+                onClick={() => {
+                  if (window.confirm(t('closeConfirm'))) void plain(() => close.mutate({ caseId: c.id }));
+                }}
+              >
+                {t('closeCase')}
+              </button>
+            )}
           </div>
         </div>
+        {rotate}
+      </div>
+    );
+  }
+  if (!c.canResolve) {
+    return (
+      <div className="grid-2">
+        {c.isOpen && (
+          <div className="control-box">
+            <h3 className="sub-heading">{t('resolve')}</h3>
+            <p className="hint">{t('resolveNotYet')}</p>
+          </div>
+        )}
         {rotate}
       </div>
     );

@@ -9,12 +9,12 @@ import type { MsgKey } from '../../lib/i18n';
 
 type Note = CaseFullFragment['notes'][number];
 
-export function Notes({ caseId, notes, canWrite, partner, onChanged }: { caseId: string; notes: Note[]; canWrite: boolean; partner: boolean; onChanged: () => Promise<unknown> }) {
+/** `choices` are the visibilities the API says the viewer may write now (none: no form). */
+export function Notes({ caseId, notes, choices, onChanged }: { caseId: string; notes: Note[]; choices: readonly NoteVisibility[]; onChanged: () => Promise<unknown> }) {
   const { t, e, lang } = useApp();
   const add = useMutation(AddNoteDoc);
   const form = useFormErrors(['body', 'visibility']);
-  const choices: NoteVisibility[] = partner ? ['PARTNERS', 'BUSINESS'] : ['DESK', 'PARTNERS', 'BUSINESS'];
-  const [visibility, setVisibility] = useState<NoteVisibility>(choices[0]);
+  const [visibility, setVisibility] = useState<NoteVisibility>(choices[0] ?? 'PARTNERS');
   const [body, setBody] = useState('');
 
   const submit = async (ev: FormEvent) => {
@@ -52,7 +52,7 @@ export function Notes({ caseId, notes, canWrite, partner, onChanged }: { caseId:
           ))}
         </ul>
       )}
-      {canWrite && (
+      {choices.length > 0 && (
         <form onSubmit={submit} className="note-form" noValidate>
           <h3 className="sub-heading">{t('addNote')}</h3>
           <FormMessages form={form} />
@@ -62,7 +62,7 @@ export function Notes({ caseId, notes, canWrite, partner, onChanged }: { caseId:
             {choices.map((v) => (
               <div key={v} className="radio">
                 <input type="radio" id={`vis-${v}`} name="visibility" value={v} checked={visibility === v} onChange={() => setVisibility(v)} aria-describedby={`vis-help-${v}`} />
-                <label htmlFor={`vis-${v}`}>{t(`vis${v}` as MsgKey)}</label>
+                <label htmlFor={`vis-${v}`}>{e('NoteVisibility', v)}</label>
                 <span className="hint" id={`vis-help-${v}`}>
                   {t(`visHelp${v}` as MsgKey)}
                 </span>

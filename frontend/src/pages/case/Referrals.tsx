@@ -118,7 +118,7 @@ export function ReferPanel({ c, onChanged }: { c: Case; onChanged: () => Promise
 
   if (!c.consentToShare) return <Banner kind="warning">{t('cannotReferNoConsent')}</Banner>;
 
-  const open = new Set(c.referrals.filter((r) => r.status === 'PENDING' || r.status === 'ACCEPTED').map((r) => r.institution.id));
+  const open = new Set(c.referrals.filter((r) => r.isOpen).map((r) => r.institution.id));
   const doRefer = async (institutionId: string) => {
     form.clear();
     try {

@@ -4,45 +4,6 @@ import { formatDateTime } from '../../lib/format';
 
 type Ev = CaseFullFragment['events'][number];
 
-const ENUM_OF: Record<string, string> = {
-  STAGE_CHANGED: 'Stage',
-  STATUS_CHANGED: 'CaseStatus',
-  RESOLVED: 'CaseStatus',
-  REOPENED: 'CaseStatus',
-  CLOSED: 'CaseStatus',
-};
-
-const HIDDEN_KEYS = new Set(['reference', 'pickupDeadline', 'consentToShare', 'version', 'hash', 'prevHash']);
-
-/** Which enum a payload key holds, for its label. */
-const KEY_ENUM: Record<string, string> = {
-  stage: 'Stage',
-  channel: 'Channel',
-  priority: 'Priority',
-  reason: 'DeclineReason',
-  visibility: 'NoteVisibility',
-};
-
-/** A one-line reading of an event's payload: 「知る → 相談する」, institution, reason… (ids are left out). */
-export function describePayload(kind: string, payload: unknown, e: (n: string, v: string) => string): string {
-  if (payload == null || typeof payload !== 'object') return '';
-  const p = payload as Record<string, unknown>;
-  const parts: string[] = [];
-  const enumName = ENUM_OF[kind];
-  if (typeof p.from === 'string' && typeof p.to === 'string' && enumName) {
-    parts.push(`${e(enumName, p.from)} → ${e(enumName, p.to)}`);
-  }
-  for (const [k, v] of Object.entries(p)) {
-    if (k === 'from' || k === 'to' || HIDDEN_KEYS.has(k) || /Id$|_id$|^id$/.test(k) || v == null || v === '') continue;
-    if (KEY_ENUM[k] && typeof v === 'string') parts.push(e(KEY_ENUM[k], v));
-    else if (k === 'status' && typeof v === 'string') parts.push(e(kind === 'STATUS_CHANGED' ? 'CaseStatus' : 'ReferralStatus', v));
-    else if (k === 'outcomes' && Array.isArray(v)) parts.push(v.map((x) => e('Outcome', String(x))).join('・'));
-    else if (typeof v === 'string' || typeof v === 'number') parts.push(String(v));
-    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) parts.push(v.join('、'));
-  }
-  return parts.join(' / ');
-}
-
 export function Timeline({ events }: { events: Ev[] }) {
   const { t, e, lang } = useApp();
   const sorted = [...events].sort((a, b) => b.seq - a.seq);
@@ -56,7 +17,7 @@ export function Timeline({ events }: { events: Ev[] }) {
           </div>
           <div className="tl-body">
             <span className="tl-actor">{ev.actor?.displayName ?? t('system')}</span>
-            {describePayload(ev.kind, ev.payload, e) && <span className="tl-detail"> — {describePayload(ev.kind, ev.payload, e)}</span>}
+            {ev.summary && <span className="tl-detail"> — {ev.summary}</span>}
           </div>
         </li>
       ))}
