@@ -1,6 +1,7 @@
 //! The HTTP surface: one router merging `/graphql`, the health checks and the
 //! static front end, with request ids, tracing, body limits and security headers.
 
+pub mod edge;
 pub mod graphql;
 pub mod health;
 pub mod reports;
