@@ -48,11 +48,12 @@ function run(bin, args, env) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Seed a fresh demo database in a temporary folder and start `dxdesk serve` on a free port. */
-export async function startServer() {
+/** Seed a fresh demo database in a temporary folder and start `dxdesk serve` on a free port
+ * (`{ frontend: false }` for API-only tests, which need no built front end). */
+export async function startServer({ frontend = true } = {}) {
   const bin = process.env.DXDESK_BIN ?? join(repoRoot, 'target', 'debug', 'dxdesk');
   if (!existsSync(bin)) throw new Error(`dxdesk binary not found at ${bin} (build it with \`cargo build\`, or set DXDESK_BIN)`);
-  if (!existsSync(join(repoRoot, 'frontend', 'dist', 'index.html'))) {
+  if (frontend && !existsSync(join(repoRoot, 'frontend', 'dist', 'index.html'))) {
     throw new Error('frontend/dist is missing: run `npm ci && npm run build` in frontend/ first');
   }
   const dir = mkdtempSync(join(tmpdir(), 'dxdesk-browser-'));
