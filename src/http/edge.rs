@@ -470,13 +470,18 @@ mod tests {
     #[test]
     fn nul_in_any_json_string() {
         assert!(!json_has_nul(&serde_json::json!({"a": ["b", {"c": "d"}]})));
-        assert!(json_has_nul(&serde_json::json!({"a": ["b", {"c": "d\u{0}"}]})));
+        assert!(json_has_nul(
+            &serde_json::json!({"a": ["b", {"c": "d\u{0}"}]})
+        ));
         assert!(json_has_nul(&serde_json::json!({"a\u{0}": 1})));
     }
 
     #[test]
     fn guards_refuse_deep_bodies_and_documents() {
-        let body = format!("{{\"query\":\"{{a}}\",\"variables\":{{\"x\":{}}}}}", "[".repeat(65));
+        let body = format!(
+            "{{\"query\":\"{{a}}\",\"variables\":{{\"x\":{}}}}}",
+            "[".repeat(65)
+        );
         assert!(guard_body(body.as_bytes()).is_err());
         let ok = format!("{{\"v\":{}1{}}}", "[".repeat(63), "]".repeat(63));
         assert!(guard_body(ok.as_bytes()).is_ok());

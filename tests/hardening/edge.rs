@@ -6,7 +6,6 @@
 use crate::common::cases::{open_input, try_open_case, ADMIN, CONCIERGE};
 use crate::common::{self, Backend, Gql, TestApp};
 use crate::on_all_backends;
-use dxdesk::graphql::MAX_COMPLEXITY;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, TestRunner};
 use serde_json::{json, Value};
@@ -121,10 +120,42 @@ async fn deep_literals_are_refused_and_the_server_survives() {
 /// comments and escapes; variables nested at random.
 fn garbled_request() -> impl Strategy<Value = String> {
     let token = prop::sample::select(vec![
-        "{", "}", "[", "]", "(", ")", "\"", "\"\"\"", "#", "\n", "\\", "\\\"", "\\u0000", " ",
-        "a", ":", ",", "$x", "...", "@skip", "1", "-1.5e3", "query", "mutation", "fragment",
-        "on", "caseByReference", "reference", "caseStatus", "publicLabs", "id", "__typename",
-        "null", "true", "\u{0}", "🏃",
+        "{",
+        "}",
+        "[",
+        "]",
+        "(",
+        ")",
+        "\"",
+        "\"\"\"",
+        "#",
+        "\n",
+        "\\",
+        "\\\"",
+        "\\u0000",
+        " ",
+        "a",
+        ":",
+        ",",
+        "$x",
+        "...",
+        "@skip",
+        "1",
+        "-1.5e3",
+        "query",
+        "mutation",
+        "fragment",
+        "on",
+        "caseByReference",
+        "reference",
+        "caseStatus",
+        "publicLabs",
+        "id",
+        "__typename",
+        "null",
+        "true",
+        "\u{0}",
+        "🏃",
     ]);
     let opener = prop::sample::select(vec!["[", "{a:", "{a", "(a:", "[{b:"]);
     (
@@ -195,7 +226,11 @@ async fn production_gives_no_suggestions() {
         let r = app.gql(None, typo, json!({})).await;
         assert_eq!(r.code(), Some("BAD_USER_INPUT"), "{}", r.body);
         assert!(!r.body.to_string().contains("Did you mean"), "{}", r.body);
-        assert!(!r.body.to_string().contains("caseByReference"), "{}", r.body);
+        assert!(
+            !r.body.to_string().contains("caseByReference"),
+            "{}",
+            r.body
+        );
     });
 }
 
@@ -335,7 +370,10 @@ async fn request_errors_follow_graphql_over_http() {
             assert_eq!(b["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
         }
         let (status, ct, b) = post_accept(&app, &ok, Some(GRAPHQL_RESPONSE)).await;
-        assert_eq!((status, b["data"]["__typename"].as_str()), (200, Some("QueryRoot")));
+        assert_eq!(
+            (status, b["data"]["__typename"].as_str()),
+            (200, Some("QueryRoot"))
+        );
         assert!(ct.starts_with(GRAPHQL_RESPONSE), "{ct}");
         // Edge refusals carry the negotiated type too.
         let resp = app
@@ -363,7 +401,12 @@ async fn request_errors_follow_graphql_over_http() {
             }
         }
         // A field error is not a request error: 200 with data under both types.
-        let (status, _, b) = post_accept(&app, &json!({ "query": "{ me { id } }" }), Some(GRAPHQL_RESPONSE)).await;
+        let (status, _, b) = post_accept(
+            &app,
+            &json!({ "query": "{ me { id } }" }),
+            Some(GRAPHQL_RESPONSE),
+        )
+        .await;
         assert_eq!(status, 200, "{b}");
         assert!(b.get("data").is_some(), "{b}");
 
@@ -444,7 +487,12 @@ async fn page_sizes_count_in_the_cost_model() {
                     .chars()
                     .take_while(|c| c.is_alphanumeric() || *c == '_')
                     .collect();
-                let required = var.split([',', ')']).next().unwrap().trim_end().ends_with('!');
+                let required = var
+                    .split([',', ')'])
+                    .next()
+                    .unwrap()
+                    .trim_end()
+                    .ends_with('!');
                 let value = match name.as_str() {
                     "first" => json!(100),
                     "me" => me.clone(),
@@ -459,11 +507,19 @@ async fn page_sizes_count_in_the_cost_model() {
                 vars.insert(name, value);
             }
             let r = app
-                .gql(Some(&admin), &with_fragments(&docs, text), Value::Object(vars))
+                .gql(
+                    Some(&admin),
+                    &with_fragments(&docs, text),
+                    Value::Object(vars),
+                )
                 .await;
             assert_eq!(r.status, 200, "{text}: {}", r.body);
             for e in r.body["errors"].as_array().into_iter().flatten() {
-                assert_ne!(e["extensions"]["code"], "BAD_USER_INPUT", "{text}: {}", r.body);
+                assert_ne!(
+                    e["extensions"]["code"], "BAD_USER_INPUT",
+                    "{text}: {}",
+                    r.body
+                );
             }
             queries += 1;
         }
@@ -471,14 +527,22 @@ async fn page_sizes_count_in_the_cost_model() {
 
         // 30 aliases × a page of 100 cases is refused before it runs.
         let aliases: String = (0..30)
-            .map(|i| format!("a{i}: cases(first: 100) {{ edges {{ node {{ id reference title }} }} }} "))
+            .map(|i| {
+                format!("a{i}: cases(first: 100) {{ edges {{ node {{ id reference title }} }} }} ")
+            })
             .collect();
-        let r = app.gql(Some(&admin), &format!("{{ {aliases} }}"), json!({})).await;
+        let r = app
+            .gql(Some(&admin), &format!("{{ {aliases} }}"), json!({}))
+            .await;
         assert_eq!(r.code(), Some("BAD_USER_INPUT"), "{}", r.body);
-        assert!(r.body["errors"][0]["extensions"]["messageEn"]
-            .as_str()
-            .unwrap()
-            .contains("complex"), "{}", r.body);
+        assert!(
+            r.body["errors"][0]["extensions"]["messageEn"]
+                .as_str()
+                .unwrap()
+                .contains("complex"),
+            "{}",
+            r.body
+        );
         // The same through a variable, and for businesses.
         let q = format!(
             "query($n: Int) {{ {} }}",
@@ -490,9 +554,12 @@ async fn page_sizes_count_in_the_cost_model() {
         assert_eq!(r.code(), Some("BAD_USER_INPUT"), "{}", r.body);
         // One page of 100 fits.
         let r = app
-            .gql(Some(&admin), "{ cases(first: 100) { totalCount edges { node { id reference title } } } }", json!({}))
+            .gql(
+                Some(&admin),
+                "{ cases(first: 100) { totalCount edges { node { id reference title } } } }",
+                json!({}),
+            )
             .await;
         r.ok();
-        assert!(100 * 5 < MAX_COMPLEXITY);
     });
 }
