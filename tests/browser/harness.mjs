@@ -49,8 +49,8 @@ function run(bin, args, env) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Seed a fresh demo database in a temporary folder and start `dxdesk serve` on a free port
- * (`{ frontend: false }` for API-only tests, which need no built front end). */
-export async function startServer({ frontend = true } = {}) {
+ * (`{ frontend: false }` for API-only tests, which need no built front end; `env` adds variables). */
+export async function startServer({ frontend = true, env: extraEnv = {} } = {}) {
   const bin = process.env.DXDESK_BIN ?? join(repoRoot, 'target', 'debug', 'dxdesk');
   if (!existsSync(bin)) throw new Error(`dxdesk binary not found at ${bin} (build it with \`cargo build\`, or set DXDESK_BIN)`);
   if (frontend && !existsSync(join(repoRoot, 'frontend', 'dist', 'index.html'))) {
@@ -64,6 +64,7 @@ export async function startServer({ frontend = true } = {}) {
     DXDESK_BIND: `127.0.0.1:${port}`,
     DXDESK_JWT_SECRET: process.env.DXDESK_JWT_SECRET ?? 'browser-test-secret-browser-test-secret',
     RUST_LOG: process.env.RUST_LOG ?? 'warn',
+    ...extraEnv,
   };
   await run(bin, ['seed-demo'], env);
   const proc = spawn(bin, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
