@@ -2,6 +2,7 @@
 //! static front end, with request ids, tracing, body limits and security headers.
 
 pub mod client_ip;
+pub mod edge;
 pub mod graphql;
 pub mod health;
 pub mod reports;
