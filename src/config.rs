@@ -1,8 +1,10 @@
 //! Configuration from the environment: database URL, bind address, JWT secret,
-//! run mode and log format. Bad values are errors with one clear line.
+//! run mode, log format and the connection limits. Bad values are errors with
+//! one clear line.
 
 use anyhow::{bail, Context};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunMode {
@@ -26,6 +28,78 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Trust `X-Forwarded-For` for the client address (behind a reverse proxy).
     pub trust_proxy: bool,
+    /// Connection handling: caps, timeouts and the shutdown drain.
+    pub conn: ConnLimits,
+}
+
+/// How the server treats connections (see `crate::server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Open connections served at once (`DXDESK_MAX_CONNECTIONS`); past it a
+    /// new connection gets `503` and is closed.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (`DXDESK_HEADER_TIMEOUT_SECS`).
+    pub header_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request (`DXDESK_IDLE_TIMEOUT_SECS`).
+    pub idle_timeout: Duration,
+    /// Time a request may take, body upload included (`DXDESK_REQUEST_TIMEOUT_SECS`).
+    pub request_timeout: Duration,
+    /// On shutdown, how long requests in flight may still finish (`DXDESK_SHUTDOWN_DRAIN_SECS`).
+    pub shutdown_drain: Duration,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 768,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+            shutdown_drain: Duration::from_secs(8),
+        }
+    }
+}
+
+/// A positive whole number from the environment, or the default when unset.
+fn positive(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+    max: u64,
+) -> anyhow::Result<u64> {
+    match get(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => bail!("{name} must be a whole number from 1 to {max} (got {v:?})"),
+        },
+    }
+}
+
+impl ConnLimits {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let d = Self::default();
+        let secs = |name: &str, default: Duration| -> anyhow::Result<Duration> {
+            Ok(Duration::from_secs(positive(
+                get,
+                name,
+                default.as_secs(),
+                86_400,
+            )?))
+        };
+        Ok(Self {
+            max_connections: positive(
+                get,
+                "DXDESK_MAX_CONNECTIONS",
+                d.max_connections as u64,
+                1_000_000,
+            )? as usize,
+            header_timeout: secs("DXDESK_HEADER_TIMEOUT_SECS", d.header_timeout)?,
+            idle_timeout: secs("DXDESK_IDLE_TIMEOUT_SECS", d.idle_timeout)?,
+            request_timeout: secs("DXDESK_REQUEST_TIMEOUT_SECS", d.request_timeout)?,
+            shutdown_drain: secs("DXDESK_SHUTDOWN_DRAIN_SECS", d.shutdown_drain)?,
+        })
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -36,6 +110,7 @@ impl std::fmt::Debug for Config {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("mode", &self.mode)
             .field("log_format", &self.log_format)
+            .field("conn", &self.conn)
             .finish()
     }
 }
@@ -119,6 +194,7 @@ impl Config {
             Some(other) => bail!("DXDESK_LOG_FORMAT {other:?} is neither human nor json"),
         };
         let trust_proxy = matches!(get("DXDESK_TRUST_PROXY").as_deref(), Some("1" | "true"));
+        let conn = ConnLimits::from_lookup(&get)?;
         Ok(Config {
             database_url,
             bind,
@@ -126,6 +202,7 @@ impl Config {
             mode,
             log_format,
             trust_proxy,
+            conn,
         })
     }
 
@@ -185,6 +262,26 @@ mod tests {
         ])
         .unwrap();
         assert!(c.check_for_serve().is_ok());
+    }
+
+    #[test]
+    fn connection_limits_default_and_refuse_nonsense() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.conn, ConnLimits::default());
+        assert!(c.conn.max_connections < 1024, "fits a 1,024 file limit");
+        let c = cfg(&[
+            ("DXDESK_MAX_CONNECTIONS", "100"),
+            ("DXDESK_HEADER_TIMEOUT_SECS", "5"),
+            ("DXDESK_SHUTDOWN_DRAIN_SECS", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.conn.max_connections, 100);
+        assert_eq!(c.conn.header_timeout, Duration::from_secs(5));
+        assert_eq!(c.conn.shutdown_drain, Duration::from_secs(3));
+        for bad in ["0", "-1", "ten", "1.5"] {
+            assert!(cfg(&[("DXDESK_IDLE_TIMEOUT_SECS", bad)]).is_err(), "{bad}");
+            assert!(cfg(&[("DXDESK_MAX_CONNECTIONS", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]
