@@ -41,6 +41,8 @@ pub struct ConnLimits {
     /// Time a client has to send a request's headers (`DXDESK_HEADER_TIMEOUT_SECS`).
     pub header_timeout: Duration,
     /// Time a kept-alive connection may wait for its next request (`DXDESK_IDLE_TIMEOUT_SECS`).
+    /// The header timeout bounds this wait too (hyper's header timer runs while a
+    /// connection waits for a request), so a longer idle time has no effect.
     pub idle_timeout: Duration,
     /// Time a request may take, body upload included (`DXDESK_REQUEST_TIMEOUT_SECS`).
     pub request_timeout: Duration,
@@ -53,7 +55,7 @@ impl Default for ConnLimits {
         Self {
             max_connections: 768,
             header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             shutdown_drain: Duration::from_secs(8),
         }

@@ -35,6 +35,8 @@ pub const MAX_REJECTING: usize = 64;
 /// so the close is a FIN, not a reset that could eat the last answer.
 pub const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 64 * 1024;
+/// The same for a connection answered `503`: short, so rejecting stays cheap.
+const REJECT_LINGER: Duration = Duration::from_millis(300);
 
 /// The answer for a connection past the cap.
 pub const BUSY_RESPONSE: &str = "HTTP/1.1 503 Service Unavailable\r\n\
@@ -88,7 +90,10 @@ pub async fn serve(
                                 drop(permit);
                             });
                         }
-                        Err(_) => drop(stream),
+                        // Too many at once: a best-effort answer without waiting, then close.
+                        Err(_) => {
+                            let _ = stream.try_write(BUSY_RESPONSE.as_bytes());
+                        }
                     },
                 },
                 Err(e) => {
@@ -246,8 +251,11 @@ pub async fn linger_close(mut stream: TcpStream) {
 
 /// Answers a connection past the cap with `503` and closes it.
 async fn reject(mut stream: TcpStream) {
-    let _ = tokio::time::timeout(LINGER, stream.write_all(BUSY_RESPONSE.as_bytes())).await;
-    linger_close(stream).await;
+    let _ = tokio::time::timeout(REJECT_LINGER, async {
+        let _ = stream.write_all(BUSY_RESPONSE.as_bytes()).await;
+        linger_close(stream).await;
+    })
+    .await;
 }
 
 #[cfg(test)]
