@@ -530,24 +530,28 @@ async fn keys_are_per_caller_and_validated() {
     });
 }
 
+fn web_body(company: &str) -> Value {
+    json!({
+        "query": "mutation($i: ConsultationInput!) { submitConsultation(input: $i) { reference accessCode } }",
+        "variables": { "i": {
+            "business": {
+                "name": company,
+                "municipality": "弘前市",
+                "industry": "I",
+                "contactName": "青森 花子",
+                "email": "hanako@example.jp",
+            },
+            "description": "受発注の電子化について相談したい。",
+            "consentToShare": true,
+        } },
+    })
+}
+
 #[tokio::test]
 async fn an_anonymous_web_submission_is_replayed_by_key() {
     on_all_backends!(|backend| async move {
         let app = common::spawn_app(backend).await;
-        let body = json!({
-            "query": "mutation($i: ConsultationInput!) { submitConsultation(input: $i) { reference accessCode } }",
-            "variables": { "i": {
-                "business": {
-                    "name": "株式会社ウェブ",
-                    "municipality": "弘前市",
-                    "industry": "I",
-                    "contactName": "青森 花子",
-                    "email": "hanako@example.jp",
-                },
-                "description": "受発注の電子化について相談したい。",
-                "consentToShare": true,
-            } },
-        });
+        let body = web_body("株式会社ウェブ");
         let first = post_keyed(&app, None, "web-1", &body).await;
         assert!(first.body["errors"].is_null(), "{}", first.body);
         let again = post_keyed(&app, None, "web-1", &body).await;
@@ -555,5 +559,34 @@ async fn an_anonymous_web_submission_is_replayed_by_key() {
         assert_eq!(again.body, first.body);
         let token = app.login(CONCIERGE).await;
         assert_eq!(case_count(&app, &token).await, 1);
+    });
+}
+
+#[tokio::test]
+async fn a_rate_limited_attempt_releases_its_key_for_the_retry() {
+    on_all_backends!(|backend| async move {
+        let app = common::spawn_app(backend).await;
+        let limit = dxdesk::ratelimit::SUBMIT_PER_ADDRESS;
+        for i in 0..limit.max {
+            let r = post_keyed(
+                &app,
+                None,
+                &format!("fill-{i}"),
+                &web_body(&format!("株式会社枠{i}")),
+            )
+            .await;
+            assert!(r.body["errors"].is_null(), "{}", r.body);
+        }
+        let body = web_body("株式会社再試行");
+        let limited = post_keyed(&app, None, "later", &body).await;
+        assert_eq!(limited.code(), Some("RATE_LIMITED"), "{}", limited.body);
+        // The window passes; the same key runs the submission instead of replaying the refusal.
+        app.clock
+            .advance(limit.window + chrono::Duration::minutes(1));
+        let retried = post_keyed(&app, None, "later", &body).await;
+        assert!(!retried.replayed);
+        assert!(retried.body["errors"].is_null(), "{}", retried.body);
+        let token = app.login(CONCIERGE).await;
+        assert_eq!(case_count(&app, &token).await, limit.max + 1);
     });
 }
