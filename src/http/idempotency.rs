@@ -4,10 +4,14 @@
 //! (`Idempotent-Replayed: true`), with another body it is a `CONFLICT`, and while
 //! the first request still runs a retryable `CONFLICT`. Keys live in the
 //! database, so every instance sees them. An execution that fails for a reason
-//! a retry could fix (internal error, rate limit, sign-in) releases its key.
+//! a retry could fix (internal error, rate limit, sign-in) releases its key —
+//! unless it had committed a write: the claim is marked executed inside the
+//! mutation's own transactions, so a claim whose answer was lost in a crash is
+//! never run again (the retry learns it was carried out).
 
 use crate::http::graphql::{lang_of, Lang};
 use crate::state::AppState;
+use crate::store::idempotency::{CurrentClaim, CURRENT};
 use crate::store::{IdemClaim, IdemKey, IdemRow, SharedStore};
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, State};
@@ -27,6 +31,8 @@ pub const REPLAYED: &str = "idempotent-replayed";
 pub const KEEP: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// Longest key accepted.
 pub const MAX_KEY_LEN: usize = 255;
+/// Past the request time-out by this much, an unanswered claim's instance is gone.
+pub const ABANDONED_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 /// Largest answer stored (a mutation's answer is a few KiB).
 const MAX_STORED_ANSWER: usize = 4 * 1024 * 1024;
 
@@ -311,9 +317,10 @@ pub async fn guard(State(state): State<AppState>, req: Request<Body>, next: Next
     };
     let hash = hex::encode(Sha256::digest(&bytes));
     let now = state.now();
+    // A live instance answers or drops a request within the request time-out.
     let abandoned = chrono::TimeDelta::from_std(state.config.conn.request_timeout)
         .unwrap_or(chrono::TimeDelta::seconds(30))
-        + chrono::TimeDelta::seconds(60);
+        + ABANDONED_MARGIN;
     match state
         .store
         .idem_claim(claim.key(), &hash, now, now - KEEP, now - abandoned)
@@ -331,6 +338,16 @@ pub async fn guard(State(state): State<AppState>, req: Request<Body>, next: Next
             );
         }
         Ok(IdemClaim::Existing(row)) if row.status.is_some() => return replay(row),
+        Ok(IdemClaim::Existing(row)) if row.executed && row.created_at < now - abandoned => {
+            return error(
+                StatusCode::CONFLICT,
+                lang,
+                "CONFLICT",
+                "この操作は実行済みですが、結果をお返しする前にサーバーが停止しました。やり直さずに、一覧で結果を確認してください。",
+                "This action was carried out, but the server stopped before it could answer. Do not repeat it: look up the result in the list.",
+                false,
+            );
+        }
         Ok(IdemClaim::Existing(_)) => {
             return error(
                 StatusCode::CONFLICT,
@@ -353,8 +370,16 @@ pub async fn guard(State(state): State<AppState>, req: Request<Body>, next: Next
             );
         }
     }
-    let resp = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
+    let current = CurrentClaim {
+        scope: claim.scope.clone(),
+        key: claim.key.clone(),
+        claim_id: claim.claim_id.clone(),
+    };
+    let resp = CURRENT
+        .scope(
+            current,
+            next.run(Request::from_parts(parts, Body::from(bytes))),
+        )
         .await;
     let (rparts, rbody) = resp.into_parts();
     let Ok(answer) = to_bytes(rbody, MAX_STORED_ANSWER).await else {

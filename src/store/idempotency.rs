@@ -1,6 +1,8 @@
 //! Idempotency keys of mutations, shared by every instance on the database: a
-//! key is claimed with an `INSERT` (the primary key decides a race), answered
-//! with an `UPDATE`, released by a `DELETE` when its execution failed.
+//! key is claimed with an `INSERT` (the primary key decides a race), marked
+//! executed inside every write transaction the mutation runs (`begin_write`
+//! reads the claim from a task-local), answered with an `UPDATE`, and released
+//! by a `DELETE` when its execution failed before writing anything.
 
 use super::{PgStore, SqliteStore};
 use crate::error::AppResult;
@@ -11,6 +13,8 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct IdemRow {
     pub request_hash: String,
+    /// A write transaction of the execution committed.
+    pub executed: bool,
     /// `None` while the first request is still executing.
     pub status: Option<i64>,
     pub content_type: Option<String>,
@@ -27,6 +31,39 @@ pub enum IdemClaim {
     Existing(IdemRow),
 }
 
+/// The claim of the request the current task executes, owned.
+#[derive(Debug, Clone)]
+pub struct CurrentClaim {
+    pub scope: String,
+    pub key: String,
+    pub claim_id: String,
+}
+
+tokio::task_local! {
+    /// Set by the idempotency middleware around a keyed mutation's execution.
+    pub static CURRENT: CurrentClaim;
+}
+
+/// Marks the current task's claim executed inside the write transaction `$tx`,
+/// so the mark commits (or rolls back) with the mutation's own writes.
+macro_rules! mark_executed {
+    ($tx:expr) => {
+        if let Ok(c) = $crate::store::idempotency::CURRENT.try_with(|c| c.clone()) {
+            sqlx::query(
+                "UPDATE idempotency_keys SET executed = $1 \
+                 WHERE scope = $2 AND key = $3 AND claim_id = $4",
+            )
+            .bind(true)
+            .bind(&c.scope)
+            .bind(&c.key)
+            .bind(&c.claim_id)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+pub(crate) use mark_executed;
+
 /// One claim: who, which key, which execution.
 #[derive(Debug, Clone, Copy)]
 pub struct IdemKey<'a> {
@@ -38,8 +75,8 @@ pub struct IdemKey<'a> {
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `key` for a request whose body hashes to `request_hash`. A row
-    /// created before `expired_before`, or still unanswered and created before
-    /// `abandoned_before` (its instance died), is replaced.
+    /// created before `expired_before`, or unanswered, never executed and
+    /// created before `abandoned_before` (its instance died), is replaced.
     async fn idem_claim(
         &self,
         key: IdemKey<'_>,
@@ -56,7 +93,8 @@ pub trait IdempotencyStore: Send + Sync {
         content_type: Option<&str>,
         body: &str,
     ) -> AppResult<()>;
-    /// Gives the key up (its execution failed), so a retry runs again.
+    /// Gives the key up (its execution failed), so a retry runs again; not if
+    /// the execution committed a write (then the retry must not run it twice).
     async fn idem_release(&self, key: IdemKey<'_>) -> AppResult<()>;
     /// Deletes keys created before `before`.
     async fn idem_prune(&self, before: DateTime<Utc>) -> AppResult<u64>;
@@ -79,12 +117,13 @@ macro_rules! impl_idempotency {
                 for _ in 0..3 {
                     sqlx::query(
                         "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 \
-                         AND (created_at < $3 OR (status IS NULL AND created_at < $4))",
+                         AND (created_at < $3 OR (status IS NULL AND executed = $5 AND created_at < $4))",
                     )
                     .bind(key.scope)
                     .bind(key.key)
                     .bind(expired_before)
                     .bind(abandoned_before)
+                    .bind(false)
                     .execute(&self.pool)
                     .await?;
                     let inserted = sqlx::query(
@@ -103,7 +142,7 @@ macro_rules! impl_idempotency {
                         return Ok(IdemClaim::Claimed);
                     }
                     let row: Option<IdemRow> = sqlx::query_as(
-                        "SELECT request_hash, status, content_type, body, created_at \
+                        "SELECT request_hash, executed, status, content_type, body, created_at \
                          FROM idempotency_keys WHERE scope = $1 AND key = $2",
                     )
                     .bind(key.scope)
@@ -142,11 +181,12 @@ macro_rules! impl_idempotency {
             async fn idem_release(&self, key: IdemKey<'_>) -> AppResult<()> {
                 sqlx::query(
                     "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 \
-                     AND claim_id = $3 AND status IS NULL",
+                     AND claim_id = $3 AND status IS NULL AND executed = $4",
                 )
                 .bind(key.scope)
                 .bind(key.key)
                 .bind(key.claim_id)
+                .bind(false)
                 .execute(&self.pool)
                 .await?;
                 Ok(())

@@ -590,3 +590,91 @@ async fn a_rate_limited_attempt_releases_its_key_for_the_retry() {
         assert_eq!(case_count(&app, &token).await, limit.max + 1);
     });
 }
+
+/// Marks a claim executed, as the mutation's own transaction does.
+async fn mark_executed(app: &TestApp, key: &str) {
+    let sql = "UPDATE idempotency_keys SET executed = $1 WHERE key = $2";
+    let any = app.state.store.as_any();
+    if let Some(s) = any.downcast_ref::<dxdesk::store::SqliteStore>() {
+        sqlx::query(sql)
+            .bind(true)
+            .bind(key)
+            .execute(s.pool())
+            .await
+            .unwrap();
+    } else if let Some(s) = any.downcast_ref::<dxdesk::store::PgStore>() {
+        sqlx::query(sql)
+            .bind(true)
+            .bind(key)
+            .execute(s.pool())
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_crash_runs_again_only_if_nothing_was_written() {
+    use dxdesk::store::{IdemClaim, IdemKey};
+    use sha2::Digest;
+    on_all_backends!(|backend| async move {
+        let app = common::spawn_app(backend).await;
+        let login = app.login_payload(CONCIERGE, common::PASSWORD).await;
+        let token = login.ok()["login"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let scope = format!(
+            "user:{}",
+            login.ok()["login"]["user"]["id"].as_str().unwrap()
+        );
+        let now = app.state.now();
+        // An instance claimed two keys and died: one before writing, one after its commit.
+        let mut bodies = Vec::new();
+        for (key, title) in [
+            ("died-before", "書く前に停止"),
+            ("died-after", "書いた後に停止"),
+        ] {
+            let body = open_body(title, &format!("株式会社{title}"));
+            let hash = hex::encode(sha2::Sha256::digest(serde_json::to_vec(&body).unwrap()));
+            let k = IdemKey {
+                scope: &scope,
+                key,
+                claim_id: "dead-instance",
+            };
+            let claim = app
+                .state
+                .store
+                .idem_claim(
+                    k,
+                    &hash,
+                    now,
+                    now - chrono::Duration::days(1),
+                    now - chrono::Duration::hours(1),
+                )
+                .await
+                .unwrap();
+            assert_eq!(claim, IdemClaim::Claimed);
+            bodies.push(body);
+        }
+        mark_executed(&app, "died-after").await;
+        // While the claims could still belong to a live instance: retry later.
+        let early = post_keyed(&app, Some(&token), "died-before", &bodies[0]).await;
+        assert_eq!(early.code(), Some("CONFLICT"));
+        assert_eq!(
+            early.body["errors"][0]["extensions"]["retryable"],
+            Value::Bool(true)
+        );
+        app.clock.advance(chrono::Duration::minutes(5));
+        // Nothing was written: the retry runs.
+        let rerun = post_keyed(&app, Some(&token), "died-before", &bodies[0]).await;
+        assert!(rerun.body["errors"].is_null(), "{}", rerun.body);
+        // Written, answer lost: not run twice, and the caller is told so.
+        let done = post_keyed(&app, Some(&token), "died-after", &bodies[1]).await;
+        assert_eq!(done.code(), Some("CONFLICT"), "{}", done.body);
+        assert_ne!(
+            done.body["errors"][0]["extensions"]["retryable"],
+            Value::Bool(true)
+        );
+        assert_eq!(case_count(&app, &token).await, 1);
+    });
+}
