@@ -398,6 +398,10 @@ async fn a_retried_mutation_replays_its_answer_instead_of_opening_a_second_case(
         assert_eq!(again.status, first.status);
         assert_eq!(again.body, first.body, "the same case and access code");
         assert_eq!(case_count(&app, &token).await, 1);
+        assert!(
+            claim_executed(&app, "open-1").await,
+            "marked in the mutation's transaction"
+        );
         // Another key is another action.
         let other = post_keyed(&app, Some(&token), "open-2", &body).await;
         assert!(!other.replayed);
@@ -589,6 +593,26 @@ async fn a_rate_limited_attempt_releases_its_key_for_the_retry() {
         let token = app.login(CONCIERGE).await;
         assert_eq!(case_count(&app, &token).await, limit.max + 1);
     });
+}
+
+/// Whether the claim of `key` was marked executed by the mutation's transaction.
+async fn claim_executed(app: &TestApp, key: &str) -> bool {
+    let sql = "SELECT executed FROM idempotency_keys WHERE key = $1";
+    let any = app.state.store.as_any();
+    if let Some(s) = any.downcast_ref::<dxdesk::store::SqliteStore>() {
+        sqlx::query_scalar(sql)
+            .bind(key)
+            .fetch_one(s.pool())
+            .await
+            .unwrap()
+    } else {
+        let s = any.downcast_ref::<dxdesk::store::PgStore>().unwrap();
+        sqlx::query_scalar(sql)
+            .bind(key)
+            .fetch_one(s.pool())
+            .await
+            .unwrap()
+    }
 }
 
 /// Marks a claim executed, as the mutation's own transaction does.
