@@ -144,7 +144,8 @@ pub fn storable(status: StatusCode, body: &[u8]) -> bool {
     })
 }
 
-/// Whose keys these are: the user a valid access token names, else the client address.
+/// Whose keys these are: the user a valid access token names, else the client
+/// address (as the proxy configuration says to read it).
 fn scope_of(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -157,7 +158,10 @@ fn scope_of(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> 
         return format!("user:{}", claims.sub);
     }
     match peer {
-        Some(p) => format!("anon:{}", p.ip()),
+        Some(p) => format!(
+            "anon:{}",
+            crate::http::client_ip::from_parts(&state.config, p.ip(), headers)
+        ),
         None => "anon:unknown".to_owned(),
     }
 }
