@@ -5,7 +5,7 @@
 use crate::auth::{self, Authn};
 use crate::error::AppError;
 use crate::http::graphql::{lang_of, Lang};
-use crate::report::{self, ExportKind};
+use crate::service::reports::{self as report, ExportKind};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
