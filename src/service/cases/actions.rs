@@ -4,8 +4,8 @@
 //! it and applies it through [`super::write`].
 
 use super::write::{
-    apply, authorize_desk, check_assignee, check_note, check_texts, lab_of, normalized, transition,
-    with_note,
+    apply, authorize_desk_write, check_assignee, check_note, check_texts, lab_of, normalized,
+    transition, with_note,
 };
 use crate::domain::permissions::{require_desk, Viewer};
 use crate::domain::types::*;
@@ -366,7 +366,7 @@ pub async fn update_case(
     expected_version: i32,
     edit: CaseEdit,
 ) -> AppResult<CaseSnapshot> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     if let Some(a) = edit.assigned_to {
         check_assignee(st, v, a).await?;
     }
@@ -390,7 +390,7 @@ pub async fn set_stage(
     stage: Stage,
     note: Option<String>,
 ) -> AppResult<CaseSnapshot> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     let note = check_note(note.as_deref())?;
     let (actor, now) = (v.user_id, st.now());
     apply(
@@ -412,7 +412,7 @@ pub async fn set_status(
     status: CaseStatus,
     note: Option<String>,
 ) -> AppResult<CaseSnapshot> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     let note = check_note(note.as_deref())?;
     let (actor, now) = (v.user_id, st.now());
     apply(
@@ -434,7 +434,7 @@ pub async fn resolve_case(
     outcomes: Vec<Outcome>,
     summary: String,
 ) -> AppResult<CaseSnapshot> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     let (actor, now) = (v.user_id, st.now());
     apply(
         st,
@@ -453,7 +453,7 @@ pub async fn reopen_case(
     id: Uuid,
     note: Option<String>,
 ) -> AppResult<CaseSnapshot> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     let note = check_note(note.as_deref())?;
     let (actor, now) = (v.user_id, st.now());
     apply(
@@ -468,7 +468,7 @@ pub async fn reopen_case(
 
 /// `closeCase`.
 pub async fn close_case(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<CaseSnapshot> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     let (actor, now) = (v.user_id, st.now());
     apply(
         st,
@@ -482,7 +482,7 @@ pub async fn close_case(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<CaseSn
 
 /// `rotateAccessCode`: returns the new code; the old one stops working at once.
 pub async fn rotate_access_code(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<String> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     let code = access_code::generate();
     let hash = access_code::hash(&code);
     let actor = v.user_id;

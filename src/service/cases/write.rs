@@ -6,12 +6,14 @@ use crate::domain::permissions::{require_desk, Viewer};
 use crate::domain::types::*;
 use crate::domain::{case_state, validation};
 use crate::error::{AppError, AppResult};
-use crate::service::access::load_case_for;
+use crate::service::access::{case_not_found, load_case_for};
 use crate::service::events;
 use crate::service::{MAX_TEXT, MAX_TITLE};
 use crate::state::AppState;
 use crate::store::*;
 use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The viewer's lab.
@@ -71,8 +73,23 @@ pub async fn authorize_desk(st: &AppState, v: &Viewer, case_id: Uuid) -> AppResu
     Ok(row)
 }
 
+/// Authorises a desk write on a case without reading it first: desk staff go
+/// straight to the locked write, which refuses a missing case or one of
+/// another lab with the same `NOT_FOUND` (see [`apply`]). A partner's case is
+/// read first so that an unreadable case stays `NOT_FOUND` before the
+/// `FORBIDDEN` of the desk-only action.
+pub async fn authorize_desk_write(st: &AppState, v: &Viewer, case_id: Uuid) -> AppResult<()> {
+    if !v.is_desk() {
+        load_case_for(st, v, case_id).await?;
+        require_desk(v)?;
+    }
+    Ok(())
+}
+
 /// Applies a decision to a case (already authorised), with the
-/// optimistic-concurrency check when `expected_version` is given.
+/// optimistic-concurrency check when `expected_version` is given. The write
+/// locks the case of the viewer's lab only: a missing case, or one of another
+/// lab, is the `NOT_FOUND` of an unreadable case.
 pub async fn apply(
     st: &AppState,
     v: &Viewer,
@@ -80,10 +97,21 @@ pub async fn apply(
     expected_version: Option<i64>,
     decide: Decide,
 ) -> AppResult<CaseSnapshot> {
+    let decided = Arc::new(AtomicBool::new(false));
+    let seen = decided.clone();
+    let decide: Decide = Box::new(move |s| {
+        seen.store(true, Ordering::Relaxed);
+        decide(s)
+    });
     let snap = st
         .store
         .update_case(v.lab_id, case_id, expected_version, st.now(), decide)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // Not found before any decision: the locked read found no such case.
+            AppError::NotFound(_) if !decided.load(Ordering::Relaxed) => case_not_found(),
+            e => e,
+        })?;
     Ok(normalized(snap))
 }
 
