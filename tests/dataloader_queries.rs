@@ -55,14 +55,28 @@ const LIST: &str = r#"query($first: Int) {
   }
 }"#;
 
+/// The same list without `totalCount`: it must not count the cases.
+fn list_without_total() -> String {
+    LIST.replace("    totalCount\n", "")
+}
+
 async fn statements_for(
     state: &AppState,
     v: &dxdesk::domain::Viewer,
     first: i32,
 ) -> (usize, usize) {
+    statements_of(state, v, LIST, first).await
+}
+
+async fn statements_of(
+    state: &AppState,
+    v: &dxdesk::domain::Viewer,
+    query: &str,
+    first: i32,
+) -> (usize, usize) {
     let schema = graphql::schema(Some(state.clone()));
     let run = || {
-        let req = async_graphql::Request::new(LIST)
+        let req = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(
                 serde_json::json!({ "first": first }),
             ))
@@ -156,4 +170,20 @@ async fn fifty_cases_with_nested_fields_cost_a_fixed_handful_of_statements() {
     eprintln!("statements: 5 cases → {small}, 50 cases → {large}");
     assert!(large <= 8, "50 cases cost {large} statements");
     assert_eq!(small, large, "the statement count grows with the page size");
+
+    // `totalCount` is computed only when selected: the same list without it
+    // costs exactly one statement less (the count), whatever the page size.
+    let query = list_without_total();
+    assert!(!query.contains("totalCount"));
+    let (uncounted, n) = statements_of(&state, &desk, &query, 50).await;
+    assert_eq!(n, 50);
+    eprintln!("statements without totalCount: {uncounted}");
+    assert_eq!(
+        uncounted + 1,
+        large,
+        "a list without totalCount still counts"
+    );
+    let (uncounted_empty, _) = statements_of(&state, &desk, &query, 0).await;
+    let (counted_empty, _) = statements_for(&state, &desk, 0).await;
+    assert_eq!(uncounted_empty + 1, counted_empty);
 }

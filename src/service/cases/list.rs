@@ -4,7 +4,7 @@
 use crate::domain::permissions::{require_desk, Viewer};
 use crate::domain::reference;
 use crate::error::{AppError, AppResult};
-use crate::service::access::{case_not_found, ensure_can_read, load_case_for};
+use crate::service::access::{self, case_not_found, ensure_can_read, load_case_for};
 use crate::state::AppState;
 use crate::store::*;
 use uuid::Uuid;
@@ -14,12 +14,39 @@ use uuid::Uuid;
 pub struct CasePage {
     pub rows: Vec<CaseRow>,
     pub has_next: bool,
-    pub total: i64,
+    /// Counts the whole list on demand (`totalCount` only when selected).
+    pub count: CaseCount,
+}
+
+/// The filter of a page as the viewer's scope narrowed it; only
+/// [`list_cases`] makes one, so a count never escapes the viewer's scope.
+#[derive(Debug, Clone)]
+pub struct CaseCount(CaseQuery);
+
+impl CaseCount {
+    /// All cases matching the filter (not just the page): one count query.
+    pub async fn total(&self, st: &AppState) -> AppResult<i64> {
+        st.store.count_cases(&self.0).await
+    }
 }
 
 /// `case(id)`: the case, or `NOT_FOUND` when it does not exist or may not be read.
 pub async fn get_case(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<CaseRow> {
     load_case_for(st, v, id).await
+}
+
+/// `Case.events`: the support record of a case the viewer was allowed to read
+/// (a `Case` is only ever handed out after [`get_case`], [`case_by_reference`]
+/// or [`list_cases`]), in order, without the events the viewer may not see
+/// ([`access::event_visible`]).
+pub async fn events_for(st: &AppState, v: &Viewer, case_id: Uuid) -> AppResult<Vec<EventRow>> {
+    Ok(st
+        .store
+        .events_for_case(case_id)
+        .await?
+        .into_iter()
+        .filter(|e| access::event_visible(v, e))
+        .collect())
 }
 
 /// A reference as typed by a person, in its stored form (`AOM-2026-000123`);
@@ -77,12 +104,13 @@ pub async fn list_cases(
     } else {
         Some(v.partner_institution().unwrap_or(Uuid::nil()))
     };
-    let total = st.store.count_cases(&q).await?;
     if limit == 0 {
+        // An empty page: is there anything to read from the start?
+        let has_next = after.is_none() && !st.store.list_cases(&q, None, 1).await?.is_empty();
         return Ok(CasePage {
             rows: vec![],
-            has_next: total > 0 && after.is_none(),
-            total,
+            has_next,
+            count: CaseCount(q),
         });
     }
     let mut rows = st.store.list_cases(&q, after, limit + 1).await?;
@@ -91,7 +119,7 @@ pub async fn list_cases(
     Ok(CasePage {
         rows,
         has_next,
-        total,
+        count: CaseCount(q),
     })
 }
 
