@@ -21,6 +21,22 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
+/// The text of every statement, in order (to tell the count query apart).
+static TEXTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// How many of the statements recorded since `from` count cases.
+fn count_queries_since(from: usize) -> usize {
+    TEXTS.lock().unwrap()[from..]
+        .iter()
+        .filter(|t| {
+            // Debug text: quoted, line breaks as `\n`.
+            t.replace("\\n", " ")
+                .trim_start_matches(|c: char| !c.is_ascii_alphabetic())
+                .to_ascii_lowercase()
+                .starts_with("select count(")
+        })
+        .count()
+}
 
 struct CountSql;
 
@@ -28,17 +44,19 @@ impl<S: tracing::Subscriber> Layer<S> for CountSql {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         if event.metadata().target() == "sqlx::query" {
             STATEMENTS.fetch_add(1, Ordering::SeqCst);
-            if std::env::var("SHOW_SQL").is_ok() {
-                struct V;
-                impl tracing::field::Visit for V {
-                    fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
-                        if f.name() == "db.statement" {
-                            eprintln!("SQL {v:?}");
+            struct V;
+            impl tracing::field::Visit for V {
+                fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                    if f.name() == "db.statement" {
+                        let text = format!("{v:?}");
+                        if std::env::var("SHOW_SQL").is_ok() {
+                            eprintln!("SQL {text}");
                         }
+                        TEXTS.lock().unwrap().push(text);
                     }
                 }
-                event.record(&mut V);
             }
+            event.record(&mut V);
         }
     }
 }
@@ -55,14 +73,28 @@ const LIST: &str = r#"query($first: Int) {
   }
 }"#;
 
+/// The same list without `totalCount`: it must not count the cases.
+fn list_without_total() -> String {
+    LIST.replace("    totalCount\n", "")
+}
+
 async fn statements_for(
     state: &AppState,
     v: &dxdesk::domain::Viewer,
     first: i32,
 ) -> (usize, usize) {
+    statements_of(state, v, LIST, first).await
+}
+
+async fn statements_of(
+    state: &AppState,
+    v: &dxdesk::domain::Viewer,
+    query: &str,
+    first: i32,
+) -> (usize, usize) {
     let schema = graphql::schema(Some(state.clone()));
     let run = || {
-        let req = async_graphql::Request::new(LIST)
+        let req = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(
                 serde_json::json!({ "first": first }),
             ))
@@ -156,4 +188,32 @@ async fn fifty_cases_with_nested_fields_cost_a_fixed_handful_of_statements() {
     eprintln!("statements: 5 cases → {small}, 50 cases → {large}");
     assert!(large <= 8, "50 cases cost {large} statements");
     assert_eq!(small, large, "the statement count grows with the page size");
+
+    // `totalCount` is computed only when selected: the same list without it
+    // costs exactly one statement less (the count), whatever the page size.
+    let query = list_without_total();
+    assert!(!query.contains("totalCount"));
+    let mark = TEXTS.lock().unwrap().len();
+    let (counted, _) = statements_for(&state, &desk, 50).await;
+    // once in the warm-up run, once in the counted run
+    assert_eq!(count_queries_since(mark), 2, "totalCount did not count");
+    let mark = TEXTS.lock().unwrap().len();
+    let (uncounted, n) = statements_of(&state, &desk, &query, 50).await;
+    assert_eq!(n, 50);
+    eprintln!("statements without totalCount: {uncounted}");
+    assert_eq!(
+        count_queries_since(mark),
+        0,
+        "a list without totalCount counts"
+    );
+    assert_eq!(uncounted + 1, counted);
+    let mark = TEXTS.lock().unwrap().len();
+    let (uncounted_empty, _) = statements_of(&state, &desk, &query, 0).await;
+    assert_eq!(
+        count_queries_since(mark),
+        0,
+        "an empty page without totalCount counts"
+    );
+    let (counted_empty, _) = statements_for(&state, &desk, 0).await;
+    assert_eq!(uncounted_empty + 1, counted_empty);
 }
