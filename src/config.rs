@@ -31,7 +31,7 @@ pub struct Config {
     /// (the client is the right-most `X-Forwarded-For` entry).
     pub trust_proxy: bool,
 
-    // --- audit seals (issue 9, finding 6) ---
+    // --- audit seals ---
     /// `DXDESK_AUDIT_KEY`: seals every case write (HMAC-SHA256); `None` = unsealed.
     pub audit_key: Option<crate::domain::seal::SealKey>,
     /// `DXDESK_AUDIT_KEY_PREVIOUS`: also accepted by `audit verify` and `audit reseal` (key rotation).

@@ -1,4 +1,4 @@
-//! Benchmark of the case list (issue 3): seeds a lab with N synthetic cases
+//! Benchmark of the case list: seeds a lab with N synthetic cases
 //! over ten years on SQLite and/or PostgreSQL, then times the `cases` first
 //! page and a deep page (keyset cursor half-way down), with and without
 //! filters, and the total count. Not a test: it prints figures.

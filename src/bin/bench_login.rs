@@ -1,4 +1,4 @@
-//! Benchmark of a login wave (issue 9, finding 2): starts a real `dxdesk serve`
+//! Benchmark of a login wave: starts a real `dxdesk serve`
 //! process on a fresh seeded database, fires N concurrent logins over HTTP
 //! (each from its own `X-Forwarded-For` address, unknown accounts, so that only
 //! the hashing gate and not the per-address limit decides), and meanwhile

@@ -1,4 +1,4 @@
-//! Benchmark of the fiscal-year activity report (issue 6): seeds one lab with N
+//! Benchmark of the fiscal-year activity report: seeds one lab with N
 //! synthetic cases spread over ten fiscal years (with referrals, outcomes and
 //! stage changes), then times `activityReport` for the last of those years —
 //! the lab's whole report (what the secretariat sees) and a partner's. Not a

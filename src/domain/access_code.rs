@@ -10,6 +10,7 @@
 use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::text::{is_hyphen_like, to_halfwidth};
 
@@ -82,15 +83,11 @@ pub fn verify(input: &str, stored_hash: &str) -> bool {
     constant_time_eq(candidate.as_bytes(), stored_hash.trim().as_bytes()) && well_formed
 }
 
-/// Compares two byte strings (ASCII case-insensitively) without an early exit.
+/// Compares two byte strings (ASCII case-insensitively) in constant time.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| {
-        acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase())
-    });
-    diff == 0
+    let a = a.to_ascii_lowercase();
+    let b = b.to_ascii_lowercase();
+    a.ct_eq(&b).into()
 }
 
 #[cfg(test)]

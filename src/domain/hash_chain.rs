@@ -13,8 +13,7 @@
 //! 7. `prev_hash` — the previous event's `hash`, [`GENESIS`] for the first
 //!
 //! No field can contain a raw newline (canonical JSON escapes them), so the
-//! serialisation is unambiguous. (DESIGN.md writes the fields as
-//! `case_id|seq|…`; the separator actually used is `'\n'`.)
+//! serialisation is unambiguous.
 
 use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use serde_json::Value;

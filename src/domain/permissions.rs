@@ -1,4 +1,4 @@
-//! Who may do what (PRODUCT.md "Who may do what"): the `Viewer` and the permission predicates.
+//! Who may do what (docs/PRODUCT.md "Who may do what"): the `Viewer` and the permission predicates.
 //!
 //! Every predicate is pure; callers load the facts (the case's lab, its
 //! referrals) and ask. What a partner or business may not read must be

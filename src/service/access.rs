@@ -2,7 +2,7 @@
 //! which of its referrals, notes and events. Anything the viewer may not read
 //! is `NOT_FOUND`, exactly like a case that does not exist.
 //!
-//! Decisions (PRODUCT.md "Who may do what", DESIGN.md):
+//! Decisions (docs/PRODUCT.md "Who may do what", docs/DESIGN.md):
 //! - desk staff (admin, concierge) read every case of their lab, with every
 //!   referral, note and event;
 //! - a partner reads a case only while its institution holds a PENDING,

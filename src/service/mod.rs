@@ -1,4 +1,4 @@
-//! The use-cases of the case area (issues 3 and 4): opening and editing cases,
+//! The use-cases of the case area: opening and editing cases,
 //! referrals, notes, the public status check, the web consultation form,
 //! routing suggestions and the audit of the support record.
 //!

@@ -1,4 +1,4 @@
-// The lab's year (issue 6): activityReport as figures, charts and tables, KPI progress, exports.
+// The lab's year: activityReport as figures, charts and tables, KPI progress, exports.
 import { useState } from 'react';
 import { useApp } from '../app/context';
 import { useQuery } from '../app/hooks';

@@ -58,7 +58,7 @@ pub const REFERRAL_HEADER: [&str; 11] = [
 
 /// A time as Japanese wall-clock text, `YYYY-MM-DD HH:MM:SS`.
 pub fn jst_text(t: DateTime<Utc>) -> String {
-    t.with_timezone(&chrono_tz::Asia::Tokyo)
+    crate::domain::jst::local(t)
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
 }

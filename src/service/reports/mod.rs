@@ -2,7 +2,7 @@
 //! the `report` command share it), its CSV and JSON exports, and the KPI
 //! targets of the reference labs.
 //!
-//! Who sees what (PRODUCT.md "reports"): ADMIN and CONCIERGE get their lab's
+//! Who sees what (docs/PRODUCT.md "reports"): ADMIN and CONCIERGE get their lab's
 //! report; a PARTNER gets the same shape restricted to their own institution's
 //! referrals and the cases they may read; another lab's data never appears.
 
