@@ -3,7 +3,7 @@
 //! page and a deep page (keyset cursor half-way down), with and without
 //! filters, and the total count. Not a test: it prints figures.
 //!
-//! cargo run --release --bin bench_cases -- --sizes 10000,1000000 --backend both
+//! cargo run --release --features bench --bin bench_cases -- --sizes 10000,1000000 --backend both
 
 use chrono::{Duration, TimeZone, Utc};
 use dxdesk::domain::types::CaseStatus;

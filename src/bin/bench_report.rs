@@ -5,7 +5,7 @@
 //! test: it prints figures.
 //!
 //! ```text
-//! cargo run --release --bin bench_report -- [--cases 1000000] [--backend sqlite|postgres|both]
+//! cargo run --release --features bench --bin bench_report -- [--cases 1000000] [--backend sqlite|postgres|both]
 //!     [--runs 7] [--sqlite-path FILE] [--pg-url URL]
 //! ```
 //!

@@ -4,15 +4,13 @@
 //! real hash-chained OPENED event, so `audit verify` holds on the result.
 //! Meant for an empty lab: references start at 1 for each year.
 
-use super::{PgStore, SqliteStore};
+use super::db::{sql, HasDb, Pool, Sql, Val};
 use crate::domain::hash_chain::ChainLink;
 use crate::domain::types::*;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use sqlx::types::Json;
-use sqlx::QueryBuilder;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -229,130 +227,184 @@ fn generate(spec: &BulkSpec, start: usize, end: usize, counters: &mut HashMap<i3
     g
 }
 
-macro_rules! impl_bulk {
-    ($store:ty, $db:ty) => {
-        impl $store {
-            /// Writes `spec.cases` synthetic cases (and their businesses, topics,
-            /// referrals and events), `chunk` cases per transaction.
-            pub async fn bulk_seed(&self, spec: &BulkSpec, mut progress: impl FnMut(usize)) -> anyhow::Result<BulkReport> {
-                let mut report = BulkReport::default();
-                let mut counters: HashMap<i32, i64> = HashMap::new();
-                let chunk = 500;
-                let mut start = 0;
-                while start < spec.cases {
-                    let end = (start + chunk).min(spec.cases);
-                    let g = generate(spec, start, end, &mut counters);
-                    let mut tx = self.pool.begin().await?;
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO businesses (id, lab_id, name, industry, municipality, region, created_at, updated_at) ",
-                    );
-                    q.push_values(&g.businesses, |mut b, (id, name, place, at)| {
-                        let (m, r) = spec.places.get(*place).cloned().unwrap_or_default();
-                        b.push_bind(*id)
-                            .push_bind(spec.lab_id)
-                            .push_bind(name.clone())
-                            .push_bind(INDUSTRIES[*place % INDUSTRIES.len()])
-                            .push_bind(m)
-                            .push_bind(r)
-                            .push_bind(*at)
-                            .push_bind(*at);
-                    });
-                    q.build().execute(&mut *tx).await?;
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO cases (id, lab_id, reference, business_id, title, description, channel, stage, status, priority, \
-                         consent_to_share, consent_at, access_code_hash, outcomes, outcome_summary, version, event_count, last_event_hash, \
-                         created_at, updated_at, resolved_at, closed_at) ",
-                    );
-                    q.push_values(&g.cases, |mut b, c| {
-                        b.push_bind(c.id)
-                            .push_bind(spec.lab_id)
-                            .push_bind(c.reference.clone())
-                            .push_bind(c.business)
-                            .push_bind(c.title)
-                            .push_bind("ベンチマーク用の相談内容です。在庫管理や受発注の効率化について。")
-                            .push_bind(c.channel)
-                            .push_bind(c.stage)
-                            .push_bind(c.status)
-                            .push_bind(Priority::Normal)
-                            .push_bind(true)
-                            .push_bind(c.at)
-                            .push_bind("bench")
-                            .push_bind(Json(c.outcomes.clone()))
-                            .push_bind(c.resolved_at.map(|_| "ベンチマーク"))
-                            .push_bind(1_i64)
-                            .push_bind(c.event_count)
-                            .push_bind(c.last_hash.clone())
-                            .push_bind(c.at)
-                            .push_bind(c.resolved_at.unwrap_or(c.at))
-                            .push_bind(c.resolved_at)
-                            .push_bind((c.status == CaseStatus::Closed).then_some(c.resolved_at).flatten());
-                    });
-                    q.build().execute(&mut *tx).await?;
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO case_topics (case_id, lab_id, topic) ");
-                    q.push_values(&g.topics, |mut b, (id, t)| {
-                        b.push_bind(*id).push_bind(spec.lab_id).push_bind(t.clone());
-                    });
-                    q.build().execute(&mut *tx).await?;
-                    if !g.referrals.is_empty() {
-                        let mut q = QueryBuilder::<$db>::new(
-                            "INSERT INTO referrals (id, lab_id, case_id, institution_id, status, reason, pickup_deadline, created_at, decided_at, completed_at, updated_at) ",
-                        );
-                        q.push_values(&g.referrals, |mut b, r| {
-                            b.push_bind(r.id)
-                                .push_bind(spec.lab_id)
-                                .push_bind(r.case_id)
-                                .push_bind(r.institution)
-                                .push_bind(r.status)
-                                .push_bind(r.reason)
-                                .push_bind(r.deadline)
-                                .push_bind(r.created_at)
-                                .push_bind(r.decided_at)
-                                .push_bind((r.status == ReferralStatus::Completed).then_some(r.decided_at).flatten())
-                                .push_bind(r.decided_at.unwrap_or(r.created_at));
-                        });
-                        q.build().execute(&mut *tx).await?;
-                    }
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO case_events (id, lab_id, case_id, seq, kind, actor_id, at, payload, prev_hash, hash) ",
-                    );
-                    q.push_values(&g.events, |mut b, e| {
-                        b.push_bind(Uuid::now_v7())
-                            .push_bind(spec.lab_id)
-                            .push_bind(e.case_id)
-                            .push_bind(e.seq)
-                            .push_bind(e.kind)
-                            .push_bind(e.actor)
-                            .push_bind(e.at)
-                            .push_bind(Json(e.payload.clone()))
-                            .push_bind(e.prev_hash.clone())
-                            .push_bind(e.hash.clone());
-                    });
-                    q.build().execute(&mut *tx).await?;
-                    tx.commit().await?;
-                    report.cases += g.cases.len();
-                    report.businesses += g.businesses.len();
-                    report.referrals += g.referrals.len();
-                    report.events += g.events.len();
-                    start = end;
-                    progress(report.cases);
-                }
-                // Later cases opened normally continue the numbering.
-                for (year, last) in counters {
-                    sqlx::query(
-                        "INSERT INTO case_counters (lab_id, year, last_seq) VALUES ($1, $2, $3) \
-                         ON CONFLICT (lab_id, year) DO UPDATE SET last_seq = case_counters.last_seq + $3",
-                    )
-                    .bind(spec.lab_id)
-                    .bind(i64::from(year))
-                    .bind(last)
-                    .execute(&self.pool)
-                    .await?;
-                }
-                Ok(report)
-            }
-        }
-    };
+/// Appends `VALUES (…), (…)`: one bind per column of every row.
+fn push_rows(q: &mut Sql, rows: impl IntoIterator<Item = Vec<Val>>) {
+    q.push(" VALUES ");
+    for (i, row) in rows.into_iter().enumerate() {
+        q.push(if i > 0 { ", (" } else { "(" });
+        q.bind_list(row).push(")");
+    }
 }
 
-impl_bulk!(SqliteStore, sqlx::Sqlite);
-impl_bulk!(PgStore, sqlx::Postgres);
+/// Writes `spec.cases` synthetic cases (and their businesses, topics,
+/// referrals and events), `chunk` cases per transaction.
+async fn seed(
+    pool: &Pool,
+    spec: &BulkSpec,
+    progress: &mut dyn FnMut(usize),
+) -> anyhow::Result<BulkReport> {
+    let mut report = BulkReport::default();
+    let mut counters: HashMap<i32, i64> = HashMap::new();
+    let chunk = 500;
+    let mut start = 0;
+    while start < spec.cases {
+        let end = (start + chunk).min(spec.cases);
+        let g = generate(spec, start, end, &mut counters);
+        let mut tx = pool.begin().await?;
+        let mut q = sql("INSERT INTO businesses (id, lab_id, name, industry, municipality, region, created_at, updated_at)");
+        push_rows(
+            &mut q,
+            g.businesses.iter().map(|(id, name, place, at)| {
+                let (m, r) = spec.places.get(*place).cloned().unwrap_or_default();
+                vec![
+                    (*id).into(),
+                    spec.lab_id.into(),
+                    name.into(),
+                    INDUSTRIES[*place % INDUSTRIES.len()].into(),
+                    m.into(),
+                    r.into(),
+                    (*at).into(),
+                    (*at).into(),
+                ]
+            }),
+        );
+        q.execute(&mut tx).await?;
+        let mut q = sql(
+            "INSERT INTO cases (id, lab_id, reference, business_id, title, description, channel, stage, status, priority, \
+             consent_to_share, consent_at, access_code_hash, outcomes, outcome_summary, version, event_count, last_event_hash, \
+             created_at, updated_at, resolved_at, closed_at)",
+        );
+        push_rows(
+            &mut q,
+            g.cases.iter().map(|c| {
+                vec![
+                    c.id.into(),
+                    spec.lab_id.into(),
+                    (&c.reference).into(),
+                    c.business.into(),
+                    c.title.into(),
+                    "ベンチマーク用の相談内容です。在庫管理や受発注の効率化について。".into(),
+                    c.channel.into(),
+                    c.stage.into(),
+                    c.status.into(),
+                    Priority::Normal.into(),
+                    true.into(),
+                    c.at.into(),
+                    "bench".into(),
+                    Val::json(&c.outcomes),
+                    c.resolved_at.map(|_| "ベンチマーク").into(),
+                    1_i64.into(),
+                    c.event_count.into(),
+                    (&c.last_hash).into(),
+                    c.at.into(),
+                    c.resolved_at.unwrap_or(c.at).into(),
+                    c.resolved_at.into(),
+                    (c.status == CaseStatus::Closed)
+                        .then_some(c.resolved_at)
+                        .flatten()
+                        .into(),
+                ]
+            }),
+        );
+        q.execute(&mut tx).await?;
+        let mut q = sql("INSERT INTO case_topics (case_id, lab_id, topic)");
+        push_rows(
+            &mut q,
+            g.topics
+                .iter()
+                .map(|(id, t)| vec![(*id).into(), spec.lab_id.into(), t.into()]),
+        );
+        q.execute(&mut tx).await?;
+        if !g.referrals.is_empty() {
+            let mut q = sql(
+                "INSERT INTO referrals (id, lab_id, case_id, institution_id, status, reason, pickup_deadline, created_at, decided_at, completed_at, updated_at)",
+            );
+            push_rows(
+                &mut q,
+                g.referrals.iter().map(|r| {
+                    vec![
+                        r.id.into(),
+                        spec.lab_id.into(),
+                        r.case_id.into(),
+                        r.institution.into(),
+                        r.status.into(),
+                        r.reason.into(),
+                        r.deadline.into(),
+                        r.created_at.into(),
+                        r.decided_at.into(),
+                        (r.status == ReferralStatus::Completed)
+                            .then_some(r.decided_at)
+                            .flatten()
+                            .into(),
+                        r.decided_at.unwrap_or(r.created_at).into(),
+                    ]
+                }),
+            );
+            q.execute(&mut tx).await?;
+        }
+        let mut q = sql("INSERT INTO case_events (id, lab_id, case_id, seq, kind, actor_id, at, payload, prev_hash, hash)");
+        push_rows(
+            &mut q,
+            g.events.iter().map(|e| {
+                vec![
+                    Uuid::now_v7().into(),
+                    spec.lab_id.into(),
+                    e.case_id.into(),
+                    e.seq.into(),
+                    e.kind.into(),
+                    e.actor.into(),
+                    e.at.into(),
+                    Val::json(&e.payload),
+                    (&e.prev_hash).into(),
+                    (&e.hash).into(),
+                ]
+            }),
+        );
+        q.execute(&mut tx).await?;
+        tx.commit().await?;
+        report.cases += g.cases.len();
+        report.businesses += g.businesses.len();
+        report.referrals += g.referrals.len();
+        report.events += g.events.len();
+        start = end;
+        progress(report.cases);
+    }
+    // Later cases opened normally continue the numbering.
+    for (year, last) in counters {
+        sql("INSERT INTO case_counters (lab_id, year, last_seq) VALUES (")
+            .bind(spec.lab_id)
+            .push(", ")
+            .bind(i64::from(year))
+            .push(", ")
+            .bind(last)
+            .push(") ON CONFLICT (lab_id, year) DO UPDATE SET last_seq = case_counters.last_seq + ")
+            .bind(last)
+            .execute(pool)
+            .await?;
+    }
+    Ok(report)
+}
+
+impl super::SqliteStore {
+    /// Writes `spec.cases` synthetic cases (and their businesses, topics,
+    /// referrals and events) in transactions of 500 cases.
+    pub async fn bulk_seed(
+        &self,
+        spec: &BulkSpec,
+        mut progress: impl FnMut(usize),
+    ) -> anyhow::Result<BulkReport> {
+        seed(&self.db().pool, spec, &mut progress).await
+    }
+}
+
+impl super::PgStore {
+    /// Writes `spec.cases` synthetic cases (and their businesses, topics,
+    /// referrals and events) in transactions of 500 cases.
+    pub async fn bulk_seed(
+        &self,
+        spec: &BulkSpec,
+        mut progress: impl FnMut(usize),
+    ) -> anyhow::Result<BulkReport> {
+        seed(&self.db().pool, spec, &mut progress).await
+    }
+}

@@ -59,3 +59,33 @@ text_enum!(
     Outcome,
     EventKind,
 );
+
+/// Domain enums bind as their stored name (see [`super::db::Val`]).
+macro_rules! enum_val {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for super::db::Val {
+            fn from(x: $t) -> Self {
+                super::db::Val::Text(Some(x.as_str().to_owned()))
+            }
+        }
+        impl From<Option<$t>> for super::db::Val {
+            fn from(x: Option<$t>) -> Self {
+                super::db::Val::Text(x.map(|x| x.as_str().to_owned()))
+            }
+        }
+    )*};
+}
+
+enum_val!(
+    Role,
+    Stage,
+    CaseStatus,
+    Priority,
+    Channel,
+    InstitutionKind,
+    ReferralStatus,
+    DeclineReason,
+    NoteVisibility,
+    Outcome,
+    EventKind,
+);

@@ -1,10 +1,10 @@
 //! Idempotency keys of mutations, shared by every instance on the database: a
 //! key is claimed with an `INSERT` (the primary key decides a race), marked
-//! executed inside every write transaction the mutation runs (`begin_write`
+//! executed inside every write transaction the mutation runs (`db::Pool::begin_write`
 //! reads the claim from a task-local), answered with an `UPDATE`, and released
 //! by a `DELETE` when its execution failed before writing anything.
 
-use super::{PgStore, SqliteStore};
+use super::db::{sql, HasDb};
 use crate::error::AppResult;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -44,26 +44,6 @@ tokio::task_local! {
     pub static CURRENT: CurrentClaim;
 }
 
-/// Marks the current task's claim executed inside the write transaction `$tx`,
-/// so the mark commits (or rolls back) with the mutation's own writes.
-macro_rules! mark_executed {
-    ($tx:expr) => {
-        if let Ok(c) = $crate::store::idempotency::CURRENT.try_with(|c| c.clone()) {
-            sqlx::query(
-                "UPDATE idempotency_keys SET executed = $1 \
-                 WHERE scope = $2 AND key = $3 AND claim_id = $4",
-            )
-            .bind(true)
-            .bind(&c.scope)
-            .bind(&c.key)
-            .bind(&c.claim_id)
-            .execute(&mut *$tx)
-            .await?;
-        }
-    };
-}
-pub(crate) use mark_executed;
-
 /// One claim: who, which key, which execution.
 #[derive(Debug, Clone, Copy)]
 pub struct IdemKey<'a> {
@@ -100,108 +80,107 @@ pub trait IdempotencyStore: Send + Sync {
     async fn idem_prune(&self, before: DateTime<Utc>) -> AppResult<u64>;
 }
 
-macro_rules! impl_idempotency {
-    ($store:ty) => {
-        #[async_trait]
-        impl IdempotencyStore for $store {
-            async fn idem_claim(
-                &self,
-                key: IdemKey<'_>,
-                request_hash: &str,
-                now: DateTime<Utc>,
-                expired_before: DateTime<Utc>,
-                abandoned_before: DateTime<Utc>,
-            ) -> AppResult<IdemClaim> {
-                // A row can vanish between the INSERT and the SELECT (pruned, or
-                // released by a failed execution): then try again.
-                for _ in 0..3 {
-                    sqlx::query(
-                        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 \
-                         AND (created_at < $3 OR (status IS NULL AND executed = $5 AND created_at < $4))",
-                    )
-                    .bind(key.scope)
-                    .bind(key.key)
-                    .bind(expired_before)
-                    .bind(abandoned_before)
-                    .bind(false)
-                    .execute(&self.pool)
-                    .await?;
-                    let inserted = sqlx::query(
-                        "INSERT INTO idempotency_keys (scope, key, claim_id, request_hash, created_at) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, key) DO NOTHING",
-                    )
-                    .bind(key.scope)
-                    .bind(key.key)
-                    .bind(key.claim_id)
-                    .bind(request_hash)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-                    if inserted == 1 {
-                        return Ok(IdemClaim::Claimed);
-                    }
-                    let row: Option<IdemRow> = sqlx::query_as(
-                        "SELECT request_hash, executed, status, content_type, body, created_at \
-                         FROM idempotency_keys WHERE scope = $1 AND key = $2",
-                    )
-                    .bind(key.scope)
-                    .bind(key.key)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                    if let Some(row) = row {
-                        return Ok(IdemClaim::Existing(row));
-                    }
-                }
-                Err(anyhow::anyhow!("idempotency key {:?} keeps changing hands", key.key).into())
-            }
-
-            async fn idem_complete(
-                &self,
-                key: IdemKey<'_>,
-                status: i64,
-                content_type: Option<&str>,
-                body: &str,
-            ) -> AppResult<()> {
-                sqlx::query(
-                    "UPDATE idempotency_keys SET status = $4, content_type = $5, body = $6 \
-                     WHERE scope = $1 AND key = $2 AND claim_id = $3",
-                )
+#[async_trait]
+impl<S: HasDb> IdempotencyStore for S {
+    #[tracing::instrument(skip_all)]
+    async fn idem_claim(
+        &self,
+        key: IdemKey<'_>,
+        request_hash: &str,
+        now: DateTime<Utc>,
+        expired_before: DateTime<Utc>,
+        abandoned_before: DateTime<Utc>,
+    ) -> AppResult<IdemClaim> {
+        let pool = &self.db().pool;
+        // A row can vanish between the INSERT and the SELECT (pruned, or
+        // released by a failed execution): then try again.
+        for _ in 0..3 {
+            sql("DELETE FROM idempotency_keys WHERE scope = ")
                 .bind(key.scope)
+                .push(" AND key = ")
                 .bind(key.key)
-                .bind(key.claim_id)
-                .bind(status)
-                .bind(content_type)
-                .bind(body)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
-
-            async fn idem_release(&self, key: IdemKey<'_>) -> AppResult<()> {
-                sqlx::query(
-                    "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 \
-                     AND claim_id = $3 AND status IS NULL AND executed = $4",
-                )
-                .bind(key.scope)
-                .bind(key.key)
-                .bind(key.claim_id)
+                .push(" AND (created_at < ")
+                .bind(expired_before)
+                .push(" OR (status IS NULL AND executed = ")
                 .bind(false)
-                .execute(&self.pool)
+                .push(" AND created_at < ")
+                .bind(abandoned_before)
+                .push("))")
+                .execute(pool)
                 .await?;
-                Ok(())
+            let inserted = sql(
+                "INSERT INTO idempotency_keys (scope, key, claim_id, request_hash, created_at) VALUES (",
+            )
+            .bind_list([key.scope, key.key, key.claim_id, request_hash])
+            .push(", ")
+            .bind(now)
+            .push(") ON CONFLICT (scope, key) DO NOTHING")
+            .execute(pool)
+            .await?;
+            if inserted == 1 {
+                return Ok(IdemClaim::Claimed);
             }
-
-            async fn idem_prune(&self, before: DateTime<Utc>) -> AppResult<u64> {
-                Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-                    .bind(before)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected())
+            let row: Option<IdemRow> = sql(
+                "SELECT request_hash, executed, status, content_type, body, created_at \
+                 FROM idempotency_keys WHERE scope = ",
+            )
+            .bind(key.scope)
+            .push(" AND key = ")
+            .bind(key.key)
+            .fetch_optional(pool)
+            .await?;
+            if let Some(row) = row {
+                return Ok(IdemClaim::Existing(row));
             }
         }
-    };
-}
+        Err(anyhow::anyhow!("idempotency key {:?} keeps changing hands", key.key).into())
+    }
 
-impl_idempotency!(SqliteStore);
-impl_idempotency!(PgStore);
+    #[tracing::instrument(skip_all)]
+    async fn idem_complete(
+        &self,
+        key: IdemKey<'_>,
+        status: i64,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> AppResult<()> {
+        sql("UPDATE idempotency_keys SET status = ")
+            .bind(status)
+            .push(", content_type = ")
+            .bind(content_type)
+            .push(", body = ")
+            .bind(body)
+            .push(" WHERE scope = ")
+            .bind(key.scope)
+            .push(" AND key = ")
+            .bind(key.key)
+            .push(" AND claim_id = ")
+            .bind(key.claim_id)
+            .execute(&self.db().pool)
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn idem_release(&self, key: IdemKey<'_>) -> AppResult<()> {
+        sql("DELETE FROM idempotency_keys WHERE scope = ")
+            .bind(key.scope)
+            .push(" AND key = ")
+            .bind(key.key)
+            .push(" AND claim_id = ")
+            .bind(key.claim_id)
+            .push(" AND status IS NULL AND executed = ")
+            .bind(false)
+            .execute(&self.db().pool)
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn idem_prune(&self, before: DateTime<Utc>) -> AppResult<u64> {
+        Ok(sql("DELETE FROM idempotency_keys WHERE created_at < ")
+            .bind(before)
+            .execute(&self.db().pool)
+            .await?)
+    }
+}

@@ -2,20 +2,25 @@
 //! sub-traits) and its two implementations, SQLite (`sqlite.rs`) and PostgreSQL
 //! (`postgres.rs`), chosen from the database URL at start.
 //!
-//! Each area's SQL is written once with `$N` placeholders and expanded for both
-//! backends by a macro (`impl_*!`), so the two implementations cannot drift;
-//! where the dialects differ, the backend types provide the difference.
+//! Each area's SQL is written once, as plain functions over the seam in
+//! [`db`] (a pool or transaction of either backend and a query builder that
+//! numbers its binds per dialect), and implemented once for every backend
+//! store (`impl<S: HasDb> … for S`), so the two cannot drift. The domain
+//! rules SQL needs come from [`rules`].
 
+#[cfg(feature = "bench")]
 pub mod bulk;
 pub mod case_models;
 pub mod cases;
 pub mod codec;
+pub mod db;
 pub mod directory;
 pub mod idempotency;
 pub mod models;
 pub mod postgres;
 pub mod reports;
 pub mod roles;
+pub mod rules;
 pub mod sqlite;
 
 use crate::config::{backend_of, Backend};
@@ -81,37 +86,25 @@ pub async fn migrate(url: &str, app_role: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `$start, $start+1, …` for an `IN (…)` list of `n` binds.
-pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Runs `<head> (<one bind per id>) <tail>` and returns the rows; an empty id
-/// list returns no rows without a query. Used by every "load by ids" read.
-macro_rules! fetch_in {
-    ($exec:expr, $head:expr, $ids:expr, $tail:expr) => {{
-        let ids: &[uuid::Uuid] = $ids;
-        if ids.is_empty() {
-            Ok(Vec::new())
-        } else {
-            let sql = format!(
-                "{} ({}) {}",
-                $head,
-                $crate::store::placeholders(1, ids.len()),
-                $tail
-            );
-            let mut q = sqlx::query_as(&sql);
-            for id in ids {
-                q = q.bind(*id);
-            }
-            q.fetch_all($exec).await
-        }
-    }};
+/// list returns no rows without a query. Used by every "load by ids" read
+/// (the DataLoaders' batches).
+pub(crate) async fn fetch_in<T: db::Rows>(
+    pool: &db::Pool,
+    head: &str,
+    ids: &[uuid::Uuid],
+    tail: &str,
+) -> Result<Vec<T>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = db::sql(head);
+    q.push(" (")
+        .bind_list(ids.iter().copied())
+        .push(") ")
+        .push(tail);
+    q.fetch_all(pool).await
 }
-pub(crate) use fetch_in;
 
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())

@@ -1,17 +1,17 @@
 //! The PostgreSQL backend, for production and for several instances sharing one database.
 
+use super::db::{Db, HasDb, Pool};
 use super::Store;
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use std::str::FromStr;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct PgStore {
-    pub(crate) pool: PgPool,
-    /// Seals every case write when set (`DXDESK_AUDIT_KEY`).
-    pub(crate) seal_key: Option<std::sync::Arc<crate::domain::seal::SealKey>>,
+    pool: PgPool,
+    db: Db,
 }
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -36,39 +36,19 @@ impl PgStore {
             .context("cannot connect to PostgreSQL")?;
         migrate_if_needed(&pool).await?;
         Ok(Self {
+            db: Db::new(Pool::Postgres(pool.clone())),
             pool,
-            seal_key: None,
         })
     }
 
-    /// What a `SELECT` appends to lock the rows it reads until commit (SQLite's
-    /// `BEGIN IMMEDIATE` already holds the database's write lock).
-    pub(crate) const LOCK_ROWS: &'static str = " FOR UPDATE";
-
     /// The same store, sealing every case write with `key` from now on.
     pub fn with_audit_key(mut self, key: Option<crate::domain::seal::SealKey>) -> Self {
-        self.seal_key = key.map(std::sync::Arc::new);
+        self.db.seal_key = key.map(std::sync::Arc::new);
         self
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-
-    /// A write transaction for bookkeeping around a request (throttling
-    /// counters): it does not mark an idempotency key executed, so a refused
-    /// request can be retried with its key.
-    pub(crate) async fn begin_bookkeeping(
-        &self,
-    ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
-    }
-
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        // A keyed mutation's claim is marked executed with its own writes.
-        super::idempotency::mark_executed!(tx);
-        Ok(tx)
     }
 }
 
@@ -116,6 +96,12 @@ pub async fn migrate_if_needed(pool: &PgPool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+impl HasDb for PgStore {
+    fn db(&self) -> &Db {
+        &self.db
+    }
 }
 
 impl Store for PgStore {

@@ -8,9 +8,11 @@
 //! is needed. Only the timestamp pairs that need business-day or duration maths
 //! (pick-ups, resolutions) are fetched and computed in Rust
 //! (`domain::report::assemble`). The one dialect difference, reading a JSON
-//! field, comes from [`ReportDialect`].
+//! field, comes from [`super::db::Dialect`].
 
-use super::{unique_or, PgStore, SqliteStore};
+use super::db::{sql, Col, HasDb, Pool, Sql};
+use super::rules::{self, PENDING, WITHDRAWN};
+use super::unique_or;
 use crate::domain::fiscal_year::fiscal_year_bounds;
 use crate::domain::report::*;
 use crate::domain::types::*;
@@ -18,7 +20,6 @@ use crate::error::{AppError, AppResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use sqlx::Row;
 use uuid::Uuid;
 
 /// Whose figures a report holds.
@@ -146,81 +147,101 @@ pub trait ReportStore: Send + Sync {
     async fn delete_kpi_target(&self, lab_id: Uuid, id: Uuid) -> AppResult<bool>;
 }
 
-/// What differs between the dialects for the report queries.
-pub(crate) trait ReportDialect {
-    /// A text field of a JSON object column.
-    fn json_field(col: &str, key: &str) -> String;
-    /// A JSON column as text (for `LIKE`).
-    fn json_text(col: &str) -> String;
+/// The report's query parameters: the scope, the fiscal year's bounds and its
+/// month starts.
+#[derive(Clone, Copy)]
+struct Span<'a> {
+    s: ReportScope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    months: &'a [DateTime<Utc>; 13],
 }
 
-impl ReportDialect for SqliteStore {
-    fn json_field(col: &str, key: &str) -> String {
-        format!("json_extract({col}, '$.{key}')")
+impl Span<'_> {
+    /// Appends `<lab col> = lab AND <col> >= from AND <col> < to`.
+    fn push_in_year(&self, q: &mut Sql, lab_col: &str, col: &str) {
+        q.push(&format!("{lab_col} = "))
+            .bind(self.s.lab_id)
+            .push(&format!(" AND {col} >= "))
+            .bind(self.from)
+            .push(&format!(" AND {col} < "))
+            .bind(self.to);
     }
-    fn json_text(col: &str) -> String {
-        col.to_owned()
-    }
-}
 
-impl ReportDialect for PgStore {
-    fn json_field(col: &str, key: &str) -> String {
-        format!("({col} ->> '{key}')")
+    /// Appends the month index 0 … 11 of `col`, by comparing it with the
+    /// starts of May … March.
+    fn push_bucket(&self, q: &mut Sql, col: &str) {
+        q.push("CAST(CASE");
+        for (i, m) in self.months[1..12].iter().enumerate() {
+            q.push(&format!(" WHEN {col} < "))
+                .bind(*m)
+                .push(&format!(" THEN {i}"));
+        }
+        q.push(" ELSE 11 END AS BIGINT)");
     }
-    fn json_text(col: &str) -> String {
-        format!("({col})::text")
+
+    /// Restricts a case (by its id expression) to those the partner may read.
+    /// A semi-join on the institution's referrals (computed once), not a
+    /// per-row lookup.
+    fn push_case_scope(&self, q: &mut Sql, case_id: &str) {
+        if let Some(inst) = self.s.institution_id {
+            q.push(&format!(
+                " AND {case_id} IN (SELECT sr.case_id FROM referrals sr WHERE sr.lab_id = "
+            ))
+            .bind(self.s.lab_id)
+            .push(" AND sr.institution_id = ")
+            .bind(inst)
+            .push(&format!(" AND sr.status IN {})", *rules::PARTNER_VISIBLE));
+        }
     }
-}
 
-/// Parameters `$2`/`$3` are the year's bounds and `$4`…`$14` the starts of
-/// May … March: the month index 0 … 11 of `col`.
-fn bucket(col: &str) -> String {
-    let mut s = String::from("CAST(CASE");
-    for i in 0..11 {
-        s.push_str(&format!(" WHEN {col} < ${} THEN {i}", i + 4));
+    /// The same restriction as a per-row lookup, for a correlated subquery
+    /// (where SQLite would re-evaluate a semi-join for every outer row).
+    fn push_case_scope_row(&self, q: &mut Sql, case_id: &str) {
+        if let Some(inst) = self.s.institution_id {
+            q.push(&format!(" AND EXISTS (SELECT 1 FROM referrals sr WHERE sr.case_id = {case_id} AND sr.institution_id = "))
+                .bind(inst)
+                .push(&format!(" AND sr.status IN {})", *rules::PARTNER_VISIBLE));
+        }
     }
-    s.push_str(" ELSE 11 END AS BIGINT)");
-    s
-}
 
-/// The referral statuses that let a partner read a case.
-const VISIBLE: &str = "('PENDING', 'ACCEPTED', 'COMPLETED')";
-
-/// Restricts a case (by its id expression) to those the partner may read; `$p`
-/// is the institution, `$1` the lab. A semi-join on the institution's
-/// referrals (computed once), not a per-row lookup.
-fn case_scope(scope: &ReportScope, case_id: &str, p: usize) -> String {
-    match scope.institution_id {
-        None => String::new(),
-        Some(_) => format!(
-            " AND {case_id} IN (SELECT sr.case_id FROM referrals sr WHERE sr.lab_id = $1 \
-             AND sr.institution_id = ${p} AND sr.status IN {VISIBLE})"
-        ),
+    /// Restricts referrals (alias `r`) to the partner's institution, withdrawn ones left out.
+    fn push_referral_scope(&self, q: &mut Sql) {
+        if let Some(inst) = self.s.institution_id {
+            q.push(" AND r.institution_id = ")
+                .bind(inst)
+                .push(&format!(" AND r.status <> {WITHDRAWN}"));
+        }
     }
-}
 
-/// The same restriction as a per-row lookup, for a correlated subquery (where
-/// SQLite would re-evaluate a semi-join for every outer row).
-fn case_scope_row(scope: &ReportScope, case_id: &str, p: usize) -> String {
-    match scope.institution_id {
-        None => String::new(),
-        Some(_) => format!(
-            " AND EXISTS (SELECT 1 FROM referrals sr WHERE sr.case_id = {case_id} \
-             AND sr.institution_id = ${p} AND sr.status IN {VISIBLE})"
-        ),
-    }
-}
-
-/// Restricts referrals (alias `r`) to the partner's institution, withdrawn ones left out.
-fn referral_scope(scope: &ReportScope, p: usize) -> String {
-    match scope.institution_id {
-        None => String::new(),
-        Some(_) => format!(" AND r.institution_id = ${p} AND r.status <> 'WITHDRAWN'"),
+    /// `CASE WHEN c is shown as REFERRED THEN 1 ELSE 0 END` for a case `c` of the lab.
+    fn push_referred(&self, q: &mut Sql) {
+        q.push(&format!(
+            "CAST(CASE WHEN c.status IN {} AND c.id IN (SELECT pr.case_id FROM referrals pr WHERE pr.lab_id = ",
+            *rules::SHOWN_AS_REFERRED
+        ))
+        .bind(self.s.lab_id)
+        .push(&format!(" AND pr.status = {PENDING}) THEN 1 ELSE 0 END AS BIGINT)"));
     }
 }
 
 const KPI_COLS: &str =
     "id, lab_id, fiscal_year, name, unit, target, metric, manual_actual, created_at, updated_at";
+
+fn kpi_row(r: &KpiTargetRow) -> Vec<Col> {
+    vec![
+        ("id", r.id.into()),
+        ("lab_id", r.lab_id.into()),
+        ("fiscal_year", r.fiscal_year.into()),
+        ("name", (&r.name).into()),
+        ("unit", (&r.unit).into()),
+        ("target", r.target.into()),
+        ("metric", (&r.metric).into()),
+        ("manual_actual", r.manual_actual.into()),
+        ("created_at", r.created_at.into()),
+        ("updated_at", r.updated_at.into()),
+    ]
+}
 
 fn duplicate_kpi(name: &str) -> AppError {
     AppError::conflict(
@@ -229,573 +250,481 @@ fn duplicate_kpi(name: &str) -> AppError {
     )
 }
 
-macro_rules! impl_reports {
-    ($store:ty) => {
-        impl $store {
-            async fn facts_cases(
-                &self,
-                s: ReportScope,
-                from: DateTime<Utc>,
-                to: DateTime<Utc>,
-                months: &[DateTime<Utc>; 13],
-            ) -> AppResult<Vec<CaseCell>> {
-                let sql = format!(
-                    "SELECT c.stage, c.status, \
-                       CAST(CASE WHEN c.status IN ('NEW', 'IN_PROGRESS') AND c.id IN \
-                         (SELECT pr.case_id FROM referrals pr WHERE pr.lab_id = $1 AND pr.status = 'PENDING') \
-                         THEN 1 ELSE 0 END AS BIGINT), \
-                       c.channel, {}, COUNT(*) \
-                     FROM cases c \
-                     WHERE c.lab_id = $1 AND c.created_at >= $2 AND c.created_at < $3{} \
-                     GROUP BY 1, 2, 3, 4, 5",
-                    bucket("c.created_at"),
-                    case_scope(&s, "c.id", 15)
-                );
-                let mut q = sqlx::query_as::<_, (Stage, CaseStatus, i64, Channel, i64, i64)>(&sql)
-                    .bind(s.lab_id)
-                    .bind(from)
-                    .bind(to);
-                for m in &months[1..12] {
-                    q = q.bind(*m);
-                }
-                if let Some(i) = s.institution_id {
-                    q = q.bind(i);
-                }
-                Ok(q
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(|(stage, status, referred, channel, month, count)| CaseCell {
-                        stage,
-                        status,
-                        referred: referred != 0,
-                        channel,
-                        month: month as u32,
-                        count,
-                    })
-                    .collect())
-            }
-
-            /// Businesses with a case opened in the year, one row per business
-            /// first (its cases in the year, its first one, whether it had an
-            /// earlier case), then joined to the business once: both the
-            /// industry/region/municipality breakdown of the cases and the
-            /// businesses by month of their first case in the year.
-            async fn facts_businesses(
-                &self,
-                s: ReportScope,
-                from: DateTime<Utc>,
-                to: DateTime<Utc>,
-                months: &[DateTime<Utc>; 13],
-            ) -> AppResult<(Vec<PlaceCell>, Vec<BusinessCell>)> {
-                let sql = format!(
-                    "SELECT b.industry, b.region, b.municipality, {}, CAST(SUM(t.n) AS BIGINT), COUNT(*), CAST(SUM(t.is_new) AS BIGINT) FROM ( \
-                       SELECT c.business_id, COUNT(*) AS n, MIN(c.created_at) AS first_at, \
-                         CASE WHEN EXISTS (SELECT 1 FROM cases p WHERE p.business_id = c.business_id \
-                           AND p.created_at < $2 AND p.lab_id = $1{}) THEN 0 ELSE 1 END AS is_new \
-                       FROM cases c \
-                       WHERE c.lab_id = $1 AND c.created_at >= $2 AND c.created_at < $3{} \
-                       GROUP BY c.business_id \
-                     ) t JOIN businesses b ON b.id = t.business_id \
-                     GROUP BY 1, 2, 3, 4",
-                    bucket("t.first_at"),
-                    case_scope_row(&s, "p.id", 15),
-                    case_scope(&s, "c.id", 15)
-                );
-                let mut q = sqlx::query_as::<
-                    _,
-                    (Option<String>, Option<String>, Option<String>, i64, i64, i64, i64),
-                >(&sql)
-                .bind(s.lab_id)
-                .bind(from)
-                .bind(to);
-                for m in &months[1..12] {
-                    q = q.bind(*m);
-                }
-                if let Some(i) = s.institution_id {
-                    q = q.bind(i);
-                }
-                let mut places = Vec::new();
-                let mut by_month = [(0i64, 0i64); 12];
-                for (industry, region, municipality, month, cases, businesses, new_businesses) in
-                    q.fetch_all(&self.pool).await?
-                {
-                    places.push(PlaceCell {
-                        industry,
-                        region,
-                        municipality,
-                        count: cases,
-                    });
-                    let m = &mut by_month[(month as usize).min(11)];
-                    m.0 += businesses;
-                    m.1 += new_businesses;
-                }
-                let businesses = by_month
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, (b, _))| *b > 0)
-                    .map(|(month, &(businesses, new_businesses))| BusinessCell {
-                        month: month as u32,
-                        businesses,
-                        new_businesses,
-                    })
-                    .collect();
-                Ok((places, businesses))
-            }
-
-            async fn facts_referrals(
-                &self,
-                s: ReportScope,
-                from: DateTime<Utc>,
-                to: DateTime<Utc>,
-                months: &[DateTime<Utc>; 13],
-                now: DateTime<Utc>,
-            ) -> AppResult<Vec<ReferralCell>> {
-                let sql = format!(
-                    "SELECT r.institution_id, r.status, r.reason, {}, COUNT(*), \
-                       SUM(CASE WHEN r.status = 'PENDING' AND r.pickup_deadline < $15 THEN 1 ELSE 0 END) \
-                     FROM referrals r \
-                     WHERE r.lab_id = $1 AND r.created_at >= $2 AND r.created_at < $3{} \
-                     GROUP BY 1, 2, 3, 4",
-                    bucket("r.created_at"),
-                    referral_scope(&s, 16)
-                );
-                let mut q = sqlx::query_as::<
-                    _,
-                    (Uuid, ReferralStatus, Option<DeclineReason>, i64, i64, i64),
-                >(&sql)
-                .bind(s.lab_id)
-                .bind(from)
-                .bind(to);
-                for m in &months[1..12] {
-                    q = q.bind(*m);
-                }
-                q = q.bind(now);
-                if let Some(i) = s.institution_id {
-                    q = q.bind(i);
-                }
-                Ok(q
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(|(institution_id, status, reason, month, count, overdue)| ReferralCell {
-                        institution_id,
-                        status,
-                        reason,
-                        month: month as u32,
-                        count,
-                        overdue,
-                    })
-                    .collect())
-            }
-
-            async fn facts_pickups(
-                &self,
-                s: ReportScope,
-                from: DateTime<Utc>,
-                to: DateTime<Utc>,
-            ) -> AppResult<Vec<Pickup>> {
-                let sql = format!(
-                    "SELECT r.institution_id, r.created_at, r.decided_at FROM referrals r \
-                     WHERE r.lab_id = $1 AND r.created_at >= $2 AND r.created_at < $3 \
-                       AND r.decided_at IS NOT NULL AND r.status IN ('ACCEPTED', 'COMPLETED', 'DECLINED'){}",
-                    referral_scope(&s, 4)
-                );
-                let mut q = sqlx::query_as::<_, (Uuid, DateTime<Utc>, DateTime<Utc>)>(&sql)
-                    .bind(s.lab_id)
-                    .bind(from)
-                    .bind(to);
-                if let Some(i) = s.institution_id {
-                    q = q.bind(i);
-                }
-                Ok(q
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(|(institution_id, created_at, decided_at)| Pickup {
-                        institution_id,
-                        created_at,
-                        decided_at,
-                    })
-                    .collect())
-            }
-
-            async fn facts_resolutions(
-                &self,
-                s: ReportScope,
-                from: DateTime<Utc>,
-                to: DateTime<Utc>,
-            ) -> AppResult<Vec<Resolution>> {
-                let sql = format!(
-                    "SELECT c.created_at, c.resolved_at FROM cases c \
-                     WHERE c.lab_id = $1 AND c.resolved_at >= $2 AND c.resolved_at < $3 \
-                       AND c.status IN ('RESOLVED', 'CLOSED'){}",
-                    case_scope(&s, "c.id", 4)
-                );
-                let mut q = sqlx::query_as::<_, (DateTime<Utc>, DateTime<Utc>)>(&sql)
-                    .bind(s.lab_id)
-                    .bind(from)
-                    .bind(to);
-                if let Some(i) = s.institution_id {
-                    q = q.bind(i);
-                }
-                Ok(q
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(|(created_at, resolved_at)| Resolution {
-                        created_at,
-                        resolved_at,
-                    })
-                    .collect())
-            }
-
-            async fn facts_outcomes(
-                &self,
-                s: ReportScope,
-                from: DateTime<Utc>,
-                to: DateTime<Utc>,
-            ) -> AppResult<Vec<OutcomeCell>> {
-                let text = <$store as ReportDialect>::json_text("c.outcomes");
-                let cols: Vec<String> = Outcome::ALL
-                    .iter()
-                    .map(|o| {
-                        let has = format!("{text} LIKE '%\"{}\"%'", o.as_str());
-                        format!(
-                            "COUNT(CASE WHEN {has} THEN 1 END), COUNT(DISTINCT CASE WHEN {has} THEN c.business_id END)"
-                        )
-                    })
-                    .collect();
-                let sql = format!(
-                    "SELECT {} FROM cases c \
-                     WHERE c.lab_id = $1 AND c.resolved_at >= $2 AND c.resolved_at < $3 \
-                       AND c.status IN ('RESOLVED', 'CLOSED'){}",
-                    cols.join(", "),
-                    case_scope(&s, "c.id", 4)
-                );
-                let mut q = sqlx::query(&sql).bind(s.lab_id).bind(from).bind(to);
-                if let Some(i) = s.institution_id {
-                    q = q.bind(i);
-                }
-                let row = q.fetch_one(&self.pool).await?;
-                let mut out = Vec::new();
-                for (i, &outcome) in Outcome::ALL.iter().enumerate() {
-                    let cases: i64 = row.try_get(2 * i)?;
-                    let businesses: i64 = row.try_get(2 * i + 1)?;
-                    if cases > 0 {
-                        out.push(OutcomeCell {
-                            outcome,
-                            cases,
-                            businesses,
-                        });
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn facts_movements(
-                &self,
-                s: ReportScope,
-                from: DateTime<Utc>,
-                to: DateTime<Utc>,
-                months: &[DateTime<Utc>; 13],
-            ) -> AppResult<(Vec<MovementCell>, Vec<MovementReach>)> {
-                let from_col = <$store as ReportDialect>::json_field("e.payload", "from");
-                let to_col = <$store as ReportDialect>::json_field("e.payload", "to");
-                let sql = format!(
-                    "SELECT {from_col}, {to_col}, {}, COUNT(*) FROM case_events e \
-                     WHERE e.kind = 'STAGE_CHANGED' AND e.lab_id = $1 AND e.at >= $2 AND e.at < $3{} \
-                     GROUP BY 1, 2, 3",
-                    bucket("e.at"),
-                    case_scope(&s, "e.case_id", 15)
-                );
-                let mut q = sqlx::query_as::<_, (Option<String>, Option<String>, i64, i64)>(&sql)
-                    .bind(s.lab_id)
-                    .bind(from)
-                    .bind(to);
-                for m in &months[1..12] {
-                    q = q.bind(*m);
-                }
-                if let Some(i) = s.institution_id {
-                    q = q.bind(i);
-                }
-                let stages = |a: Option<String>, b: Option<String>| {
-                    Some((Stage::parse(&a?)?, Stage::parse(&b?)?))
-                };
-                let cells = q
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .filter_map(|(a, b, month, events)| {
-                        let (from, to) = stages(a, b)?;
-                        Some(MovementCell {
-                            from,
-                            to,
-                            month: month as u32,
-                            events,
-                        })
-                    })
-                    .collect();
-                let sql = format!(
-                    "SELECT {from_col}, {to_col}, COUNT(DISTINCT e.case_id), COUNT(DISTINCT c.business_id) \
-                     FROM case_events e JOIN cases c ON c.id = e.case_id \
-                     WHERE e.kind = 'STAGE_CHANGED' AND e.lab_id = $1 AND e.at >= $2 AND e.at < $3{} \
-                     GROUP BY 1, 2",
-                    case_scope(&s, "e.case_id", 4)
-                );
-                let mut q = sqlx::query_as::<_, (Option<String>, Option<String>, i64, i64)>(&sql)
-                    .bind(s.lab_id)
-                    .bind(from)
-                    .bind(to);
-                if let Some(i) = s.institution_id {
-                    q = q.bind(i);
-                }
-                let reach = q
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .filter_map(|(a, b, cases, businesses)| {
-                        let (from, to) = stages(a, b)?;
-                        Some(MovementReach {
-                            from,
-                            to,
-                            cases,
-                            businesses,
-                        })
-                    })
-                    .collect();
-                Ok((cells, reach))
-            }
-        }
-
-        #[async_trait]
-        impl ReportStore for $store {
-            async fn report_facts(
-                &self,
-                scope: ReportScope,
-                fy: i32,
-                now: DateTime<Utc>,
-            ) -> AppResult<ReportFacts> {
-                let (from, to) = fiscal_year_bounds(fy);
-                let months = month_starts(fy);
-                // Independent reads: run them side by side on the pool.
-                let (cases, (places, businesses), referrals, pickups, resolutions, outcomes, (movements, reach)) =
-                    futures::try_join!(
-                        self.facts_cases(scope, from, to, &months),
-                        self.facts_businesses(scope, from, to, &months),
-                        self.facts_referrals(scope, from, to, &months, now),
-                        self.facts_pickups(scope, from, to),
-                        self.facts_resolutions(scope, from, to),
-                        self.facts_outcomes(scope, from, to),
-                        self.facts_movements(scope, from, to, &months),
-                    )?;
-                Ok(ReportFacts {
-                    cases,
-                    places,
-                    businesses,
-                    referrals,
-                    pickups,
-                    resolutions,
-                    outcomes,
-                    movements,
-                    reach,
-                })
-            }
-
-            async fn first_case_at(&self, lab_id: Uuid) -> AppResult<Option<DateTime<Utc>>> {
-                let row: Option<(DateTime<Utc>,)> = sqlx::query_as(
-                    "SELECT created_at FROM cases WHERE lab_id = $1 ORDER BY created_at LIMIT 1",
-                )
-                .bind(lab_id)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.map(|r| r.0))
-            }
-
-            async fn export_cases(&self, s: ReportScope, fy: i32) -> AppResult<Vec<CaseExportRow>> {
-                let (from, to) = fiscal_year_bounds(fy);
-                let sql = format!(
-                    "SELECT c.id, c.reference, c.created_at, b.name AS business_name, b.industry, b.region, \
-                       b.municipality, c.channel, c.stage, c.status, \
-                       CAST(CASE WHEN c.status IN ('NEW', 'IN_PROGRESS') AND c.id IN \
-                         (SELECT pr.case_id FROM referrals pr WHERE pr.lab_id = $1 AND pr.status = 'PENDING') \
-                         THEN 1 ELSE 0 END AS BIGINT) AS referred, \
-                       c.priority, c.resolved_at, c.closed_at, c.outcomes, \
-                       (SELECT COUNT(*) FROM referrals rc WHERE rc.case_id = c.id) AS referral_count \
-                     FROM cases c JOIN businesses b ON b.id = c.business_id \
-                     WHERE c.lab_id = $1 AND c.created_at >= $2 AND c.created_at < $3{} \
-                     ORDER BY c.created_at, c.reference",
-                    case_scope(&s, "c.id", 4)
-                );
-                let mut q = sqlx::query_as::<_, CaseExportRow>(&sql)
-                    .bind(s.lab_id)
-                    .bind(from)
-                    .bind(to);
-                if let Some(i) = s.institution_id {
-                    q = q.bind(i);
-                }
-                Ok(q.fetch_all(&self.pool).await?)
-            }
-
-            async fn export_case_topics(
-                &self,
-                s: ReportScope,
-                fy: i32,
-            ) -> AppResult<Vec<(Uuid, String)>> {
-                let (from, to) = fiscal_year_bounds(fy);
-                let sql = format!(
-                    "SELECT t.case_id, t.topic FROM case_topics t JOIN cases c ON c.id = t.case_id \
-                     WHERE c.lab_id = $1 AND c.created_at >= $2 AND c.created_at < $3{} \
-                     ORDER BY t.case_id, t.topic",
-                    case_scope(&s, "c.id", 4)
-                );
-                let mut q = sqlx::query_as::<_, (Uuid, String)>(&sql)
-                    .bind(s.lab_id)
-                    .bind(from)
-                    .bind(to);
-                if let Some(i) = s.institution_id {
-                    q = q.bind(i);
-                }
-                Ok(q.fetch_all(&self.pool).await?)
-            }
-
-            async fn export_referrals(
-                &self,
-                s: ReportScope,
-                fy: i32,
-            ) -> AppResult<Vec<ReferralExportRow>> {
-                let (from, to) = fiscal_year_bounds(fy);
-                let sql = format!(
-                    "SELECT r.id, c.reference, b.name AS business_name, i.name AS institution_name, \
-                       r.status, r.reason, r.created_at, r.pickup_deadline, r.decided_at, r.completed_at \
-                     FROM referrals r JOIN cases c ON c.id = r.case_id \
-                       JOIN businesses b ON b.id = c.business_id \
-                       JOIN institutions i ON i.id = r.institution_id \
-                     WHERE r.lab_id = $1 AND r.created_at >= $2 AND r.created_at < $3{} \
-                     ORDER BY r.created_at, c.reference, i.name",
-                    referral_scope(&s, 4)
-                );
-                let mut q = sqlx::query_as::<_, ReferralExportRow>(&sql)
-                    .bind(s.lab_id)
-                    .bind(from)
-                    .bind(to);
-                if let Some(i) = s.institution_id {
-                    q = q.bind(i);
-                }
-                Ok(q.fetch_all(&self.pool).await?)
-            }
-
-            async fn kpi_targets(
-                &self,
-                lab_id: Uuid,
-                fy: Option<i32>,
-            ) -> AppResult<Vec<KpiTargetRow>> {
-                Ok(match fy {
-                    Some(fy) => sqlx::query_as(&format!(
-                        "SELECT {KPI_COLS} FROM kpi_targets WHERE lab_id = $1 AND fiscal_year = $2 \
-                         ORDER BY fiscal_year, created_at, id"
-                    ))
-                    .bind(lab_id)
-                    .bind(i64::from(fy))
-                    .fetch_all(&self.pool)
-                    .await?,
-                    None => sqlx::query_as(&format!(
-                        "SELECT {KPI_COLS} FROM kpi_targets WHERE lab_id = $1 \
-                         ORDER BY fiscal_year, created_at, id"
-                    ))
-                    .bind(lab_id)
-                    .fetch_all(&self.pool)
-                    .await?,
-                })
-            }
-
-            async fn kpi_target(&self, lab_id: Uuid, id: Uuid) -> AppResult<Option<KpiTargetRow>> {
-                Ok(sqlx::query_as(&format!(
-                    "SELECT {KPI_COLS} FROM kpi_targets WHERE lab_id = $1 AND id = $2"
-                ))
-                .bind(lab_id)
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?)
-            }
-
-            async fn insert_kpi_target(&self, r: &KpiTargetRow) -> AppResult<()> {
-                let res = sqlx::query(&format!(
-                    "INSERT INTO kpi_targets ({KPI_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                ))
-                .bind(r.id)
-                .bind(r.lab_id)
-                .bind(r.fiscal_year)
-                .bind(&r.name)
-                .bind(&r.unit)
-                .bind(r.target)
-                .bind(&r.metric)
-                .bind(r.manual_actual)
-                .bind(r.created_at)
-                .bind(r.updated_at)
-                .execute(&self.pool)
-                .await;
-                unique_or(res, || duplicate_kpi(&r.name)).map(|_| ())
-            }
-
-            async fn update_kpi_target(&self, r: &KpiTargetRow) -> AppResult<bool> {
-                let res = sqlx::query(
-                    "UPDATE kpi_targets SET fiscal_year = $1, name = $2, unit = $3, target = $4, \
-                     metric = $5, manual_actual = $6, updated_at = $7 WHERE id = $8 AND lab_id = $9",
-                )
-                .bind(r.fiscal_year)
-                .bind(&r.name)
-                .bind(&r.unit)
-                .bind(r.target)
-                .bind(&r.metric)
-                .bind(r.manual_actual)
-                .bind(r.updated_at)
-                .bind(r.id)
-                .bind(r.lab_id)
-                .execute(&self.pool)
-                .await;
-                Ok(unique_or(res, || duplicate_kpi(&r.name))?.rows_affected() == 1)
-            }
-
-            async fn delete_kpi_target(&self, lab_id: Uuid, id: Uuid) -> AppResult<bool> {
-                Ok(sqlx::query("DELETE FROM kpi_targets WHERE id = $1 AND lab_id = $2")
-                    .bind(id)
-                    .bind(lab_id)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected()
-                    == 1)
-            }
-        }
-    };
+async fn facts_cases(pool: &Pool, y: Span<'_>) -> AppResult<Vec<CaseCell>> {
+    let mut q = sql("SELECT c.stage, c.status, ");
+    y.push_referred(&mut q);
+    q.push(", c.channel, ");
+    y.push_bucket(&mut q, "c.created_at");
+    q.push(", COUNT(*) FROM cases c WHERE ");
+    y.push_in_year(&mut q, "c.lab_id", "c.created_at");
+    y.push_case_scope(&mut q, "c.id");
+    q.push(" GROUP BY 1, 2, 3, 4, 5");
+    let rows: Vec<(Stage, CaseStatus, i64, Channel, i64, i64)> = q.fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(stage, status, referred, channel, month, count)| CaseCell {
+                stage,
+                status,
+                referred: referred != 0,
+                channel,
+                month: month as u32,
+                count,
+            },
+        )
+        .collect())
 }
 
-impl_reports!(SqliteStore);
-impl_reports!(PgStore);
+/// Businesses with a case opened in the year, one row per business first (its
+/// cases in the year, its first one, whether it had an earlier case), then
+/// joined to the business once: both the industry/region/municipality
+/// breakdown of the cases and the businesses by month of their first case in
+/// the year.
+async fn facts_businesses(
+    pool: &Pool,
+    y: Span<'_>,
+) -> AppResult<(Vec<PlaceCell>, Vec<BusinessCell>)> {
+    let mut q = sql("SELECT b.industry, b.region, b.municipality, ");
+    y.push_bucket(&mut q, "t.first_at");
+    q.push(
+        ", CAST(SUM(t.n) AS BIGINT), COUNT(*), CAST(SUM(t.is_new) AS BIGINT) FROM ( \
+         SELECT c.business_id, COUNT(*) AS n, MIN(c.created_at) AS first_at, \
+         CASE WHEN EXISTS (SELECT 1 FROM cases p WHERE p.business_id = c.business_id \
+         AND p.created_at < ",
+    )
+    .bind(y.from)
+    .push(" AND p.lab_id = ")
+    .bind(y.s.lab_id);
+    y.push_case_scope_row(&mut q, "p.id");
+    q.push(") THEN 0 ELSE 1 END AS is_new FROM cases c WHERE ");
+    y.push_in_year(&mut q, "c.lab_id", "c.created_at");
+    y.push_case_scope(&mut q, "c.id");
+    q.push(
+        " GROUP BY c.business_id \
+         ) t JOIN businesses b ON b.id = t.business_id \
+         GROUP BY 1, 2, 3, 4",
+    );
+    type Row = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+        i64,
+        i64,
+        i64,
+    );
+    let rows: Vec<Row> = q.fetch_all(pool).await?;
+    let mut places = Vec::new();
+    let mut by_month = [(0i64, 0i64); 12];
+    for (industry, region, municipality, month, cases, businesses, new_businesses) in rows {
+        places.push(PlaceCell {
+            industry,
+            region,
+            municipality,
+            count: cases,
+        });
+        let m = &mut by_month[(month as usize).min(11)];
+        m.0 += businesses;
+        m.1 += new_businesses;
+    }
+    let businesses = by_month
+        .iter()
+        .enumerate()
+        .filter(|(_, (b, _))| *b > 0)
+        .map(|(month, &(businesses, new_businesses))| BusinessCell {
+            month: month as u32,
+            businesses,
+            new_businesses,
+        })
+        .collect();
+    Ok((places, businesses))
+}
+
+async fn facts_referrals(
+    pool: &Pool,
+    y: Span<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<ReferralCell>> {
+    let mut q = sql("SELECT r.institution_id, r.status, r.reason, ");
+    y.push_bucket(&mut q, "r.created_at");
+    q.push(", COUNT(*), SUM(CASE WHEN ");
+    rules::push_overdue(&mut q, "r", now);
+    q.push(" THEN 1 ELSE 0 END) FROM referrals r WHERE ");
+    y.push_in_year(&mut q, "r.lab_id", "r.created_at");
+    y.push_referral_scope(&mut q);
+    q.push(" GROUP BY 1, 2, 3, 4");
+    let rows: Vec<(Uuid, ReferralStatus, Option<DeclineReason>, i64, i64, i64)> =
+        q.fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(institution_id, status, reason, month, count, overdue)| ReferralCell {
+                institution_id,
+                status,
+                reason,
+                month: month as u32,
+                count,
+                overdue,
+            },
+        )
+        .collect())
+}
+
+async fn facts_pickups(pool: &Pool, y: Span<'_>) -> AppResult<Vec<Pickup>> {
+    let mut q = sql("SELECT r.institution_id, r.created_at, r.decided_at FROM referrals r WHERE ");
+    y.push_in_year(&mut q, "r.lab_id", "r.created_at");
+    q.push(&format!(
+        " AND r.decided_at IS NOT NULL AND r.status IN {}",
+        *rules::DECIDED
+    ));
+    y.push_referral_scope(&mut q);
+    let rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)> = q.fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(institution_id, created_at, decided_at)| Pickup {
+            institution_id,
+            created_at,
+            decided_at,
+        })
+        .collect())
+}
+
+async fn facts_resolutions(pool: &Pool, y: Span<'_>) -> AppResult<Vec<Resolution>> {
+    let mut q = sql("SELECT c.created_at, c.resolved_at FROM cases c WHERE ");
+    y.push_in_year(&mut q, "c.lab_id", "c.resolved_at");
+    q.push(&format!(" AND c.status IN {}", *rules::NOT_OPEN));
+    y.push_case_scope(&mut q, "c.id");
+    let rows: Vec<(DateTime<Utc>, DateTime<Utc>)> = q.fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(created_at, resolved_at)| Resolution {
+            created_at,
+            resolved_at,
+        })
+        .collect())
+}
+
+async fn facts_outcomes(pool: &Pool, y: Span<'_>) -> AppResult<Vec<OutcomeCell>> {
+    let text = pool.dialect().json_text("c.outcomes");
+    let cols: Vec<String> = Outcome::ALL
+        .iter()
+        .map(|o| {
+            let has = format!("{text} LIKE '%\"{}\"%'", o.as_str());
+            format!(
+                "COUNT(CASE WHEN {has} THEN 1 END), COUNT(DISTINCT CASE WHEN {has} THEN c.business_id END)"
+            )
+        })
+        .collect();
+    let mut q = sql(&format!("SELECT {} FROM cases c WHERE ", cols.join(", ")));
+    y.push_in_year(&mut q, "c.lab_id", "c.resolved_at");
+    q.push(&format!(" AND c.status IN {}", *rules::NOT_OPEN));
+    y.push_case_scope(&mut q, "c.id");
+    let counts = q.fetch_counts(pool).await?;
+    let mut out = Vec::new();
+    for (i, &outcome) in Outcome::ALL.iter().enumerate() {
+        let (cases, businesses) = (counts[2 * i], counts[2 * i + 1]);
+        if cases > 0 {
+            out.push(OutcomeCell {
+                outcome,
+                cases,
+                businesses,
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn facts_movements(
+    pool: &Pool,
+    y: Span<'_>,
+) -> AppResult<(Vec<MovementCell>, Vec<MovementReach>)> {
+    let d = pool.dialect();
+    let from_col = d.json_field("e.payload", "from");
+    let to_col = d.json_field("e.payload", "to");
+    let stage_changed = EventKind::StageChanged.as_str();
+    let mut q = sql(&format!("SELECT {from_col}, {to_col}, "));
+    y.push_bucket(&mut q, "e.at");
+    q.push(&format!(
+        ", COUNT(*) FROM case_events e WHERE e.kind = '{stage_changed}' AND "
+    ));
+    y.push_in_year(&mut q, "e.lab_id", "e.at");
+    y.push_case_scope(&mut q, "e.case_id");
+    q.push(" GROUP BY 1, 2, 3");
+    let stages =
+        |a: Option<String>, b: Option<String>| Some((Stage::parse(&a?)?, Stage::parse(&b?)?));
+    let rows: Vec<(Option<String>, Option<String>, i64, i64)> = q.fetch_all(pool).await?;
+    let cells = rows
+        .into_iter()
+        .filter_map(|(a, b, month, events)| {
+            let (from, to) = stages(a, b)?;
+            Some(MovementCell {
+                from,
+                to,
+                month: month as u32,
+                events,
+            })
+        })
+        .collect();
+    let mut q = sql(&format!(
+        "SELECT {from_col}, {to_col}, COUNT(DISTINCT e.case_id), COUNT(DISTINCT c.business_id) \
+         FROM case_events e JOIN cases c ON c.id = e.case_id \
+         WHERE e.kind = '{stage_changed}' AND "
+    ));
+    y.push_in_year(&mut q, "e.lab_id", "e.at");
+    y.push_case_scope(&mut q, "e.case_id");
+    q.push(" GROUP BY 1, 2");
+    let rows: Vec<(Option<String>, Option<String>, i64, i64)> = q.fetch_all(pool).await?;
+    let reach = rows
+        .into_iter()
+        .filter_map(|(a, b, cases, businesses)| {
+            let (from, to) = stages(a, b)?;
+            Some(MovementReach {
+                from,
+                to,
+                cases,
+                businesses,
+            })
+        })
+        .collect();
+    Ok((cells, reach))
+}
+
+#[async_trait]
+impl<S: HasDb> ReportStore for S {
+    #[tracing::instrument(skip_all)]
+    async fn report_facts(
+        &self,
+        scope: ReportScope,
+        fy: i32,
+        now: DateTime<Utc>,
+    ) -> AppResult<ReportFacts> {
+        let pool = &self.db().pool;
+        let (from, to) = fiscal_year_bounds(fy);
+        let months = month_starts(fy);
+        let y = Span {
+            s: scope,
+            from,
+            to,
+            months: &months,
+        };
+        // Independent reads: run them side by side on the pool.
+        let (
+            cases,
+            (places, businesses),
+            referrals,
+            pickups,
+            resolutions,
+            outcomes,
+            (movements, reach),
+        ) = futures::try_join!(
+            facts_cases(pool, y),
+            facts_businesses(pool, y),
+            facts_referrals(pool, y, now),
+            facts_pickups(pool, y),
+            facts_resolutions(pool, y),
+            facts_outcomes(pool, y),
+            facts_movements(pool, y),
+        )?;
+        Ok(ReportFacts {
+            cases,
+            places,
+            businesses,
+            referrals,
+            pickups,
+            resolutions,
+            outcomes,
+            movements,
+            reach,
+        })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn first_case_at(&self, lab_id: Uuid) -> AppResult<Option<DateTime<Utc>>> {
+        let row: Option<(DateTime<Utc>,)> = sql("SELECT created_at FROM cases WHERE lab_id = ")
+            .bind(lab_id)
+            .push(" ORDER BY created_at LIMIT 1")
+            .fetch_optional(&self.db().pool)
+            .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn export_cases(&self, s: ReportScope, fy: i32) -> AppResult<Vec<CaseExportRow>> {
+        let (from, to) = fiscal_year_bounds(fy);
+        let months = month_starts(fy);
+        let y = Span {
+            s,
+            from,
+            to,
+            months: &months,
+        };
+        let mut q = sql(
+            "SELECT c.id, c.reference, c.created_at, b.name AS business_name, b.industry, b.region, \
+             b.municipality, c.channel, c.stage, c.status, ",
+        );
+        y.push_referred(&mut q);
+        q.push(
+            " AS referred, c.priority, c.resolved_at, c.closed_at, c.outcomes, \
+             (SELECT COUNT(*) FROM referrals rc WHERE rc.case_id = c.id) AS referral_count \
+             FROM cases c JOIN businesses b ON b.id = c.business_id WHERE ",
+        );
+        y.push_in_year(&mut q, "c.lab_id", "c.created_at");
+        y.push_case_scope(&mut q, "c.id");
+        q.push(" ORDER BY c.created_at, c.reference");
+        Ok(q.fetch_all(&self.db().pool).await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn export_case_topics(&self, s: ReportScope, fy: i32) -> AppResult<Vec<(Uuid, String)>> {
+        let (from, to) = fiscal_year_bounds(fy);
+        let months = month_starts(fy);
+        let y = Span {
+            s,
+            from,
+            to,
+            months: &months,
+        };
+        let mut q = sql(
+            "SELECT t.case_id, t.topic FROM case_topics t JOIN cases c ON c.id = t.case_id WHERE ",
+        );
+        y.push_in_year(&mut q, "c.lab_id", "c.created_at");
+        y.push_case_scope(&mut q, "c.id");
+        q.push(" ORDER BY t.case_id, t.topic");
+        Ok(q.fetch_all(&self.db().pool).await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn export_referrals(&self, s: ReportScope, fy: i32) -> AppResult<Vec<ReferralExportRow>> {
+        let (from, to) = fiscal_year_bounds(fy);
+        let months = month_starts(fy);
+        let y = Span {
+            s,
+            from,
+            to,
+            months: &months,
+        };
+        let mut q = sql(
+            "SELECT r.id, c.reference, b.name AS business_name, i.name AS institution_name, \
+             r.status, r.reason, r.created_at, r.pickup_deadline, r.decided_at, r.completed_at \
+             FROM referrals r JOIN cases c ON c.id = r.case_id \
+             JOIN businesses b ON b.id = c.business_id \
+             JOIN institutions i ON i.id = r.institution_id WHERE ",
+        );
+        y.push_in_year(&mut q, "r.lab_id", "r.created_at");
+        y.push_referral_scope(&mut q);
+        q.push(" ORDER BY r.created_at, c.reference, i.name");
+        Ok(q.fetch_all(&self.db().pool).await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn kpi_targets(&self, lab_id: Uuid, fy: Option<i32>) -> AppResult<Vec<KpiTargetRow>> {
+        let mut q = sql(&format!(
+            "SELECT {KPI_COLS} FROM kpi_targets WHERE lab_id = "
+        ));
+        q.bind(lab_id);
+        if let Some(fy) = fy {
+            q.push(" AND fiscal_year = ").bind(i64::from(fy));
+        }
+        q.push(" ORDER BY fiscal_year, created_at, id");
+        Ok(q.fetch_all(&self.db().pool).await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn kpi_target(&self, lab_id: Uuid, id: Uuid) -> AppResult<Option<KpiTargetRow>> {
+        Ok(sql(&format!(
+            "SELECT {KPI_COLS} FROM kpi_targets WHERE lab_id = "
+        ))
+        .bind(lab_id)
+        .push(" AND id = ")
+        .bind(id)
+        .fetch_optional(&self.db().pool)
+        .await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn insert_kpi_target(&self, r: &KpiTargetRow) -> AppResult<()> {
+        let res = Sql::default()
+            .insert("kpi_targets", kpi_row(r))
+            .execute(&self.db().pool)
+            .await;
+        unique_or(res, || duplicate_kpi(&r.name)).map(|_| ())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_kpi_target(&self, r: &KpiTargetRow) -> AppResult<bool> {
+        let row = kpi_row(r)
+            .into_iter()
+            .filter(|(c, _)| !matches!(*c, "id" | "lab_id" | "created_at"))
+            .collect();
+        let res = Sql::default()
+            .update("kpi_targets", row)
+            .push(" WHERE id = ")
+            .bind(r.id)
+            .push(" AND lab_id = ")
+            .bind(r.lab_id)
+            .execute(&self.db().pool)
+            .await;
+        Ok(unique_or(res, || duplicate_kpi(&r.name))? == 1)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_kpi_target(&self, lab_id: Uuid, id: Uuid) -> AppResult<bool> {
+        let n = sql("DELETE FROM kpi_targets WHERE id = ")
+            .bind(id)
+            .push(" AND lab_id = ")
+            .bind(lab_id)
+            .execute(&self.db().pool)
+            .await?;
+        Ok(n == 1)
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::db::Dialect;
+
+    fn span(months: &[DateTime<Utc>; 13], institution_id: Option<Uuid>) -> Span<'_> {
+        Span {
+            s: ReportScope {
+                lab_id: Uuid::nil(),
+                institution_id,
+            },
+            from: months[0],
+            to: months[12],
+            months,
+        }
+    }
 
     #[test]
-    fn bucket_uses_the_eleven_month_params() {
-        let b = bucket("x");
-        assert!(b.contains("WHEN x < $4 THEN 0"));
-        assert!(b.contains("WHEN x < $14 THEN 10"));
-        assert!(b.ends_with("ELSE 11 END AS BIGINT)"));
-        assert!(!b.contains("$15"));
+    fn bucket_binds_the_eleven_month_starts() {
+        let months = month_starts(2024);
+        let mut q = Sql::default();
+        span(&months, None).push_bucket(&mut q, "x");
+        let pg = q.render(Dialect::Postgres);
+        assert!(pg.contains("WHEN x < $1 THEN 0"));
+        assert!(pg.contains("WHEN x < $11 THEN 10"));
+        assert!(pg.ends_with("ELSE 11 END AS BIGINT)"));
+        assert!(!pg.contains("$12"));
     }
 
     #[test]
     fn scope_fragments_only_for_partners() {
-        let lab = ReportScope::lab(Uuid::nil());
-        assert_eq!(case_scope(&lab, "c.id", 4), "");
-        assert_eq!(referral_scope(&lab, 4), "");
-        let partner = ReportScope {
-            lab_id: Uuid::nil(),
-            institution_id: Some(Uuid::nil()),
-        };
-        assert!(case_scope(&partner, "c.id", 4).contains("sr.institution_id = $4"));
-        assert!(referral_scope(&partner, 16).contains("r.institution_id = $16"));
+        let months = month_starts(2024);
+        let mut q = Sql::default();
+        span(&months, None).push_case_scope(&mut q, "c.id");
+        span(&months, None).push_referral_scope(&mut q);
+        assert_eq!(q.render(Dialect::Sqlite), "");
+        let partner = span(&months, Some(Uuid::nil()));
+        let mut q = Sql::default();
+        partner.push_case_scope(&mut q, "c.id");
+        assert!(q
+            .render(Dialect::Postgres)
+            .contains("sr.lab_id = $1 AND sr.institution_id = $2"));
+        let mut q = Sql::default();
+        partner.push_referral_scope(&mut q);
+        assert!(q
+            .render(Dialect::Sqlite)
+            .contains("r.institution_id = ? AND r.status <> 'WITHDRAWN'"));
     }
 }

@@ -7,6 +7,7 @@
 //! later migrations are usable by the app. docs/postgres-roles.sql is the same
 //! in plain SQL.
 
+use super::db::{sql, Conn};
 use anyhow::{bail, Context};
 use sqlx::PgPool;
 
@@ -57,9 +58,9 @@ pub async fn grant_app_role(pool: &PgPool, role: &str) -> anyhow::Result<()> {
         bail!("the app role {role} is the role running the migrations: create a separate role (see docs/postgres-roles.sql)");
     }
     let found: Option<(bool, bool)> =
-        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1")
+        sql("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = ")
             .bind(role)
-            .fetch_optional(pool)
+            .fetch_optional(Conn::PgPool(pool))
             .await?;
     match found {
         None => bail!("role {role} does not exist: CREATE ROLE {role} LOGIN PASSWORD '…' first (see docs/postgres-roles.sql)"),
@@ -68,13 +69,14 @@ pub async fn grant_app_role(pool: &PgPool, role: &str) -> anyhow::Result<()> {
         }
         Some(_) => {}
     }
-    let (owned,): (i64,) = sqlx::query_as(
+    let (owned,): (i64,) = sql(
         "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = $1 AND pg_get_userbyid(c.relowner) = $2",
+         WHERE n.nspname = ",
     )
     .bind(&schema)
+    .push(" AND pg_get_userbyid(c.relowner) = ")
     .bind(role)
-    .fetch_one(pool)
+    .fetch_one(Conn::PgPool(pool))
     .await?;
     if owned > 0 {
         bail!("role {role} owns {owned} objects of schema {schema}: the app role must own nothing (ALTER TABLE … OWNER TO {me})");
