@@ -43,10 +43,14 @@ pub struct Resolved {
     pub outcomes: Vec<Outcome>,
 }
 
-/// `UPDATED`: the names of the edited fields (never their values).
+/// `UPDATED`: the names of the edited fields (never their values), and the new
+/// consent to share when it changed (a fact of the record, not personal data).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Updated {
     pub fields: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_to_share: Option<bool>,
 }
 
 /// A referral event (`REFERRED`, `ACCEPTED`, `DECLINED`, `WITHDRAWN`, `COMPLETED`).
@@ -246,12 +250,23 @@ impl EventPayload {
                     outcomes.join(lang.pick("・", ", "))
                 )
             }
-            EventPayload::Updated(u) => u
-                .fields
-                .iter()
-                .map(|f| field_label(f, lang))
-                .collect::<Vec<_>>()
-                .join(lang.pick("、", ", ")),
+            EventPayload::Updated(u) => {
+                let mut line = u
+                    .fields
+                    .iter()
+                    .map(|f| field_label(f, lang))
+                    .collect::<Vec<_>>()
+                    .join(lang.pick("、", ", "));
+                if let Some(c) = u.consent_to_share {
+                    line.push_str(match (lang, c) {
+                        (Lang::Ja, true) => " / 情報共有に同意",
+                        (Lang::Ja, false) => " / 情報共有の同意を撤回",
+                        (Lang::En, true) => " / consent to share given",
+                        (Lang::En, false) => " / consent to share withdrawn",
+                    });
+                }
+                line
+            }
             EventPayload::Referred(r)
             | EventPayload::Accepted(r)
             | EventPayload::Declined(r)
@@ -330,6 +345,11 @@ mod tests {
             ),
             EventPayload::Updated(Updated {
                 fields: vec!["title".into()],
+                consent_to_share: None,
+            }),
+            EventPayload::Updated(Updated {
+                fields: vec!["consentToShare".into()],
+                consent_to_share: Some(true),
             }),
             EventPayload::referral(referral(ReferralStatus::Pending, None)),
             EventPayload::referral(referral(ReferralStatus::Accepted, None)),
@@ -363,8 +383,9 @@ mod tests {
                 business_id: Uuid::nil(),
             }),
         ];
-        let kinds: Vec<EventKind> = all.iter().map(EventPayload::kind).collect();
-        assert_eq!(kinds, EventKind::ALL, "one payload per kind, in order");
+        let mut kinds: Vec<EventKind> = all.iter().map(EventPayload::kind).collect();
+        kinds.dedup();
+        assert_eq!(kinds, EventKind::ALL, "every kind, in order");
         for p in all {
             let j = p.to_json();
             assert_eq!(EventPayload::from_json(p.kind(), &j).unwrap(), p, "{j}");
@@ -390,6 +411,17 @@ mod tests {
         assert_eq!(
             canonical_json(&r.to_json()),
             r#"{"from":"ON_HOLD","outcomes":["ADVICE_ONLY"],"to":"RESOLVED"}"#
+        );
+    }
+
+    #[test]
+    fn a_consent_change_keeps_its_value_in_the_record() {
+        let stored = json!({"fields": ["title", "consentToShare"], "consentToShare": false});
+        let p = EventPayload::from_json(EventKind::Updated, &stored).unwrap();
+        assert_eq!(canonical_json(&p.to_json()), canonical_json(&stored));
+        assert_eq!(
+            p.summary(Lang::Ja),
+            "件名、情報共有の同意 / 情報共有の同意を撤回"
         );
     }
 

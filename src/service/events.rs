@@ -45,12 +45,14 @@ pub fn stage_changed(actor: Uuid, from: Stage, to: Stage) -> NewEvent {
     event(Some(actor), EventPayload::StageChanged(Change { from, to }))
 }
 
-/// `UPDATED`: the names of the edited fields (not their values).
-pub fn updated(actor: Uuid, fields: &[&str]) -> NewEvent {
+/// `UPDATED`: the names of the edited fields (not their values), and the new
+/// consent to share when it changed.
+pub fn updated(actor: Uuid, fields: &[&str], consent_to_share: Option<bool>) -> NewEvent {
     event(
         Some(actor),
         EventPayload::Updated(Updated {
             fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            consent_to_share,
         }),
     )
 }

@@ -175,10 +175,10 @@ pub fn decide_update(
     if fields.is_empty() {
         return Ok(CaseChange::default());
     }
-    let mut event = events::updated(actor, &fields);
-    if fields.contains(&"consentToShare") {
-        event.payload["consentToShare"] = serde_json::json!(row.consent_to_share);
-    }
+    let consent = fields
+        .contains(&"consentToShare")
+        .then_some(row.consent_to_share);
+    let event = events::updated(actor, &fields, consent);
     Ok(CaseChange {
         case: Some(row),
         bump_version: true,
