@@ -4,7 +4,7 @@
 //! not read must look exactly like a case that does not exist, and no data of it
 //! may appear anywhere in the answer.
 
-mod common;
+use crate::common;
 
 use common::cases::*;
 use common::{Backend, Gql, TestApp};
@@ -14,25 +14,25 @@ const TITLE: &str = "極秘：次期主力製品の試作ライン計画";
 const DESC: &str = "社外秘の試作ライン刷新について相談したい。";
 const COMPANY: &str = "秘匿精機株式会社";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn permission_matrix() {
-    on_all_backends!(matrix);
-}
+backend_tests!(permission_matrix, matrix, worker_threads = 2);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_allowed_operation_succeeds_for_the_desk() {
-    on_all_backends!(desk_lifecycles);
-}
+backend_tests!(
+    every_allowed_operation_succeeds_for_the_desk,
+    desk_lifecycles,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn partners_see_shared_notes_only_and_lose_the_case_when_declined_or_withdrawn() {
-    on_all_backends!(partner_views);
-}
+backend_tests!(
+    partners_see_shared_notes_only_and_lose_the_case_when_declined_or_withdrawn,
+    partner_views,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn anonymous_callers_are_unauthenticated_and_labs_are_sealed() {
-    on_all_backends!(anonymous_and_other_lab);
-}
+backend_tests!(
+    anonymous_callers_are_unauthenticated_and_labs_are_sealed,
+    anonymous_and_other_lab,
+    worker_threads = 2
+);
 
 /// Every case operation of the contract, run against one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! referral rules, input validation, pick-up deadlines and the escalation list,
 //! and the case list (cursor paging, filters, Japanese substring search).
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::cases::*;
@@ -12,50 +12,55 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn case_transitions_outside_the_table_are_conflicts() {
-    on_all_backends!(case_transitions);
-}
+backend_tests!(
+    case_transitions_outside_the_table_are_conflicts,
+    case_transitions,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_api_says_what_the_viewer_may_do_with_a_case() {
-    on_all_backends!(case_actions);
-}
+backend_tests!(
+    the_api_says_what_the_viewer_may_do_with_a_case,
+    case_actions,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn referral_transitions_outside_the_table_are_conflicts() {
-    on_all_backends!(referral_transitions);
-}
+backend_tests!(
+    referral_transitions_outside_the_table_are_conflicts,
+    referral_transitions,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stale_expected_version_is_a_conflict_and_changes_nothing() {
-    on_all_backends!(stale_version);
-}
+backend_tests!(
+    stale_expected_version_is_a_conflict_and_changes_nothing,
+    stale_version,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn referral_rules_consent_duplicates_inactive_and_foreign_institutions() {
-    on_all_backends!(referral_rules);
-}
+backend_tests!(
+    referral_rules_consent_duplicates_inactive_and_foreign_institutions,
+    referral_rules,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn open_case_validates_its_input() {
-    on_all_backends!(open_validation);
-}
+backend_tests!(
+    open_case_validates_its_input,
+    open_validation,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pickup_deadlines_in_business_days_and_the_overdue_list() {
-    on_all_backends!(overdue);
-}
+backend_tests!(
+    pickup_deadlines_in_business_days_and_the_overdue_list,
+    overdue,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn case_list_pages_with_cursors() {
-    on_all_backends!(paging);
-}
+backend_tests!(case_list_pages_with_cursors, paging, worker_threads = 2);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn case_list_filters_and_japanese_search() {
-    on_all_backends!(filters);
-}
+backend_tests!(
+    case_list_filters_and_japanese_search,
+    filters,
+    worker_threads = 2
+);
 
 /// Asserts CONFLICT whose message (Japanese or English) names `state`.
 #[track_caller]

@@ -3,7 +3,7 @@
 //! backends. The app trusts `X-Forwarded-For` here, so that throttling per
 //! client address and per reference can be told apart from one machine.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::cases::*;
@@ -18,35 +18,41 @@ const CONTACT: &str = "山田 花子";
 const EMAIL: &str = "hanako.yamada@example.jp";
 const PHONE: &str = "0172-33-4455";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_with_the_right_code_in_any_spelling() {
-    on_all_backends!(right_code);
-}
+backend_tests!(
+    status_with_the_right_code_in_any_spelling,
+    right_code,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_code_wrong_reference_and_rotated_code_are_all_null() {
-    on_all_backends!(wrong_answers);
-}
+backend_tests!(
+    wrong_code_wrong_reference_and_rotated_code_are_all_null,
+    wrong_answers,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_answer_holds_no_personal_data_staff_notes_or_decline_reasons() {
-    on_all_backends!(no_personal_data);
-}
+backend_tests!(
+    the_answer_holds_no_personal_data_staff_notes_or_decline_reasons,
+    no_personal_data,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lookups_are_throttled_per_reference_per_address_and_per_alias() {
-    on_all_backends!(throttling);
-}
+backend_tests!(
+    lookups_are_throttled_per_reference_per_address_and_per_alias,
+    throttling,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_share_the_throttling_count() {
-    on_all_backends!(shared_count);
-}
+backend_tests!(
+    two_instances_share_the_throttling_count,
+    shared_count,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn submitted_consultations_reach_the_desk_with_consent() {
-    on_all_backends!(submit_consultation);
-}
+backend_tests!(
+    submitted_consultations_reach_the_desk_with_consent,
+    submit_consultation,
+    worker_threads = 2
+);
 
 /// Lets every status throttling window pass.
 fn fresh_window(app: &TestApp) {
