@@ -240,16 +240,10 @@ async fn same_business(backend: Backend) {
     let answers = join_all((0..5).map(|i| {
         let app = &app;
         let tok = &t.concierge;
-        let mut business = new_business("法人番号同一株式会社");
-        business["corporateNumber"] = json!(number);
-        async move {
-            try_open_case(
-                app,
-                tok,
-                open_input(&format!("同一法人{i}"), "説明", business),
-            )
-            .await
-        }
+        let input = case(&format!("同一法人{i}"))
+            .description("説明")
+            .business(business("法人番号同一株式会社").corporate_number(&number));
+        async move { input.try_open(app, tok).await }
     }))
     .await;
     let businesses: HashSet<String> = answers

@@ -229,18 +229,9 @@ async fn correct_after_failures(backend: Backend) {
     }
 }
 
-fn consultation(i: usize) -> Value {
-    json!({
-        "business": {
-            "name": format!("同時送信{i}株式会社"),
-            "municipality": "弘前市",
-            "industry": "I",
-            "contactName": "佐藤 一郎",
-            "email": format!("c{i}@example.jp"),
-        },
-        "description": "在庫管理をクラウド化したい。",
-        "consentToShare": true,
-    })
+fn consultation(i: usize) -> ConsultationBuilder {
+    crate::common::cases::consultation(&format!("同時送信{i}株式会社"))
+        .email(&format!("c{i}@example.jp"))
 }
 
 backend_tests!(
@@ -266,8 +257,7 @@ async fn concurrent_submissions(backend: Backend) {
     assert_eq!(count(&rs, "RATE_LIMITED"), 20 - max, "{:?}", codes(&rs));
 
     // A submission refused for its content does not use up the address.
-    let mut bad = consultation(99);
-    bad["consentToShare"] = json!(false);
+    let bad = consultation(99).without_consent();
     for _ in 0..max + 1 {
         let r = submit_from(&app, "203.0.113.8", bad.clone()).await;
         assert_eq!(r.code(), Some("BAD_USER_INPUT"), "{}", r.body);
