@@ -1,6 +1,7 @@
 //! Issue 2 over HTTP: sign-in, tokens, refresh rotation and reuse detection,
 //! deactivation, throttling, request limits and the admin guard — on both backends.
 
+use crate::backend_tests;
 use crate::common;
 
 use common::{spawn_app, Backend, TestApp, PASSWORD};

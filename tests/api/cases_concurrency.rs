@@ -2,6 +2,7 @@
 //! the same `expectedVersion` (exactly one wins), and 50 concurrent `openCase`
 //! (50 distinct, gap-free references).
 
+use crate::backend_tests;
 use crate::common;
 
 use common::cases::*;

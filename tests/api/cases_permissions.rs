@@ -4,6 +4,7 @@
 //! not read must look exactly like a case that does not exist, and no data of it
 //! may appear anywhere in the answer.
 
+use crate::backend_tests;
 use crate::common;
 
 use common::cases::*;

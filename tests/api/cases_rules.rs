@@ -3,6 +3,7 @@
 //! referral rules, input validation, pick-up deadlines and the escalation list,
 //! and the case list (cursor paging, filters, Japanese substring search).
 
+use crate::backend_tests;
 use crate::common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};

@@ -1,6 +1,7 @@
 //! Issue 3, "How it is tested": one case walked from intake to close on each
 //! backend, then its timeline and `dxdesk audit verify` (also on a tampered chain).
 
+use crate::backend_tests;
 use crate::common;
 
 use chrono::Duration;

@@ -1,6 +1,7 @@
 //! The `dxdesk` binary as an operator runs it: refusals with one clear line,
 //! an idempotent `seed-demo` on both backends, production hardening.
 
+use crate::backend_tests;
 use crate::common::{self, Backend};
 
 use serde_json::json;

@@ -2,6 +2,7 @@
 //! only the secretariat, only once every case is resolved or closed; the
 //! record stays verifiable and the status page goes dark.
 
+use crate::backend_tests;
 use crate::common;
 
 use common::cases::*;

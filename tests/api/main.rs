@@ -5,7 +5,6 @@
 //! names its backend. Run one area with e.g. `cargo test --test api cases_rules::`
 //! or one backend with `cargo test --test api ::postgres`.
 
-#[macro_use]
 mod common;
 
 mod api_auth;

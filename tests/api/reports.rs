@@ -7,6 +7,7 @@
 //! outcomes, stage changes, and a second lab whose data must never appear.
 //! Every figure of the report is asserted exactly.
 
+use crate::backend_tests;
 use crate::common::{self, Backend};
 use chrono::{DateTime, NaiveDate, Utc};
 use dxdesk::auth::Authn;

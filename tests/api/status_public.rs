@@ -3,6 +3,7 @@
 //! backends. The app trusts `X-Forwarded-For` here, so that throttling per
 //! client address and per reference can be told apart from one machine.
 
+use crate::backend_tests;
 use crate::common;
 
 use chrono::Duration;

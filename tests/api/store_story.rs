@@ -1,6 +1,7 @@
 //! The store contract story: one generic walk through the storage operations,
 //! run on SQLite and on PostgreSQL, plus the append-only guarantee of case events.
 
+use crate::backend_tests;
 use crate::common;
 
 use chrono::{Duration, Utc};

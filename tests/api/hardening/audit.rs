@@ -4,6 +4,7 @@
 //! on PostgreSQL the app runs as a role that owns nothing and may only
 //! INSERT/SELECT on `case_events` (granted by `dxdesk migrate --grant-app-role`).
 
+use crate::backend_tests;
 use crate::common::cases::*;
 use crate::common::{self, fresh_db, start_instance, test_config, Backend, TestApp};
 use dxdesk::domain::hash_chain::{event_hash, GENESIS};

@@ -3,6 +3,7 @@
 //! (finding 3), a client address that `X-Forwarded-For` cannot spoof
 //! (finding 5), and a status page its reference alone cannot lock (finding 7).
 
+use crate::backend_tests;
 use crate::common::cases::*;
 use crate::common::{self, Backend, Gql, TestApp, PASSWORD};
 use dxdesk::config::Config;
