@@ -1,6 +1,7 @@
-//! Running the server: bind, serve with client addresses, prune old throttling
-//! counters in the background, and shut down gracefully on SIGTERM / Ctrl-C,
-//! finishing the requests in flight.
+//! Running the server: bind, serve with client addresses (see `crate::server`
+//! for the connection limits), prune old throttling counters and idempotency
+//! keys in the background, and shut down on SIGTERM / Ctrl-C, finishing the
+//! requests in flight within the drain deadline.
 
 use crate::state::AppState;
 use std::net::SocketAddr;
@@ -24,20 +25,17 @@ impl Application {
         self.listener.local_addr().expect("bound listener")
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish
+    /// (at most `DXDESK_SHUTDOWN_DRAIN_SECS`).
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         crate::auth::password::warm_up();
         let pruner = tokio::spawn(prune_loop(self.state.clone()));
+        let limits = self.state.config.conn;
         let app = crate::http::router(self.state);
-        axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        crate::server::serve(self.listener, app, limits, shutdown).await;
         pruner.abort();
         Ok(())
     }
@@ -54,6 +52,10 @@ async fn prune_loop(state: AppState) {
         let before = state.now() - chrono::Duration::days(1);
         if let Err(e) = state.store.rate_prune(before).await {
             tracing::warn!(error = ?e, "pruning throttling counters failed");
+        }
+        let expired = state.now() - crate::http::idempotency::KEEP;
+        if let Err(e) = state.store.idem_prune(expired).await {
+            tracing::warn!(error = ?e, "pruning idempotency keys failed");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Configuration from the environment: database URL, bind address, JWT secret,
-//! run mode and log format. Bad values are errors with one clear line.
+//! run mode, log format and the connection limits. Bad values are errors with
+//! one clear line.
 
 use anyhow::{bail, Context};
 use ipnet::IpNet;
@@ -42,6 +43,80 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// How long a login waits for a hashing slot before `RATE_LIMITED`.
     pub hash_queue_wait: Duration,
+    /// Connection handling: caps, timeouts and the shutdown drain.
+    pub conn: ConnLimits,
+}
+
+/// How the server treats connections (see `crate::server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Open connections served at once (`DXDESK_MAX_CONNECTIONS`); past it a
+    /// new connection gets `503` and is closed.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (`DXDESK_HEADER_TIMEOUT_SECS`).
+    pub header_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request (`DXDESK_IDLE_TIMEOUT_SECS`).
+    /// The header timeout bounds this wait too (hyper's header timer runs while a
+    /// connection waits for a request), so a longer idle time has no effect.
+    pub idle_timeout: Duration,
+    /// Time a request may take, body upload included (`DXDESK_REQUEST_TIMEOUT_SECS`).
+    pub request_timeout: Duration,
+    /// On shutdown, how long requests in flight may still finish (`DXDESK_SHUTDOWN_DRAIN_SECS`).
+    pub shutdown_drain: Duration,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 768,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            shutdown_drain: Duration::from_secs(8),
+        }
+    }
+}
+
+/// A positive whole number from the environment, or the default when unset.
+fn positive(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+    max: u64,
+) -> anyhow::Result<u64> {
+    match get(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => bail!("{name} must be a whole number from 1 to {max} (got {v:?})"),
+        },
+    }
+}
+
+impl ConnLimits {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let d = Self::default();
+        let secs = |name: &str, default: Duration| -> anyhow::Result<Duration> {
+            Ok(Duration::from_secs(positive(
+                get,
+                name,
+                default.as_secs(),
+                86_400,
+            )?))
+        };
+        Ok(Self {
+            max_connections: positive(
+                get,
+                "DXDESK_MAX_CONNECTIONS",
+                d.max_connections as u64,
+                1_000_000,
+            )? as usize,
+            header_timeout: secs("DXDESK_HEADER_TIMEOUT_SECS", d.header_timeout)?,
+            idle_timeout: secs("DXDESK_IDLE_TIMEOUT_SECS", d.idle_timeout)?,
+            request_timeout: secs("DXDESK_REQUEST_TIMEOUT_SECS", d.request_timeout)?,
+            shutdown_drain: secs("DXDESK_SHUTDOWN_DRAIN_SECS", d.shutdown_drain)?,
+        })
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -61,6 +136,7 @@ impl std::fmt::Debug for Config {
                 "audit_key_previous",
                 &self.audit_key_previous.as_ref().map(|_| "<set>"),
             )
+            .field("conn", &self.conn)
             .finish()
     }
 }
@@ -272,6 +348,7 @@ impl Config {
             parse_number(&get, "DXDESK_HASH_QUEUE_MS", 0..=60_000)?
                 .unwrap_or(DEFAULT_HASH_QUEUE_MS),
         );
+        let conn = ConnLimits::from_lookup(&get)?;
         Ok(Config {
             database_url,
             bind,
@@ -284,6 +361,7 @@ impl Config {
             trusted_proxies,
             hash_concurrency,
             hash_queue_wait,
+            conn,
         })
     }
 
@@ -424,6 +502,26 @@ mod tests {
         assert!(cfg(&[]).unwrap().trusted_proxies.is_empty());
         assert!(cfg(&[("DXDESK_TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
         assert!(cfg(&[("DXDESK_TRUSTED_PROXIES", "proxy.local")]).is_err());
+    }
+
+    #[test]
+    fn connection_limits_default_and_refuse_nonsense() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.conn, ConnLimits::default());
+        assert!(c.conn.max_connections < 1024, "fits a 1,024 file limit");
+        let c = cfg(&[
+            ("DXDESK_MAX_CONNECTIONS", "100"),
+            ("DXDESK_HEADER_TIMEOUT_SECS", "5"),
+            ("DXDESK_SHUTDOWN_DRAIN_SECS", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.conn.max_connections, 100);
+        assert_eq!(c.conn.header_timeout, Duration::from_secs(5));
+        assert_eq!(c.conn.shutdown_drain, Duration::from_secs(3));
+        for bad in ["0", "-1", "ten", "1.5"] {
+            assert!(cfg(&[("DXDESK_IDLE_TIMEOUT_SECS", bad)]).is_err(), "{bad}");
+            assert!(cfg(&[("DXDESK_MAX_CONNECTIONS", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod http;
 pub mod ratelimit;
 pub mod report;
 pub mod seed;
+pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -271,6 +271,7 @@ impl CasesQuery {
 
     /// The cases you may see, newest first, a page at a time (`first` default
     /// 20, at most 100; `after` = a cursor from the previous page).
+    #[graphql(complexity = "crate::graphql::page_complexity(first, child_complexity)")]
     async fn cases(
         &self,
         ctx: &Context<'_>,
@@ -304,6 +305,7 @@ impl CasesQuery {
     }
 
     /// Businesses of your lab whose name or corporate number contains `search` (desk staff).
+    #[graphql(complexity = "crate::graphql::page_complexity(first, child_complexity)")]
     async fn businesses(
         &self,
         ctx: &Context<'_>,

@@ -49,6 +49,18 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
 pub const MAX_ALIASES: usize = 30;
 
+/// The complexity of a list field taking `first`: each of the (up to) `first`
+/// items costs what its selection costs, with the page size the service uses
+/// (`first` absent: the default page; larger than the maximum: the maximum).
+pub fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    use crate::service::cases::{DEFAULT_PAGE, MAX_PAGE};
+    let items = first.map_or(DEFAULT_PAGE, |n| i64::from(n).clamp(0, MAX_PAGE));
+    usize::try_from(items)
+        .unwrap_or(0)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
 /// The schema, with the state attached (`None` for SDL export only).
 pub fn schema(state: Option<AppState>) -> DxSchema {
     let production = state
@@ -65,7 +77,8 @@ pub fn schema(state: Option<AppState>) -> DxSchema {
     .limit_recursive_depth(32)
     .limit_directives(10);
     if production {
-        builder = builder.disable_introspection();
+        // No schema discovery in production: neither introspection nor "Did you mean …".
+        builder = builder.disable_introspection().disable_suggestions();
     }
     if let Some(state) = state {
         builder = builder.data(state);

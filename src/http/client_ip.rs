@@ -94,7 +94,8 @@ pub fn from_request(config: &Config, req: &Request<Body>) -> String {
     from_parts(config, peer, req.headers()).to_string()
 }
 
-fn from_parts(config: &Config, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+/// The client address from the socket peer and the forwarding headers.
+pub fn from_parts(config: &Config, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
     let trust = ProxyTrust {
         peer_is_proxy: config.trust_proxy,
         trusted: &config.trusted_proxies,

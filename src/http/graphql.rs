@@ -4,6 +4,7 @@
 
 use crate::auth;
 use crate::graphql::{self, loaders, DxSchema, RequestCtx, MAX_ALIASES};
+use crate::http::edge;
 use crate::state::AppState;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use axum::body::{to_bytes, Body};
@@ -74,6 +75,23 @@ async fn execute(
     req: Request<Body>,
 ) -> Response {
     let lang = lang_of(req.headers());
+    let media = match edge::negotiate(req.headers()) {
+        Ok(m) => m,
+        Err(r) => return error_response(r.status, lang, &r.ja, &r.en),
+    };
+    if let Err(r) = edge::check_content_type(req.headers()) {
+        return edge::finish(media, error_response(r.status, lang, &r.ja, &r.en));
+    }
+    edge::finish(media, run(state, schema, req, lang, media).await)
+}
+
+async fn run(
+    state: AppState,
+    schema: DxSchema,
+    req: Request<Body>,
+    lang: Lang,
+    media: edge::Media,
+) -> Response {
     let client = crate::http::client_ip::from_request(&state.config, &req);
     let auth_header = req
         .headers()
@@ -91,6 +109,9 @@ async fn execute(
             )
         }
     };
+    if let Err(r) = edge::guard_body(&bytes) {
+        return error_response(r.status, lang, &r.ja, &r.en);
+    }
     let value: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(_) => {
@@ -110,11 +131,14 @@ async fn execute(
             "Batched (JSON array) requests are not accepted. Send one operation per request.",
         );
     }
+    if let Err(r) = edge::guard_request(&value) {
+        return error_response(r.status, lang, &r.ja, &r.en);
+    }
     let has_query = value
         .get("query")
         .and_then(Value::as_str)
         .is_some_and(|q| !q.trim().is_empty());
-    let parsed: Option<async_graphql::Request> = if has_query {
+    let parsed: Option<async_graphql::Request> = if has_query && edge::well_formed(&value) {
         serde_json::from_value(value).ok()
     } else {
         None
@@ -171,7 +195,7 @@ async fn execute(
             }
         }
     }
-    let mut response = Json(resp).into_response();
+    let mut response = edge::graphql_response(media, resp);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

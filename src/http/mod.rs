@@ -2,15 +2,16 @@
 //! static front end, with request ids, tracing, body limits and security headers.
 
 pub mod client_ip;
+pub mod edge;
 pub mod graphql;
 pub mod health;
+pub mod idempotency;
 pub mod reports;
 pub mod static_files;
 
 use crate::state::AppState;
 use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::Router;
-use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -39,7 +40,7 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(x_request_id))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
+            state.config.conn.request_timeout,
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -58,7 +59,12 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("DENY"),
         ));
     let app = Router::new()
-        .merge(graphql::router())
+        .merge(
+            graphql::router().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                idempotency::guard,
+            )),
+        )
         .merge(health::router())
         .merge(reports::router())
         .merge(static_files::router())

@@ -11,6 +11,7 @@ pub mod case_models;
 pub mod cases;
 pub mod codec;
 pub mod directory;
+pub mod idempotency;
 pub mod models;
 pub mod postgres;
 pub mod reports;
@@ -23,13 +24,16 @@ use std::sync::Arc;
 pub use case_models::*;
 pub use cases::CaseStore;
 pub use directory::DirectoryStore;
+pub use idempotency::{IdemClaim, IdemKey, IdemRow, IdempotencyStore};
 pub use models::*;
 pub use postgres::PgStore;
 pub use reports::{ReportScope, ReportStore};
 pub use sqlite::SqliteStore;
 
 /// Every domain operation the service needs from storage.
-pub trait Store: DirectoryStore + CaseStore + ReportStore + Send + Sync + 'static {
+pub trait Store:
+    DirectoryStore + CaseStore + ReportStore + IdempotencyStore + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     /// For tests and tools that need the concrete backend (its pool).

@@ -56,7 +56,10 @@ impl PgStore {
     }
 
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
+        let mut tx = self.pool.begin().await?;
+        // A keyed mutation's claim is marked executed with its own writes.
+        super::idempotency::mark_executed!(tx);
+        Ok(tx)
     }
 }
 

@@ -58,7 +58,10 @@ impl SqliteStore {
     /// A write transaction: takes the write lock at once, so two writers queue
     /// on the busy timeout instead of failing half-way with "database is locked".
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // A keyed mutation's claim is marked executed with its own writes.
+        super::idempotency::mark_executed!(tx);
+        Ok(tx)
     }
 }
 

@@ -48,11 +48,12 @@ function run(bin, args, env) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Seed a fresh demo database in a temporary folder and start `dxdesk serve` on a free port. */
-export async function startServer() {
+/** Seed a fresh demo database in a temporary folder and start `dxdesk serve` on a free port
+ * (`{ frontend: false }` for API-only tests, which need no built front end; `env` adds variables). */
+export async function startServer({ frontend = true, env: extraEnv = {} } = {}) {
   const bin = process.env.DXDESK_BIN ?? join(repoRoot, 'target', 'debug', 'dxdesk');
   if (!existsSync(bin)) throw new Error(`dxdesk binary not found at ${bin} (build it with \`cargo build\`, or set DXDESK_BIN)`);
-  if (!existsSync(join(repoRoot, 'frontend', 'dist', 'index.html'))) {
+  if (frontend && !existsSync(join(repoRoot, 'frontend', 'dist', 'index.html'))) {
     throw new Error('frontend/dist is missing: run `npm ci && npm run build` in frontend/ first');
   }
   const dir = mkdtempSync(join(tmpdir(), 'dxdesk-browser-'));
@@ -63,6 +64,7 @@ export async function startServer() {
     DXDESK_BIND: `127.0.0.1:${port}`,
     DXDESK_JWT_SECRET: process.env.DXDESK_JWT_SECRET ?? '3Hnq2mZO1/UkuZ+zhlN0oY1u0KBn4jJ+KEptAXFRftsx',
     RUST_LOG: process.env.RUST_LOG ?? 'warn',
+    ...extraEnv,
   };
   await run(bin, ['seed-demo'], env);
   const proc = spawn(bin, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });

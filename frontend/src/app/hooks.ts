@@ -2,6 +2,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 import { useApp } from './context';
+import { ActionKey } from '../lib/idempotency';
 
 type Doc<R, V> = DocumentTypeDecoration<R, V> & { toString(): string };
 
@@ -49,19 +50,28 @@ export function useQuery<R, V>(doc: Doc<R, V>, variables: V, opts: { skip?: bool
 }
 
 /** A write: tracks pending and the last error; returns the data or throws. */
-export function useMutation<R, V>(doc: Doc<R, V>) {
+/**
+ * A mutation. With `idempotent`, each user action carries an `Idempotency-Key`,
+ * reused when the same action is retried after its answer was lost.
+ */
+export function useMutation<R, V>(doc: Doc<R, V>, { idempotent = false }: { idempotent?: boolean } = {}) {
   const { client } = useApp();
   const [pending, setPending] = useState(false);
+  const action = useRef<ActionKey | null>(null);
   const mutate = useCallback(
     async (variables: V, opts: { anonymous?: boolean } = {}): Promise<R> => {
       setPending(true);
       try {
-        return await client.request(doc, variables, opts);
+        if (!idempotent) return await client.request(doc, variables, opts);
+        action.current ??= new ActionKey();
+        return await action.current.run(variables, (idempotencyKey) =>
+          client.request(doc, variables, { ...opts, idempotencyKey }),
+        );
       } finally {
         setPending(false);
       }
     },
-    [client, doc],
+    [client, doc, idempotent],
   );
   return { mutate, pending };
 }

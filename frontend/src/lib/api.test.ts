@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiClient } from './api';
-import { MeDoc } from '../graphql/ops';
+import { MeDoc, OpenCaseDoc } from '../graphql/ops';
+import { ActionKey } from './idempotency';
 
 class MemStorage {
   m = new Map<string, string>();
@@ -56,6 +57,29 @@ describe('ApiClient', () => {
     expect(s.calls[1].headers.Authorization).toMatch(/^Bearer /);
     expect(s.calls[1].headers['Accept-Language']).toBe('en');
     expect(s.calls[0].headers.Authorization).toBeUndefined();
+  });
+
+  it('sends one Idempotency-Key per action, the same one when a lost answer is retried', async () => {
+    const storage = new MemStorage();
+    let n = 0;
+    const s = fakeServer(() => {
+      n += 1;
+      if (n === 1) throw new TypeError('connection reset');
+      return json({ data: { openCase: { accessCode: 'A', case: { id: 'c1', reference: 'R' } } } });
+    });
+    const api = new ApiClient('/graphql', storage, s.fn);
+    const action = new ActionKey();
+    const vars = { input: { title: 'IoT' } } as never;
+    const send = () => action.run(vars, (idempotencyKey) => api.request(OpenCaseDoc, vars, { idempotencyKey }));
+    await expect(send()).rejects.toMatchObject({ code: 'NETWORK' });
+    await send();
+    await send();
+    const keys = s.calls.map((c) => c.headers['Idempotency-Key']);
+    expect(keys[0]).toMatch(/^[0-9a-f]{32}$/);
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).not.toBe(keys[0]);
+    await api.request(MeDoc, {});
+    expect(s.calls[3].headers['Idempotency-Key']).toBeUndefined();
   });
 
   it('on UNAUTHENTICATED refreshes once and retries', async () => {

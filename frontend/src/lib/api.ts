@@ -57,13 +57,19 @@ export class ApiClient {
     for (const fn of this.listeners) fn(user, reason);
   }
 
-  private async post<R, V>(doc: Doc<R, V>, variables: V | undefined, withAuth: boolean): Promise<GraphQLResponse<R>> {
+  private async post<R, V>(
+    doc: Doc<R, V>,
+    variables: V | undefined,
+    withAuth: boolean,
+    idempotencyKey?: string,
+  ): Promise<GraphQLResponse<R>> {
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
       Accept: 'application/json',
       'Accept-Language': this.lang,
     };
     if (withAuth && this.accessToken) headers.Authorization = `Bearer ${this.accessToken}`;
+    if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
     let res: Response;
     try {
       res = await this.fetchFn(this.endpoint, {
@@ -85,17 +91,25 @@ export class ApiClient {
     return body;
   }
 
-  /** Run an operation; on UNAUTHENTICATED refresh the session and retry once. */
-  async request<R, V>(doc: Doc<R, V>, variables?: V, opts: { anonymous?: boolean } = {}): Promise<R> {
+  /**
+   * Run an operation; on UNAUTHENTICATED refresh the session and retry once.
+   * `idempotencyKey` (see lib/idempotency.ts) makes a retried mutation safe.
+   */
+  async request<R, V>(
+    doc: Doc<R, V>,
+    variables?: V,
+    opts: { anonymous?: boolean; idempotencyKey?: string } = {},
+  ): Promise<R> {
     const withAuth = !opts.anonymous;
-    let body = await this.post(doc, variables, withAuth);
+    const key = opts.idempotencyKey;
+    let body = await this.post(doc, variables, withAuth, key);
     if (withAuth && body.errors?.length && toApiError(body.errors, this.lang).code === 'UNAUTHENTICATED') {
       const ok = await this.refresh();
       if (!ok) {
         this.end('expired');
         throw toApiError(body.errors, this.lang);
       }
-      body = await this.post(doc, variables, withAuth);
+      body = await this.post(doc, variables, withAuth, key);
       if (body.errors?.length && toApiError(body.errors, this.lang).code === 'UNAUTHENTICATED') {
         this.end('expired');
       }

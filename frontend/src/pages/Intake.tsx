@@ -87,7 +87,7 @@ function BusinessFinder({ onPick }: { onPick: (b: Found) => void }) {
 export function IntakePage() {
   const { t, lang } = useApp();
   const lab = useQuery(LabDoc, {});
-  const open = useMutation(OpenCaseDoc);
+  const open = useMutation(OpenCaseDoc, { idempotent: true });
   const form = useFormErrors(FIELDS);
   const channelOpts = useEnumOptions('Channel', enumValues('Channel'));
   const stageOpts = useEnumOptions('Stage', enumValues('Stage'));

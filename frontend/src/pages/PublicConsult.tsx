@@ -1,5 +1,5 @@
 // For businesses, no login: the consultation request form (submitConsultation).
-import { useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent } from 'react';
 import { useApp } from '../app/context';
 import { useQuery } from '../app/hooks';
 import { Link } from '../app/router';
@@ -9,6 +9,7 @@ import { FormMessages, Loading, SelectField, TextArea, useEnumOptions, useFormEr
 import type { Stage } from '../gql/graphql';
 import { PublicLabsDoc, SubmitConsultationDoc } from '../graphql/ops';
 import { enumValues } from '../lib/i18n';
+import { ActionKey } from '../lib/idempotency';
 import { toBusinessInput } from './Intake';
 
 const FIELDS = ['name', 'corporateNumber', 'industry', 'municipality', 'contactName', 'email', 'phone', 'description', 'stage', 'consentToShare', 'labCode'];
@@ -26,6 +27,8 @@ export function ConsultPage() {
   const [website, setWebsite] = useState('');
   const [pending, setPending] = useState(false);
   const [done, setDone] = useState<{ reference: string; accessCode: string } | null>(null);
+  // One Idempotency-Key per submission, reused when it is retried after a network error.
+  const action = useRef(new ActionKey());
 
   const labList = labs.data?.publicLabs ?? [];
   const lab = labList.find((l) => l.code === labCode) ?? (labList.length === 1 ? labList[0] : null);
@@ -42,19 +45,18 @@ export function ConsultPage() {
     }
     setPending(true);
     try {
-      const d = await client.request(
-        SubmitConsultationDoc,
-        {
-          input: {
-            business: toBusinessInput(biz),
-            description: description.trim(),
-            stage: stage || null,
-            consentToShare: consent,
-            website: website || null,
-            labCode: lab?.code ?? null,
-          },
+      const variables = {
+        input: {
+          business: toBusinessInput(biz),
+          description: description.trim(),
+          stage: stage || null,
+          consentToShare: consent,
+          website: website || null,
+          labCode: lab?.code ?? null,
         },
-        { anonymous: true },
+      };
+      const d = await action.current.run(variables, (idempotencyKey) =>
+        client.request(SubmitConsultationDoc, variables, { anonymous: true, idempotencyKey }),
       );
       setDone(d.submitConsultation);
     } catch (err) {
