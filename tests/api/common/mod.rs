@@ -268,31 +268,34 @@ pub fn pg_pool(store: &SharedStore) -> sqlx::PgPool {
 
 /// Makes one test per backend from one async body `fn(Backend)`, so a failure
 /// names its backend: `backend_tests!(name, body)` defines the tests
-/// `name::sqlite` and `name::postgres`, each calling `body` (a function of the
-/// invoking module); `backend_tests!(name)` uses the function `name` itself
-/// (a module and a function may share a name). `worker_threads = N` runs the
-/// body on a multi-threaded runtime. The PostgreSQL test skips, or fails under
+/// `name::sqlite` and `name::postgres`, each calling `body` — a function of the
+/// invoking module or a closure `|backend| async move { … }`;
+/// `backend_tests!(name)` uses the function `name` itself (a module and a
+/// function may share a name). `worker_threads = N` runs the body on a
+/// multi-threaded runtime. The PostgreSQL test skips, or fails under
 /// `DXDESK_REQUIRE_POSTGRES=1`, when PostgreSQL is not configured.
 #[macro_export]
 macro_rules! backend_tests {
-    (@test $fn:ident, $backend:ident, $body:ident) => {
+    (@test $fn:ident, $backend:ident, $body:expr) => {
         #[tokio::test]
         async fn $fn() {
-            $crate::common::run_on($crate::common::Backend::$backend, super::$body).await
+            $crate::common::run_on($crate::common::Backend::$backend, $body).await
         }
     };
-    (@test $fn:ident, $backend:ident, $body:ident, $n:literal) => {
+    (@test $fn:ident, $backend:ident, $body:expr, $n:literal) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = $n)]
         async fn $fn() {
-            $crate::common::run_on($crate::common::Backend::$backend, super::$body).await
+            $crate::common::run_on($crate::common::Backend::$backend, $body).await
         }
     };
     ($(#[$m:meta])* $name:ident $(, worker_threads = $n:literal)?) => {
         $crate::backend_tests!($(#[$m])* $name, $name $(, worker_threads = $n)?);
     };
-    ($(#[$m:meta])* $name:ident, $body:ident $(, worker_threads = $n:literal)?) => {
+    ($(#[$m:meta])* $name:ident, $body:expr $(, worker_threads = $n:literal)?) => {
         $(#[$m])*
         mod $name {
+            #[allow(unused_imports)]
+            use super::*;
             $crate::backend_tests!(@test sqlite, Sqlite, $body $(, $n)?);
             $crate::backend_tests!(@test postgres, Postgres, $body $(, $n)?);
         }
