@@ -46,13 +46,13 @@ pub enum Command {
         #[arg(long)]
         fiscal_year: i32,
         #[arg(long, value_enum, default_value = "json")]
-        format: crate::report::CliFormat,
+        format: crate::service::reports::CliFormat,
         /// The lab's code (e.g. AOM); needed when the deployment has several labs.
         #[arg(long)]
         lab: Option<String>,
         /// What the CSV holds.
         #[arg(long, value_enum, default_value = "cases")]
-        kind: crate::report::ExportKind,
+        kind: crate::service::reports::ExportKind,
         /// Write to this file instead of standard output.
         #[arg(long)]
         output: Option<std::path::PathBuf>,
@@ -226,7 +226,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             output,
         } => {
             let store = crate::store::connect_for(&config).await?;
-            crate::report::run_cli(
+            crate::service::reports::run_cli(
                 store.as_ref(),
                 fiscal_year,
                 format,

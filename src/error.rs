@@ -1,8 +1,13 @@
 //! `AppError`: the one error type of the service, and its mapping to GraphQL
-//! errors with an `extensions.code` from the contract. Internal causes are logged
-//! with their chain and never sent.
+//! errors with an `extensions.code` from the contract and to HTTP statuses and
+//! bodies (the report downloads, the request edge of `/graphql`). Internal
+//! causes are logged with their chain and never sent.
 
 use crate::domain::error::DomainError;
+use crate::domain::labels::Lang;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
 use std::sync::Arc;
 
 /// A message in both languages of the UI; Japanese is the default.
@@ -121,6 +126,69 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// The HTTP status of the error where it is the whole answer (not inside a
+    /// GraphQL response, which is always `200`).
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadInput { .. } => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// `extensions` of the error: `code`, `messageEn`, and `field` or
+    /// `retryAfter` where there is one. GraphQL errors and HTTP bodies share it.
+    fn extensions(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut ext = serde_json::Map::new();
+        ext.insert("code".into(), json!(self.code()));
+        ext.insert("messageEn".into(), json!(self.message().en));
+        match self {
+            AppError::BadInput {
+                field: Some(field), ..
+            } => {
+                ext.insert("field".into(), json!(field));
+            }
+            AppError::RateLimited { retry_after } => {
+                ext.insert("retryAfter".into(), json!(retry_after));
+            }
+            _ => {}
+        }
+        ext
+    }
+
+    fn log_if_internal(&self) {
+        if let AppError::Internal(cause) = self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+    }
+
+    /// The body of an HTTP error answer, shaped like a GraphQL response:
+    /// `{"errors": [{"message", "extensions"}]}`, the message in `lang`.
+    pub fn http_body(&self, lang: Lang) -> serde_json::Value {
+        let msg = self.message();
+        let message = if lang == Lang::En { msg.en } else { msg.ja };
+        json!({ "errors": [{ "message": message, "extensions": self.extensions() }] })
+    }
+
+    /// The whole HTTP answer: [`Self::http_status`], [`Self::http_body`], and
+    /// `WWW-Authenticate: Bearer` on `401`.
+    pub fn into_http_response(self, lang: Lang) -> Response {
+        self.log_if_internal();
+        let status = self.http_status();
+        let mut r = (status, axum::Json(self.http_body(lang))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
 impl From<DomainError> for AppError {
     fn from(e: DomainError) -> Self {
         match e {
@@ -162,21 +230,12 @@ impl From<crate::domain::permissions::Denied> for AppError {
 
 impl From<AppError> for async_graphql::Error {
     fn from(e: AppError) -> Self {
-        if let AppError::Internal(cause) = &e {
-            tracing::error!(error = ?cause, "internal error");
-        }
-        let msg = e.message();
+        e.log_if_internal();
         let mut ext = async_graphql::ErrorExtensionValues::default();
-        ext.set("code", e.code());
-        ext.set("messageEn", msg.en.clone());
-        match &e {
-            AppError::BadInput {
-                field: Some(field), ..
-            } => ext.set("field", field.clone()),
-            AppError::RateLimited { retry_after } => ext.set("retryAfter", *retry_after),
-            _ => {}
+        for (k, v) in e.extensions() {
+            ext.set(k, async_graphql::Value::from_json(v).unwrap_or_default());
         }
-        let mut err = async_graphql::Error::new(msg.ja);
+        let mut err = async_graphql::Error::new(e.message().ja);
         err.extensions = Some(ext);
         err
     }
@@ -219,6 +278,23 @@ mod tests {
         let text = format!("{} {:?}", err.message, err.extensions);
         assert!(!text.contains("SELECT"));
         assert!(!text.contains("/src/"));
+    }
+
+    #[test]
+    fn http_answers_carry_the_status_and_the_same_extensions() {
+        let e = AppError::bad_input(Some("kind"), "種類", "Kind");
+        assert_eq!(e.http_status(), StatusCode::BAD_REQUEST);
+        let body = e.http_body(Lang::En);
+        assert_eq!(body["errors"][0]["message"], "Kind");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "kind");
+        let r = AppError::unauthenticated().into_http_response(Lang::Ja);
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(
+            AppError::RateLimited { retry_after: 3 }.http_status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
     }
 
     #[test]

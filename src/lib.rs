@@ -11,7 +11,6 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ratelimit;
-pub mod report;
 pub mod seed;
 pub mod server;
 pub mod service;

@@ -513,7 +513,8 @@ async fn time_reports(
         let mut opened = 0;
         for _ in 0..runs {
             let t = Instant::now();
-            let r = dxdesk::report::activity_report(store.as_ref(), scope, fy, now).await?;
+            let r =
+                dxdesk::service::reports::activity_report(store.as_ref(), scope, fy, now).await?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             opened = r.cases_opened;
         }
@@ -526,11 +527,11 @@ async fn time_reports(
         );
     }
     let t = Instant::now();
-    let csv = dxdesk::report::export_csv(
+    let csv = dxdesk::service::reports::export_csv(
         store.as_ref(),
         ReportScope::lab(lab),
         fy,
-        dxdesk::report::ExportKind::Cases,
+        dxdesk::service::reports::ExportKind::Cases,
         now,
     )
     .await?;

@@ -248,12 +248,9 @@ impl Case {
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<CaseEvent>> {
         let v = viewer(ctx)?;
         let st = ctx.data_unchecked::<AppState>();
-        Ok(st
-            .store
-            .events_for_case(self.row.id)
+        Ok(crate::service::cases::events_for(st, v, self.row.id)
             .await?
             .into_iter()
-            .filter(|e| access::event_visible(v, e))
             .map(CaseEvent)
             .collect())
     }
@@ -516,13 +513,23 @@ pub struct PageInfo {
 
 /// A page of cases (Relay connection), newest first.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct CaseConnection {
     /// The cases of this page, newest first.
     pub edges: Vec<CaseEdge>,
     /// Where this page sits.
     pub page_info: PageInfo,
+    #[graphql(skip)]
+    pub count: crate::service::cases::CaseCount,
+}
+
+#[async_graphql::ComplexObject]
+impl CaseConnection {
     /// All cases matching the filter (not just this page).
-    pub total_count: i64,
+    // Counted only when a query selects it.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(self.count.total(ctx.data_unchecked::<AppState>()).await?)
+    }
 }
 
 /// A ranked institution for a case, with the reason in Japanese.

@@ -300,7 +300,7 @@ impl CasesQuery {
                 end_cursor: edges.last().map(|e| e.cursor.clone()),
             },
             edges,
-            total_count: page.total,
+            count: page.count,
         })
     }
 

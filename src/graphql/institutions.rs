@@ -4,12 +4,9 @@
 use super::types::Institution;
 use super::{admin, parse_id, state, viewer};
 use crate::domain::types::InstitutionKind;
-use crate::domain::validation;
-use crate::error::{AppError, AppResult};
-use crate::store::{InstitutionRow, LabRow};
+use crate::error::AppResult;
+use crate::service::institutions::{self as svc, InstitutionEdit, NewInstitution};
 use async_graphql::{Context, InputObject, Object, ID};
-use sqlx::types::Json;
-use uuid::Uuid;
 
 /// A new partner institution.
 #[derive(InputObject)]
@@ -34,32 +31,6 @@ pub struct InstitutionUpdateInput {
     pub active: Option<bool>,
 }
 
-fn check_regions(lab: &LabRow, regions: Vec<String>) -> AppResult<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for r in regions {
-        let r = r.trim().to_owned();
-        if r.is_empty() || out.contains(&r) {
-            continue;
-        }
-        if !lab.regions.iter().any(|x| x.code == r) {
-            let known: Vec<_> = lab.regions.iter().map(|x| x.code.as_str()).collect();
-            return Err(AppError::bad_input(
-                Some("regions"),
-                format!(
-                    "地域コード「{r}」はこのラボにありません（{}）。",
-                    known.join(", ")
-                ),
-                format!(
-                    "Region code {r:?} is not one of this lab's ({}).",
-                    known.join(", ")
-                ),
-            ));
-        }
-        out.push(r);
-    }
-    Ok(out)
-}
-
 #[derive(Default)]
 pub struct InstitutionQuery;
 
@@ -67,10 +38,7 @@ pub struct InstitutionQuery;
 impl InstitutionQuery {
     /// The partner institutions of the viewer's lab (active and inactive), by name.
     async fn institutions(&self, ctx: &Context<'_>) -> AppResult<Vec<Institution>> {
-        let v = viewer(ctx)?;
-        Ok(state(ctx)
-            .store
-            .institutions(v.lab_id)
+        Ok(svc::list(state(ctx), viewer(ctx)?)
             .await?
             .into_iter()
             .map(Institution)
@@ -90,29 +58,13 @@ impl InstitutionMutation {
         input: InstitutionInput,
     ) -> AppResult<Institution> {
         let v = admin(ctx)?;
-        let st = state(ctx);
-        let lab = st
-            .store
-            .lab(v.lab_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("ラボ", "Lab"))?;
-        let name = validation::required_text("name", "機関名", &input.name, 120)?;
-        let tags = validation::tag_list("tags", "タグ", &input.tags)?;
-        let regions = check_regions(&lab, input.regions)?;
-        let now = st.now();
-        let row = InstitutionRow {
-            id: Uuid::now_v7(),
-            lab_id: v.lab_id,
-            name,
+        let new = NewInstitution {
+            name: input.name,
             kind: input.kind,
-            tags: Json(tags),
-            regions: Json(regions),
-            active: true,
-            created_at: now,
-            updated_at: now,
+            tags: input.tags,
+            regions: input.regions,
         };
-        st.store.insert_institution(&row).await?;
-        Ok(Institution(row))
+        Ok(Institution(svc::create(state(ctx), v, new).await?))
     }
 
     /// Edits an institution of the admin's lab (tags, regions, active flag, …).
@@ -123,35 +75,14 @@ impl InstitutionMutation {
         input: InstitutionUpdateInput,
     ) -> AppResult<Institution> {
         let v = admin(ctx)?;
-        let st = state(ctx);
         let iid = parse_id(&id, "連携機関", "Institution")?;
-        let mut row = st
-            .store
-            .institution(v.lab_id, iid)
-            .await?
-            .ok_or_else(|| AppError::not_found("連携機関", "Institution"))?;
-        let lab = st
-            .store
-            .lab(v.lab_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("ラボ", "Lab"))?;
-        if let Some(name) = input.name {
-            row.name = validation::required_text("name", "機関名", &name, 120)?;
-        }
-        if let Some(kind) = input.kind {
-            row.kind = kind;
-        }
-        if let Some(tags) = input.tags {
-            row.tags = Json(validation::tag_list("tags", "タグ", &tags)?);
-        }
-        if let Some(regions) = input.regions {
-            row.regions = Json(check_regions(&lab, regions)?);
-        }
-        if let Some(active) = input.active {
-            row.active = active;
-        }
-        row.updated_at = st.now();
-        st.store.update_institution(&row).await?;
-        Ok(Institution(row))
+        let edit = InstitutionEdit {
+            name: input.name,
+            kind: input.kind,
+            tags: input.tags,
+            regions: input.regions,
+            active: input.active,
+        };
+        Ok(Institution(svc::update(state(ctx), v, iid, edit).await?))
     }
 }

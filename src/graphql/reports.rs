@@ -1,14 +1,15 @@
 //! The lab's year: `activityReport`, KPI targets and their administration.
 //!
-//! The resolvers are thin: `crate::report` builds the report (the same one the
+//! The resolvers are thin: `crate::service::reports` builds the report (the same one the
 //! CSV/JSON exports and `dxdesk report` use) and these types carry it to the
 //! front end. Definitions of every figure are in `docs/report-format.md`.
 
-use super::{admin, desk, parse_id, state, viewer};
+use super::{admin, parse_id, state, viewer};
 use crate::domain::report::{self as r, KpiMetric};
 use crate::domain::types::{InstitutionKind, Outcome, Stage};
 use crate::error::AppResult;
-use crate::report::kpi::{self, KpiTargetChange};
+use crate::service::reports as svc;
+use crate::service::reports::kpi::{self, KpiTargetChange};
 use crate::store::reports::KpiTargetRow;
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -461,28 +462,13 @@ impl ReportQuery {
         fiscal_year: i32,
     ) -> AppResult<ActivityReport> {
         let v = viewer(ctx)?;
-        let st = state(ctx);
-        let scope = crate::report::scope_for(v)?;
-        let report =
-            crate::report::activity_report(st.store.as_ref(), scope, fiscal_year, st.now()).await?;
-        Ok(report.into())
+        Ok(svc::report_for(state(ctx), v, fiscal_year).await?.into())
     }
 
     /// The fiscal years a report can be asked for, newest first: from the year of
     /// the lab's first case (or the current year) to the current one.
     async fn report_fiscal_years(&self, ctx: &Context<'_>) -> AppResult<Vec<i32>> {
-        let v = viewer(ctx)?;
-        let st = state(ctx);
-        let now = st.now();
-        let current = crate::domain::fiscal_year::fiscal_year_of(now);
-        let first = st
-            .store
-            .first_case_at(v.lab_id)
-            .await?
-            .map(crate::domain::fiscal_year::fiscal_year_of)
-            .unwrap_or(current)
-            .clamp(*r::FISCAL_YEARS.start(), current);
-        Ok((first..=current).rev().collect())
+        svc::fiscal_years(state(ctx), viewer(ctx)?).await
     }
 
     /// The lab's KPI targets (desk staff), of one fiscal year or, without it, of all years.
@@ -491,13 +477,8 @@ impl ReportQuery {
         ctx: &Context<'_>,
         fiscal_year: Option<i32>,
     ) -> AppResult<Vec<KpiTarget>> {
-        let v = desk(ctx)?;
-        if let Some(fy) = fiscal_year {
-            r::check_fiscal_year(fy)?;
-        }
-        Ok(state(ctx)
-            .store
-            .kpi_targets(v.lab_id, fiscal_year)
+        let v = viewer(ctx)?;
+        Ok(svc::kpi_targets(state(ctx), v, fiscal_year)
             .await?
             .into_iter()
             .map(KpiTarget)

@@ -4,13 +4,10 @@
 use super::types::{Lab, User};
 use super::{admin, parse_id, request, state, viewer};
 use crate::auth;
-use crate::auth::password;
 use crate::domain::types::Role;
-use crate::domain::validation;
-use crate::error::{AppError, AppResult};
-use crate::store::UserRow;
+use crate::error::AppResult;
+use crate::service::users::{self as svc, NewUser};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
-use uuid::Uuid;
 
 /// Tokens of a new session. Send the access token as `Authorization: Bearer …`.
 #[derive(SimpleObject)]
@@ -60,32 +57,19 @@ pub struct UserQuery;
 impl UserQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> AppResult<User> {
-        let v = viewer(ctx)?;
-        let row = state(ctx)
-            .store
-            .user(v.user_id)
-            .await?
-            .ok_or_else(AppError::unauthenticated)?;
-        Ok(User(row))
+        Ok(User(svc::me(state(ctx), viewer(ctx)?).await?))
     }
 
     /// The viewer's lab, with its regions and municipalities.
     async fn lab(&self, ctx: &Context<'_>) -> AppResult<Lab> {
-        let v = viewer(ctx)?;
-        let row = state(ctx)
-            .store
-            .lab(v.lab_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("ラボ", "Lab"))?;
+        let row = svc::lab(state(ctx), viewer(ctx)?).await?;
         Ok(Lab { row })
     }
 
     /// The lab's staff accounts (admin only).
     async fn users(&self, ctx: &Context<'_>) -> AppResult<Vec<User>> {
         let v = admin(ctx)?;
-        Ok(state(ctx)
-            .store
-            .users(v.lab_id)
+        Ok(svc::list(state(ctx), v)
             .await?
             .into_iter()
             .map(User)
@@ -94,9 +78,7 @@ impl UserQuery {
 
     /// The labs of this deployment, for the public consultation form (no login).
     async fn public_labs(&self, ctx: &Context<'_>) -> AppResult<Vec<PublicLab>> {
-        Ok(state(ctx)
-            .store
-            .labs()
+        Ok(svc::public_labs(state(ctx))
             .await?
             .into_iter()
             .map(|l| PublicLab {
@@ -143,82 +125,27 @@ impl UserMutation {
     /// Creates a staff account in the admin's lab.
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> AppResult<User> {
         let v = admin(ctx)?;
-        let st = state(ctx);
-        let email = validation::email("email", &input.email)?;
-        let display_name =
-            validation::required_text("displayName", "表示名", &input.display_name, 100)?;
-        password::check_strength(&input.password)?;
-        let institution_id = match (input.role, &input.institution_id) {
-            (Role::Partner, Some(id)) => {
-                let iid = parse_id(id, "連携機関", "Institution")?;
-                st.store
-                    .institution(v.lab_id, iid)
-                    .await?
-                    .ok_or_else(|| AppError::not_found("連携機関", "Institution"))?;
-                Some(iid)
-            }
-            (Role::Partner, None) => {
-                return Err(AppError::bad_input(
-                    Some("institutionId"),
-                    "連携機関の担当者には所属機関を指定してください。",
-                    "A partner user needs an institution.",
-                ))
-            }
-            (_, Some(_)) => {
-                return Err(AppError::bad_input(
-                    Some("institutionId"),
-                    "所属機関を指定できるのは連携機関の担当者だけです。",
-                    "Only partner users belong to an institution.",
-                ))
-            }
-            (_, None) => None,
-        };
-        let hash = st.hasher.hash(input.password).await?;
-        let now = st.now();
-        let row = UserRow {
-            id: Uuid::now_v7(),
-            lab_id: v.lab_id,
-            email,
-            display_name,
-            password_hash: hash,
+        let new = NewUser {
+            email: input.email,
+            display_name: input.display_name,
+            password: input.password,
             role: input.role,
-            institution_id,
-            active: true,
-            created_at: now,
-            updated_at: now,
+            institution_id: input.institution_id.map(|id| id.0),
         };
-        st.store.insert_user(&row).await?;
-        Ok(User(row))
+        Ok(User(svc::create_user(state(ctx), v, new).await?))
     }
 
     /// Deactivates an account: all its sessions end and its next request is refused.
     async fn deactivate_user(&self, ctx: &Context<'_>, id: ID) -> AppResult<User> {
         let v = admin(ctx)?;
         let uid = parse_id(&id, "ユーザー", "User")?;
-        if uid == v.user_id {
-            return Err(AppError::bad_input(
-                Some("id"),
-                "自分自身を無効にすることはできません。",
-                "You cannot deactivate your own account.",
-            ));
-        }
-        set_active(ctx, uid, false).await
+        Ok(User(svc::deactivate(state(ctx), v, uid).await?))
     }
 
     /// Re-activates an account.
     async fn activate_user(&self, ctx: &Context<'_>, id: ID) -> AppResult<User> {
-        admin(ctx)?;
+        let v = admin(ctx)?;
         let uid = parse_id(&id, "ユーザー", "User")?;
-        set_active(ctx, uid, true).await
+        Ok(User(svc::activate(state(ctx), v, uid).await?))
     }
-}
-
-async fn set_active(ctx: &Context<'_>, uid: Uuid, active: bool) -> AppResult<User> {
-    let v = admin(ctx)?;
-    let st = state(ctx);
-    st.store
-        .set_user_active(v.lab_id, uid, active, st.now())
-        .await?
-        .map(User)
-        .ok_or_else(|| AppError::not_found("ユーザー", "User"))
 }

@@ -34,13 +34,10 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
     }
 }
 
+/// A request refused at the edge: `BAD_USER_INPUT` with the edge's own status.
 fn error_response(status: StatusCode, lang: Lang, ja: &str, en: &str) -> Response {
-    let message = if lang == Lang::En { en } else { ja };
-    (
-        status,
-        Json(json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT", "messageEn": en } }] })),
-    )
-        .into_response()
+    let body = crate::error::AppError::bad_input(None, ja, en).http_body(lang);
+    (status, Json(body)).into_response()
 }
 
 fn count_aliases(doc: &ExecutableDocument) -> usize {

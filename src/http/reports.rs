@@ -4,16 +4,15 @@
 
 use crate::auth::{self, Authn};
 use crate::error::AppError;
-use crate::http::graphql::{lang_of, Lang};
-use crate::report::{self, ExportKind};
+use crate::http::graphql::lang_of;
+use crate::service::reports::{self as report, ExportKind};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
-use serde_json::json;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/reports/{file}", get(download))
@@ -22,40 +21,6 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize)]
 pub struct DownloadParams {
     kind: Option<String>,
-}
-
-fn error(lang: Lang, e: AppError) -> Response {
-    let status = match &e {
-        AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-        AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::BadInput { .. } => StatusCode::BAD_REQUEST,
-        AppError::Conflict(_) => StatusCode::CONFLICT,
-        AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        AppError::Internal(cause) => {
-            tracing::error!(error = ?cause, "report download failed");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-    };
-    let msg = e.message();
-    let mut ext = json!({ "code": e.code(), "messageEn": msg.en });
-    if let AppError::BadInput {
-        field: Some(field), ..
-    } = &e
-    {
-        ext["field"] = json!(field);
-    }
-    let message = if lang == Lang::En { msg.en } else { msg.ja };
-    let mut r = (
-        status,
-        Json(json!({ "errors": [{ "message": message, "extensions": ext }] })),
-    )
-        .into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    r
 }
 
 fn bad(field: &str, ja: &str, en: &str) -> AppError {
@@ -71,7 +36,7 @@ async fn download(
     let lang = lang_of(&headers);
     match serve(&state, &file, params, &headers).await {
         Ok(r) => r,
-        Err(e) => error(lang, e),
+        Err(e) => e.into_http_response(lang),
     }
 }
 

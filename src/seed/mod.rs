@@ -80,7 +80,7 @@ pub struct SeedReport {
 /// Loads everything; safe to run again.
 pub async fn seed_demo(state: &AppState) -> anyhow::Result<SeedReport> {
     let mut report = seed_directory(state).await?;
-    crate::report::kpi::seed_reference_targets(state.store.as_ref(), state.now()).await?;
+    crate::service::reports::kpi::seed_reference_targets(state.store.as_ref(), state.now()).await?;
     report.cases_added = cases::seed_cases(state).await?;
     Ok(report)
 }

@@ -14,11 +14,14 @@ pub mod cases;
 pub mod consultation;
 pub mod erasure;
 pub mod events;
+pub mod institutions;
 pub mod intake;
 pub mod notes;
 pub mod referrals;
+pub mod reports;
 pub mod status;
 pub mod suggest;
+pub mod users;
 
 #[cfg(test)]
 mod tests;

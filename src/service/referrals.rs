@@ -3,7 +3,7 @@
 //! withdraw it; the institution's partner staff accept, decline or complete it.
 
 use super::access::{load_referral_for, referral_not_found};
-use super::cases::{apply, authorize_desk, lab_of};
+use super::cases::{apply, authorize_desk_write, lab_of};
 use super::{events, MAX_NOTE, MAX_TEXT};
 use crate::domain::permissions::{can_act_on_referral, require_desk, Viewer};
 use crate::domain::types::*;
@@ -195,7 +195,7 @@ pub async fn refer_case(
     institution_id: Option<Uuid>,
     note: Option<String>,
 ) -> AppResult<ReferralRow> {
-    authorize_desk(st, v, case_id).await?;
+    authorize_desk_write(st, v, case_id).await?;
     let not_found = || AppError::not_found("連携機関", "Institution");
     let institution = match institution_id {
         Some(id) => st.store.institution(v.lab_id, id).await?,

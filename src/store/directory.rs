@@ -390,7 +390,7 @@ macro_rules! impl_directory {
             }
 
             async fn rate_take(&self, t: &RateTake<'_>) -> AppResult<RateTaken> {
-                let mut tx = self.begin_write().await?;
+                let mut tx = self.begin_bookkeeping().await?;
                 // The upsert locks the key's row until commit: the next take of
                 // this key waits here, then counts what this one recorded.
                 sqlx::query(

@@ -55,6 +55,15 @@ impl PgStore {
         &self.pool
     }
 
+    /// A write transaction for bookkeeping around a request (throttling
+    /// counters): it does not mark an idempotency key executed, so a refused
+    /// request can be retried with its key.
+    pub(crate) async fn begin_bookkeeping(
+        &self,
+    ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         // A keyed mutation's claim is marked executed with its own writes.

@@ -57,6 +57,15 @@ impl SqliteStore {
 
     /// A write transaction: takes the write lock at once, so two writers queue
     /// on the busy timeout instead of failing half-way with "database is locked".
+    /// A write transaction for bookkeeping around a request (throttling
+    /// counters): it does not mark an idempotency key executed, so a refused
+    /// request can be retried with its key.
+    pub(crate) async fn begin_bookkeeping(
+        &self,
+    ) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // A keyed mutation's claim is marked executed with its own writes.

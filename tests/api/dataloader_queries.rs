@@ -27,12 +27,30 @@ use tracing_subscriber::Layer;
 static PER_THREAD: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
 static PROBED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 const PROBE: &str = "SELECT 'dxdesk-count-probe'";
+/// The thread and text of every statement, in order (to tell the count query apart).
+static TEXTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
 /// The statements run so far on the probed threads.
 fn statements() -> usize {
     let per_thread = PER_THREAD.lock().unwrap();
     let probed = PROBED.lock().unwrap();
     probed.iter().filter_map(|t| per_thread.get(t)).sum()
+}
+
+/// How many of the statements of this test's pool recorded since `from` count cases.
+fn count_queries_since(from: usize) -> usize {
+    let probed = PROBED.lock().unwrap().clone();
+    TEXTS.lock().unwrap()[from..]
+        .iter()
+        .filter(|(thread, _)| probed.contains(thread))
+        .filter(|(_, t)| {
+            // Debug text: quoted, line breaks as `\n`.
+            t.replace("\\n", " ")
+                .trim_start_matches(|c: char| !c.is_ascii_alphabetic())
+                .to_ascii_lowercase()
+                .starts_with("select count(")
+        })
+        .count()
 }
 
 struct CountSql;
@@ -43,24 +61,30 @@ impl<S: tracing::Subscriber> Layer<S> for CountSql {
             let thread = std::thread::current().name().unwrap_or("").to_owned();
             struct V {
                 probe: bool,
-                show: bool,
+                statement: Option<String>,
             }
             impl tracing::field::Visit for V {
                 fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
                     let text = format!("{v:?}");
                     self.probe |= text.contains("dxdesk-count-probe");
-                    if self.show && f.name() == "db.statement" {
-                        eprintln!("SQL {text}");
+                    if f.name() == "db.statement" {
+                        self.statement = Some(text);
                     }
                 }
             }
             let mut v = V {
                 probe: false,
-                show: std::env::var("SHOW_SQL").is_ok(),
+                statement: None,
             };
             event.record(&mut v);
             if v.probe {
                 PROBED.lock().unwrap().insert(thread.clone());
+            }
+            if let Some(text) = v.statement {
+                if std::env::var("SHOW_SQL").is_ok() {
+                    eprintln!("SQL {text}");
+                }
+                TEXTS.lock().unwrap().push((thread.clone(), text));
             }
             *PER_THREAD.lock().unwrap().entry(thread).or_default() += 1;
         }
@@ -90,14 +114,28 @@ const LIST: &str = r#"query($first: Int) {
   }
 }"#;
 
+/// The same list without `totalCount`: it must not count the cases.
+fn list_without_total() -> String {
+    LIST.replace("    totalCount\n", "")
+}
+
 async fn statements_for(
     state: &AppState,
     v: &dxdesk::domain::Viewer,
     first: i32,
 ) -> (usize, usize) {
+    statements_of(state, v, LIST, first).await
+}
+
+async fn statements_of(
+    state: &AppState,
+    v: &dxdesk::domain::Viewer,
+    query: &str,
+    first: i32,
+) -> (usize, usize) {
     let schema = graphql::schema(Some(state.clone()));
     let run = || {
-        let req = async_graphql::Request::new(LIST)
+        let req = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(
                 serde_json::json!({ "first": first }),
             ))
@@ -193,4 +231,32 @@ async fn fifty_cases_with_nested_fields_cost_a_fixed_handful_of_statements() {
     eprintln!("statements: 5 cases → {small}, 50 cases → {large}");
     assert!(large <= 8, "50 cases cost {large} statements");
     assert_eq!(small, large, "the statement count grows with the page size");
+
+    // `totalCount` is computed only when selected: the same list without it
+    // costs exactly one statement less (the count), whatever the page size.
+    let query = list_without_total();
+    assert!(!query.contains("totalCount"));
+    let mark = TEXTS.lock().unwrap().len();
+    let (counted, _) = statements_for(&state, &desk, 50).await;
+    // once in the warm-up run, once in the counted run
+    assert_eq!(count_queries_since(mark), 2, "totalCount did not count");
+    let mark = TEXTS.lock().unwrap().len();
+    let (uncounted, n) = statements_of(&state, &desk, &query, 50).await;
+    assert_eq!(n, 50);
+    eprintln!("statements without totalCount: {uncounted}");
+    assert_eq!(
+        count_queries_since(mark),
+        0,
+        "a list without totalCount counts"
+    );
+    assert_eq!(uncounted + 1, counted);
+    let mark = TEXTS.lock().unwrap().len();
+    let (uncounted_empty, _) = statements_of(&state, &desk, &query, 0).await;
+    assert_eq!(
+        count_queries_since(mark),
+        0,
+        "an empty page without totalCount counts"
+    );
+    let (counted_empty, _) = statements_for(&state, &desk, 0).await;
+    assert_eq!(uncounted_empty + 1, counted_empty);
 }

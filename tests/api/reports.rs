@@ -18,7 +18,7 @@ use dxdesk::domain::jst;
 use dxdesk::domain::permissions::Viewer;
 use dxdesk::domain::types::*;
 use dxdesk::graphql::RequestCtx;
-use dxdesk::report::ExportKind;
+use dxdesk::service::reports::ExportKind;
 use dxdesk::state::AppState;
 use dxdesk::store::{InstitutionRow, LabRow, Region, ReportScope, SharedStore, UserRow};
 use serde_json::{json, Value};
@@ -1375,14 +1375,14 @@ async fn csv_exports_parse_back_to_the_rows(backend: Backend) {
     let fx = fixture(backend).await;
     let store = fx.store.as_ref();
     let lab = ReportScope::lab(fx.lab);
-    let bytes = dxdesk::report::export_csv(store, lab, 2024, ExportKind::Cases, now())
+    let bytes = dxdesk::service::reports::export_csv(store, lab, 2024, ExportKind::Cases, now())
         .await
         .unwrap();
     assert_no_personal_data(std::str::from_utf8(&bytes).unwrap());
     let rows = parse_csv(&bytes);
     let rf = |name: &str| fx.refs[name].clone();
     let expected = vec![
-        row(&dxdesk::report::csv::CASE_HEADER),
+        row(&dxdesk::service::reports::csv::CASE_HEADER),
         row(&[
             &rf("C1"),
             "2024-04-01 00:00:00",
@@ -1500,14 +1500,15 @@ async fn csv_exports_parse_back_to_the_rows(backend: Backend) {
     ];
     assert_eq!(rows, expected, "{backend:?}");
 
-    let bytes = dxdesk::report::export_csv(store, lab, 2024, ExportKind::Referrals, now())
-        .await
-        .unwrap();
+    let bytes =
+        dxdesk::service::reports::export_csv(store, lab, 2024, ExportKind::Referrals, now())
+            .await
+            .unwrap();
     assert_no_personal_data(std::str::from_utf8(&bytes).unwrap());
     let rows = parse_csv(&bytes);
-    let dl = |t: DateTime<Utc>| dxdesk::report::csv::jst_text(pickup_deadline(t, 3));
+    let dl = |t: DateTime<Utc>| dxdesk::service::reports::csv::jst_text(pickup_deadline(t, 3));
     let expected = vec![
-        row(&dxdesk::report::csv::REFERRAL_HEADER),
+        row(&dxdesk::service::reports::csv::REFERRAL_HEADER),
         row(&[
             &rf("C0"),
             "株式会社一番",
@@ -1612,14 +1613,14 @@ async fn csv_exports_parse_back_to_the_rows(backend: Backend) {
         institution_id: Some(fx.bank),
     };
     let rows = parse_csv(
-        &dxdesk::report::export_csv(store, partner, 2024, ExportKind::Cases, now())
+        &dxdesk::service::reports::export_csv(store, partner, 2024, ExportKind::Cases, now())
             .await
             .unwrap(),
     );
     let refs_seen: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
     assert_eq!(refs_seen, [rf("C1"), rf("C3")]);
     let rows = parse_csv(
-        &dxdesk::report::export_csv(store, partner, 2024, ExportKind::Referrals, now())
+        &dxdesk::service::reports::export_csv(store, partner, 2024, ExportKind::Referrals, now())
             .await
             .unwrap(),
     );
@@ -1917,10 +1918,10 @@ async fn json_export_follows_the_documented_format(backend: Backend) {
 
     // `dxdesk report` writes the same document.
     let out = std::env::temp_dir().join(format!("dxdesk-report-{}.json", Uuid::new_v4()));
-    dxdesk::report::run_cli(
+    dxdesk::service::reports::run_cli(
         fx.store.as_ref(),
         2024,
-        dxdesk::report::CliFormat::Json,
+        dxdesk::service::reports::CliFormat::Json,
         Some("tst"),
         ExportKind::Cases,
         Some(&out),
@@ -1936,10 +1937,10 @@ async fn json_export_follows_the_documented_format(backend: Backend) {
     served["report"]["generatedAt"] = Value::Null;
     assert_eq!(cli["report"], served["report"]);
     // Two labs: --lab is needed.
-    let e = dxdesk::report::run_cli(
+    let e = dxdesk::service::reports::run_cli(
         fx.store.as_ref(),
         2024,
-        dxdesk::report::CliFormat::Csv,
+        dxdesk::service::reports::CliFormat::Csv,
         None,
         ExportKind::Cases,
         Some(&out),
@@ -1956,12 +1957,12 @@ async fn seed_adds_kodas_kpi_targets_once() {
     let (store, _pool) = fresh(Backend::Sqlite).await;
     let state = AppState::with_clock(store.clone(), config(), Arc::new(FixedClock::new(now())));
     dxdesk::seed::labs::seed_labs(&state).await.unwrap();
-    let n = dxdesk::report::kpi::seed_reference_targets(store.as_ref(), now())
+    let n = dxdesk::service::reports::kpi::seed_reference_targets(store.as_ref(), now())
         .await
         .unwrap();
     // FY2023 and FY2024 (the clock is in FY2025 — April 10, 2025 — so FY2025 too) + the cumulative one.
     assert_eq!(n, 4);
-    let again = dxdesk::report::kpi::seed_reference_targets(store.as_ref(), now())
+    let again = dxdesk::service::reports::kpi::seed_reference_targets(store.as_ref(), now())
         .await
         .unwrap();
     assert_eq!(again, 0);

@@ -15,6 +15,8 @@ use crate::domain::report::{
     assemble, check_fiscal_year, ActivityReport, InstitutionInfo, RegionInfo, ReportContext,
 };
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::reports::KpiTargetRow;
 use crate::store::{LabRow, ReportScope, Store};
 use chrono::{DateTime, Utc};
 
@@ -95,6 +97,40 @@ pub async fn activity_report(
         kpi_targets,
     };
     Ok(assemble(&ctx, &facts))
+}
+
+/// `activityReport`: the report of fiscal year `fy` as the viewer may see it.
+pub async fn report_for(st: &AppState, v: &Viewer, fy: i32) -> AppResult<ActivityReport> {
+    let scope = scope_for(v)?;
+    activity_report(st.store.as_ref(), scope, fy, st.now()).await
+}
+
+/// `reportFiscalYears`: newest first, from the year of the lab's first case
+/// (or the current year) to the current one.
+pub async fn fiscal_years(st: &AppState, v: &Viewer) -> AppResult<Vec<i32>> {
+    use crate::domain::fiscal_year::fiscal_year_of;
+    let current = fiscal_year_of(st.now());
+    let first = st
+        .store
+        .first_case_at(v.lab_id)
+        .await?
+        .map(fiscal_year_of)
+        .unwrap_or(current)
+        .clamp(*crate::domain::report::FISCAL_YEARS.start(), current);
+    Ok((first..=current).rev().collect())
+}
+
+/// `kpiTargets` (desk staff): of one fiscal year or, without it, of all years.
+pub async fn kpi_targets(
+    st: &AppState,
+    v: &Viewer,
+    fiscal_year: Option<i32>,
+) -> AppResult<Vec<KpiTargetRow>> {
+    crate::domain::permissions::require_desk(v)?;
+    if let Some(fy) = fiscal_year {
+        check_fiscal_year(fy)?;
+    }
+    st.store.kpi_targets(v.lab_id, fiscal_year).await
 }
 
 /// What the exports hold.

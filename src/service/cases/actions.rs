@@ -1,16 +1,19 @@
-//! Cases: opening (with the business and the consent to share), editing,
-//! stage and status changes, resolving, reopening, closing, rotating the
-//! access code, and the reads behind `case`, `caseByReference`, `cases` and
-//! `businesses`.
+//! The case actions: `openCase`, `updateCase`, `setStage`, `setStatus`,
+//! `resolveCase`, `reopenCase`, `closeCase` and `rotateAccessCode` — each a
+//! pure `decide_*` over the locked snapshot plus the function that authorises
+//! it and applies it through [`super::write`].
 
-use super::access::{case_not_found, ensure_can_read, load_case_for};
-use super::events;
-use super::intake::{self, BusinessFields};
-use super::{MAX_TEXT, MAX_TITLE};
+use super::write::{
+    apply, authorize_desk_write, check_assignee, check_note, check_texts, lab_of, normalized,
+    transition, with_note,
+};
 use crate::domain::permissions::{require_desk, Viewer};
 use crate::domain::types::*;
-use crate::domain::{access_code, case_state, reference, referral_state, validation};
+use crate::domain::{access_code, case_state, referral_state, validation};
 use crate::error::{AppError, AppResult};
+use crate::service::events;
+use crate::service::intake::{self, BusinessFields};
+use crate::service::{MAX_TEXT, MAX_TITLE};
 use crate::state::AppState;
 use crate::store::*;
 use chrono::{DateTime, Utc};
@@ -43,62 +46,6 @@ pub struct CaseEdit {
     /// `true` records the business's consent now, by the editor; `false`
     /// records that it was withdrawn (no new referrals).
     pub consent_to_share: Option<bool>,
-}
-
-/// One page of the case list.
-#[derive(Debug, Clone)]
-pub struct CasePage {
-    pub rows: Vec<CaseRow>,
-    pub has_next: bool,
-    pub total: i64,
-}
-
-/// The viewer's lab.
-pub async fn lab_of(st: &AppState, v: &Viewer) -> AppResult<LabRow> {
-    st.store
-        .lab(v.lab_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("ラボ", "Lab"))
-}
-
-/// The stored snapshot with `has_pending` consistent with its referrals.
-pub fn normalized(mut s: CaseSnapshot) -> CaseSnapshot {
-    s.case.has_pending = s
-        .referrals
-        .iter()
-        .any(|r| r.status == ReferralStatus::Pending);
-    s
-}
-
-/// A title, description and topics checked for a case.
-pub fn check_texts(
-    title: &str,
-    description: &str,
-    topics: &[String],
-) -> AppResult<(String, String, Vec<String>)> {
-    Ok((
-        validation::required_text("title", "件名", title, MAX_TITLE)?,
-        validation::required_text("description", "相談内容", description, MAX_TEXT)?,
-        validation::topics(topics)?,
-    ))
-}
-
-/// `BAD_USER_INPUT` unless `id` is an active desk user of the lab.
-async fn check_assignee(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<()> {
-    let ok = st
-        .store
-        .user(id)
-        .await?
-        .is_some_and(|u| u.lab_id == v.lab_id && u.active && u.viewer().is_desk());
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::bad_input(
-            Some("assignedToId"),
-            "担当者には、このラボの有効な窓口担当者（コンシェルジュまたは管理者）を指定してください。",
-            "The assignee must be an active concierge or admin of this lab.",
-        ))
-    }
 }
 
 /// Opens a case for an existing or new business; returns it with the access
@@ -170,86 +117,6 @@ pub async fn open_case(
     };
     let snap = st.store.open_case(new).await?;
     Ok((normalized(snap), code))
-}
-
-/// `NOT_FOUND` unless the viewer may read the case, then `FORBIDDEN` unless
-/// the viewer is desk staff (the order keeps unreadable cases indistinguishable
-/// from missing ones).
-pub async fn authorize_desk(st: &AppState, v: &Viewer, case_id: Uuid) -> AppResult<CaseRow> {
-    let row = load_case_for(st, v, case_id).await?;
-    require_desk(v)?;
-    Ok(row)
-}
-
-/// Applies a decision to a case (already authorised), with the
-/// optimistic-concurrency check when `expected_version` is given.
-pub async fn apply(
-    st: &AppState,
-    v: &Viewer,
-    case_id: Uuid,
-    expected_version: Option<i64>,
-    decide: Decide,
-) -> AppResult<CaseSnapshot> {
-    let snap = st
-        .store
-        .update_case(v.lab_id, case_id, expected_version, st.now(), decide)
-        .await?;
-    Ok(normalized(snap))
-}
-
-/// A `DESK` note written alongside a status or stage change.
-pub fn desk_note(s: &CaseSnapshot, actor: Uuid, body: &str, now: DateTime<Utc>) -> NoteRow {
-    NoteRow {
-        id: Uuid::now_v7(),
-        lab_id: s.case.lab_id,
-        case_id: s.case.id,
-        author_id: Some(actor),
-        body: body.to_owned(),
-        visibility: NoteVisibility::Desk,
-        created_at: now,
-    }
-}
-
-/// Adds the optional note of a change (checked before) as a `DESK` note.
-fn with_note(
-    mut change: CaseChange,
-    s: &CaseSnapshot,
-    actor: Uuid,
-    note: Option<&str>,
-    now: DateTime<Utc>,
-) -> CaseChange {
-    if let Some(body) = note {
-        let n = desk_note(s, actor, body, now);
-        change.events.push(events::note_added(&n));
-        change.new_notes.push(n);
-    }
-    change
-}
-
-/// Checks an optional note argument.
-pub fn check_note(note: Option<&str>) -> AppResult<Option<String>> {
-    Ok(validation::optional_text("note", "メモ", note, MAX_TEXT)?)
-}
-
-/// Moves the stored status (domain state machine), stamping resolved/closed times.
-fn transition(
-    s: &CaseSnapshot,
-    actor: Uuid,
-    to: CaseStatus,
-    now: DateTime<Utc>,
-) -> AppResult<(CaseRow, NewEvent)> {
-    let from = s.case.status;
-    case_state::check_status_transition(from, to)?;
-    let mut row = s.case.clone();
-    row.status = to;
-    match to {
-        CaseStatus::Resolved => row.resolved_at = Some(now),
-        CaseStatus::Closed => row.closed_at = Some(now),
-        CaseStatus::InProgress if from == CaseStatus::Resolved => row.resolved_at = None,
-        _ => {}
-    }
-    let kind = case_state::event_kind_for(from, to);
-    Ok((row, events::status_changed(kind, Some(actor), from, to)))
 }
 
 /// `updateCase`: edits title, description, topics, priority, assignee.
@@ -499,7 +366,7 @@ pub async fn update_case(
     expected_version: i32,
     edit: CaseEdit,
 ) -> AppResult<CaseSnapshot> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     if let Some(a) = edit.assigned_to {
         check_assignee(st, v, a).await?;
     }
@@ -523,7 +390,7 @@ pub async fn set_stage(
     stage: Stage,
     note: Option<String>,
 ) -> AppResult<CaseSnapshot> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     let note = check_note(note.as_deref())?;
     let (actor, now) = (v.user_id, st.now());
     apply(
@@ -545,7 +412,7 @@ pub async fn set_status(
     status: CaseStatus,
     note: Option<String>,
 ) -> AppResult<CaseSnapshot> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     let note = check_note(note.as_deref())?;
     let (actor, now) = (v.user_id, st.now());
     apply(
@@ -567,7 +434,7 @@ pub async fn resolve_case(
     outcomes: Vec<Outcome>,
     summary: String,
 ) -> AppResult<CaseSnapshot> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     let (actor, now) = (v.user_id, st.now());
     apply(
         st,
@@ -586,7 +453,7 @@ pub async fn reopen_case(
     id: Uuid,
     note: Option<String>,
 ) -> AppResult<CaseSnapshot> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     let note = check_note(note.as_deref())?;
     let (actor, now) = (v.user_id, st.now());
     apply(
@@ -601,7 +468,7 @@ pub async fn reopen_case(
 
 /// `closeCase`.
 pub async fn close_case(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<CaseSnapshot> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     let (actor, now) = (v.user_id, st.now());
     apply(
         st,
@@ -615,7 +482,7 @@ pub async fn close_case(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<CaseSn
 
 /// `rotateAccessCode`: returns the new code; the old one stops working at once.
 pub async fn rotate_access_code(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<String> {
-    authorize_desk(st, v, id).await?;
+    authorize_desk_write(st, v, id).await?;
     let code = access_code::generate();
     let hash = access_code::hash(&code);
     let actor = v.user_id;
@@ -628,104 +495,4 @@ pub async fn rotate_access_code(st: &AppState, v: &Viewer, id: Uuid) -> AppResul
     )
     .await?;
     Ok(code)
-}
-
-/// `case(id)`: the case, or `NOT_FOUND` when it does not exist or may not be read.
-pub async fn get_case(st: &AppState, v: &Viewer, id: Uuid) -> AppResult<CaseRow> {
-    load_case_for(st, v, id).await
-}
-
-/// A reference as typed by a person, in its stored form (`AOM-2026-000123`);
-/// input that does not parse is returned trimmed (it then matches nothing).
-pub fn canonical_reference(input: &str) -> String {
-    match reference::parse_reference(input) {
-        Some((lab, year, seq)) => reference::format_reference(&lab, year, seq),
-        None => input.trim().to_owned(),
-    }
-}
-
-/// `caseByReference`: same visibility as `case`.
-pub async fn case_by_reference(st: &AppState, v: &Viewer, reference: &str) -> AppResult<CaseRow> {
-    let row = st
-        .store
-        .case_by_reference(&canonical_reference(reference))
-        .await?
-        .ok_or_else(case_not_found)?;
-    ensure_can_read(st, v, &row).await?;
-    Ok(row)
-}
-
-/// Default and largest page size of `cases`.
-pub const DEFAULT_PAGE: i64 = 20;
-pub const MAX_PAGE: i64 = 100;
-
-/// The page size for `first`: default 20, at most 100 (larger values are
-/// clamped), negative values refused.
-pub fn page_size(first: Option<i32>) -> AppResult<i64> {
-    match first {
-        None => Ok(DEFAULT_PAGE),
-        Some(n) if n < 0 => Err(AppError::bad_input(
-            Some("first"),
-            "first には0以上の数を指定してください。",
-            "first must not be negative.",
-        )),
-        Some(n) => Ok(i64::from(n).min(MAX_PAGE)),
-    }
-}
-
-/// `cases`: one keyset page (newest first) of the cases the viewer may read.
-/// `q.lab_id`, `q.partner_institution` and `q.now` are set here.
-pub async fn list_cases(
-    st: &AppState,
-    v: &Viewer,
-    mut q: CaseQuery,
-    first: Option<i32>,
-    after: Option<Uuid>,
-) -> AppResult<CasePage> {
-    let limit = page_size(first)?;
-    q.lab_id = v.lab_id;
-    q.now = st.now();
-    q.partner_institution = if v.is_desk() {
-        None
-    } else {
-        Some(v.partner_institution().unwrap_or(Uuid::nil()))
-    };
-    let total = st.store.count_cases(&q).await?;
-    if limit == 0 {
-        return Ok(CasePage {
-            rows: vec![],
-            has_next: total > 0 && after.is_none(),
-            total,
-        });
-    }
-    let mut rows = st.store.list_cases(&q, after, limit + 1).await?;
-    let has_next = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    Ok(CasePage {
-        rows,
-        has_next,
-        total,
-    })
-}
-
-/// `businesses`: the lab's businesses matching `search` (desk staff only).
-pub async fn search_businesses(
-    st: &AppState,
-    v: &Viewer,
-    search: Option<&str>,
-    first: Option<i32>,
-) -> AppResult<Vec<BusinessRow>> {
-    require_desk(v)?;
-    let limit = page_size(first)?;
-    if limit == 0 {
-        return Ok(vec![]);
-    }
-    let q = search.map(str::trim).unwrap_or("");
-    Ok(st
-        .store
-        .search_businesses(v.lab_id, q, limit)
-        .await?
-        .into_iter()
-        .filter(|b| b.erased_at.is_none())
-        .collect())
 }
