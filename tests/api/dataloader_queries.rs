@@ -2,8 +2,11 @@
 //! referrals, institutions, topics and assignee costs a fixed handful of SQL
 //! statements, whatever the page size — the nested fields go through the
 //! request's DataLoaders, not one query per row. Statements are counted from
-//! sqlx's own `sqlx::query` tracing events (this binary holds one test, so the
-//! global counter sees only it). `SHOW_SQL=1` prints the statements.
+//! sqlx's own `sqlx::query` tracing events. The other tests of the binary run
+//! at the same time through the same global subscriber, so only the events of
+//! this test's pool count: each SQLite connection runs its statements on its
+//! own worker thread, and a probe statement on every connection of the pool
+//! names those threads. `SHOW_SQL=1` prints the statements.
 
 use chrono::Utc;
 use dxdesk::auth::Authn;
@@ -14,21 +17,33 @@ use dxdesk::graphql::{self, loaders, RequestCtx};
 use dxdesk::service::{cases, intake::BusinessFields, referrals};
 use dxdesk::state::AppState;
 use dxdesk::store::SqliteStore;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
-static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
-/// The text of every statement, in order (to tell the count query apart).
-static TEXTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// Statements run per thread, and the worker threads of this test's pool.
+static PER_THREAD: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+static PROBED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+const PROBE: &str = "SELECT 'dxdesk-count-probe'";
+/// The thread and text of every statement, in order (to tell the count query apart).
+static TEXTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
-/// How many of the statements recorded since `from` count cases.
+/// The statements run so far on the probed threads.
+fn statements() -> usize {
+    let per_thread = PER_THREAD.lock().unwrap();
+    let probed = PROBED.lock().unwrap();
+    probed.iter().filter_map(|t| per_thread.get(t)).sum()
+}
+
+/// How many of the statements of this test's pool recorded since `from` count cases.
 fn count_queries_since(from: usize) -> usize {
+    let probed = PROBED.lock().unwrap().clone();
     TEXTS.lock().unwrap()[from..]
         .iter()
-        .filter(|t| {
+        .filter(|(thread, _)| probed.contains(thread))
+        .filter(|(_, t)| {
             // Debug text: quoted, line breaks as `\n`.
             t.replace("\\n", " ")
                 .trim_start_matches(|c: char| !c.is_ascii_alphabetic())
@@ -43,21 +58,47 @@ struct CountSql;
 impl<S: tracing::Subscriber> Layer<S> for CountSql {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         if event.metadata().target() == "sqlx::query" {
-            STATEMENTS.fetch_add(1, Ordering::SeqCst);
-            struct V;
+            let thread = std::thread::current().name().unwrap_or("").to_owned();
+            struct V {
+                probe: bool,
+                statement: Option<String>,
+            }
             impl tracing::field::Visit for V {
                 fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                    let text = format!("{v:?}");
+                    self.probe |= text.contains("dxdesk-count-probe");
                     if f.name() == "db.statement" {
-                        let text = format!("{v:?}");
-                        if std::env::var("SHOW_SQL").is_ok() {
-                            eprintln!("SQL {text}");
-                        }
-                        TEXTS.lock().unwrap().push(text);
+                        self.statement = Some(text);
                     }
                 }
             }
-            event.record(&mut V);
+            let mut v = V {
+                probe: false,
+                statement: None,
+            };
+            event.record(&mut v);
+            if v.probe {
+                PROBED.lock().unwrap().insert(thread.clone());
+            }
+            if let Some(text) = v.statement {
+                if std::env::var("SHOW_SQL").is_ok() {
+                    eprintln!("SQL {text}");
+                }
+                TEXTS.lock().unwrap().push((thread.clone(), text));
+            }
+            *PER_THREAD.lock().unwrap().entry(thread).or_default() += 1;
         }
+    }
+}
+
+/// Runs the probe on every connection the pool may hold, all held at once.
+async fn probe_every_connection(pool: &sqlx::SqlitePool) {
+    let mut conns = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        conns.push(pool.acquire().await.unwrap());
+    }
+    for c in &mut conns {
+        sqlx::query(PROBE).execute(&mut **c).await.unwrap();
     }
 }
 
@@ -108,13 +149,13 @@ async fn statements_of(
     };
     // Once to warm the pool, then counted.
     assert!(run().await.errors.is_empty());
-    let before = STATEMENTS.load(Ordering::SeqCst);
+    let before = statements();
     if std::env::var("SHOW_SQL").is_ok() {
         eprintln!("---- counted from here (first = {first})");
     }
     let resp = run().await;
     assert!(resp.errors.is_empty(), "{:?}", resp.errors);
-    let after = STATEMENTS.load(Ordering::SeqCst);
+    let after = statements();
     let json = resp.data.into_json().unwrap();
     let edges = json["cases"]["edges"].as_array().unwrap().len();
     (after - before, edges)
@@ -135,6 +176,7 @@ async fn fifty_cases_with_nested_fields_cost_a_fixed_handful_of_statements() {
             .then(|| "Ux6OmFOt1Z1n+xsBLOyN/7Tn52fn829KvBb+8zGa/4wC".to_owned())
     })
     .unwrap();
+    let pool = store.pool().clone();
     let state = AppState::with_clock(
         Arc::new(store),
         config,
@@ -182,6 +224,7 @@ async fn fifty_cases_with_nested_fields_cost_a_fixed_handful_of_statements() {
         }
     }
 
+    probe_every_connection(&pool).await;
     let (small, n_small) = statements_for(&state, &desk, 5).await;
     let (large, n_large) = statements_for(&state, &desk, 50).await;
     assert_eq!((n_small, n_large), (5, 50));

@@ -3,7 +3,8 @@
 //! referral rules, input validation, pick-up deadlines and the escalation list,
 //! and the case list (cursor paging, filters, Japanese substring search).
 
-mod common;
+use crate::backend_tests;
+use crate::common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::cases::*;
@@ -12,50 +13,55 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn case_transitions_outside_the_table_are_conflicts() {
-    on_all_backends!(case_transitions);
-}
+backend_tests!(
+    case_transitions_outside_the_table_are_conflicts,
+    case_transitions,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_api_says_what_the_viewer_may_do_with_a_case() {
-    on_all_backends!(case_actions);
-}
+backend_tests!(
+    the_api_says_what_the_viewer_may_do_with_a_case,
+    case_actions,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn referral_transitions_outside_the_table_are_conflicts() {
-    on_all_backends!(referral_transitions);
-}
+backend_tests!(
+    referral_transitions_outside_the_table_are_conflicts,
+    referral_transitions,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stale_expected_version_is_a_conflict_and_changes_nothing() {
-    on_all_backends!(stale_version);
-}
+backend_tests!(
+    stale_expected_version_is_a_conflict_and_changes_nothing,
+    stale_version,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn referral_rules_consent_duplicates_inactive_and_foreign_institutions() {
-    on_all_backends!(referral_rules);
-}
+backend_tests!(
+    referral_rules_consent_duplicates_inactive_and_foreign_institutions,
+    referral_rules,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn open_case_validates_its_input() {
-    on_all_backends!(open_validation);
-}
+backend_tests!(
+    open_case_validates_its_input,
+    open_validation,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pickup_deadlines_in_business_days_and_the_overdue_list() {
-    on_all_backends!(overdue);
-}
+backend_tests!(
+    pickup_deadlines_in_business_days_and_the_overdue_list,
+    overdue,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn case_list_pages_with_cursors() {
-    on_all_backends!(paging);
-}
+backend_tests!(case_list_pages_with_cursors, paging, worker_threads = 2);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn case_list_filters_and_japanese_search() {
-    on_all_backends!(filters);
-}
+backend_tests!(
+    case_list_filters_and_japanese_search,
+    filters,
+    worker_threads = 2
+);
 
 /// Asserts CONFLICT whose message (Japanese or English) names `state`.
 #[track_caller]
@@ -290,13 +296,12 @@ async fn referral_rules(backend: Backend) {
     let center = institution_id(&app, tok, CENTER).await;
 
     // No consent → no referral (APPI third-party provision), and nothing stored.
-    let mut input = open_input(
-        "同意なしの相談",
-        "紹介の同意はいただけなかった",
-        new_business("同意なし株式会社"),
-    );
-    input["consentToShare"] = json!(false);
-    let o = open_case(&app, tok, input).await;
+    let o = case("同意なしの相談")
+        .description("紹介の同意はいただけなかった")
+        .business(business("同意なし株式会社"))
+        .without_consent()
+        .open(&app, tok)
+        .await;
     assert_eq!(o.case["consentToShare"], false);
     let fp = fingerprint(&app, tok, &o.id).await;
     let r = refer(&app, tok, &o.id, &center, None).await;
@@ -373,9 +378,9 @@ async fn open_validation(backend: Backend) {
     let tok = t.concierge.as_str();
 
     let with = |field: &str, value: Value| {
-        let mut b = new_business("検証株式会社");
-        b[field] = value;
-        open_input("入力検証", "入力検証の相談", b)
+        case("入力検証")
+            .description("入力検証の相談")
+            .business(business("検証株式会社").set(field, value))
     };
     for (what, input, field) in [
         (
@@ -401,7 +406,7 @@ async fn open_validation(backend: Backend) {
             "municipality",
         ),
     ] {
-        let r = try_open_case(&app, tok, input).await;
+        let r = input.try_open(&app, tok).await;
         assert_code(&r, "BAD_USER_INPUT", what);
         let f = r.body["errors"][0]["extensions"]["field"]
             .as_str()
@@ -412,59 +417,50 @@ async fn open_validation(backend: Backend) {
             r.body
         );
     }
-    let mut empty_title = open_input("", "説明", new_business("空タイトル株式会社"));
-    empty_title["title"] = json!("   ");
-    let r = try_open_case(&app, tok, empty_title).await;
+    let empty_title = case("   ")
+        .description("説明")
+        .business(business("空タイトル株式会社"));
+    let r = empty_title.try_open(&app, tok).await;
     assert_code(&r, "BAD_USER_INPUT", "blank title");
 
     // Exactly one of businessId / business.
-    let first = open_case(
-        &app,
-        tok,
-        open_input("最初の相談", "説明", {
-            let mut b = new_business("既存事業者株式会社");
-            b["corporateNumber"] = json!("7000012050002");
-            b
-        }),
-    )
-    .await;
+    let first = case("最初の相談")
+        .description("説明")
+        .business(business("既存事業者株式会社").corporate_number("7000012050002"))
+        .open(&app, tok)
+        .await;
     let business_id = case_ok(&app, tok, &first.id).await["business"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let mut both = open_input("両方指定", "説明", new_business("両方株式会社"));
-    both["businessId"] = json!(business_id);
-    let r = try_open_case(&app, tok, both).await;
+    let both = case("両方指定")
+        .description("説明")
+        .business(business("両方株式会社"))
+        .set("businessId", business_id.as_str());
+    let r = both.try_open(&app, tok).await;
     assert_code(&r, "BAD_USER_INPUT", "businessId and business together");
-    let mut neither = open_input("指定なし", "説明", json!(null));
-    neither.as_object_mut().unwrap().remove("business");
-    let r = try_open_case(&app, tok, neither.clone()).await;
+    let neither = case("指定なし").description("説明").without_business();
+    let r = neither.clone().try_open(&app, tok).await;
     assert_code(&r, "BAD_USER_INPUT", "neither businessId nor business");
 
     // businessId of an existing business, and find-by-corporate-number.
-    neither["businessId"] = json!(business_id);
-    let second = open_case(&app, tok, neither).await;
+    let second = neither.business_id(&business_id).open(&app, tok).await;
     assert_eq!(second.case["business"]["id"], business_id.as_str());
-    let third = open_case(
-        &app,
-        tok,
-        open_input("同じ法人番号", "説明", {
-            let mut b = new_business("既存事業者（表記揺れ）");
-            b["corporateNumber"] = json!("7000012050002");
-            b
-        }),
-    )
-    .await;
+    let third = case("同じ法人番号")
+        .description("説明")
+        .business(business("既存事業者（表記揺れ）").corporate_number("7000012050002"))
+        .open(&app, tok)
+        .await;
     assert_eq!(
         third.case["business"]["id"],
         business_id.as_str(),
         "a known corporate number finds the existing business"
     );
     let unknown = uuid::Uuid::new_v4().to_string();
-    let mut ghost = open_input("存在しない事業者", "説明", json!(null));
-    ghost.as_object_mut().unwrap().remove("business");
-    ghost["businessId"] = json!(unknown);
-    let r = try_open_case(&app, tok, ghost).await;
+    let ghost = case("存在しない事業者")
+        .description("説明")
+        .business_id(&unknown);
+    let r = ghost.try_open(&app, tok).await;
     assert_code_in(&r, &["NOT_FOUND", "BAD_USER_INPUT"], "unknown businessId");
 }
 
@@ -665,10 +661,12 @@ async fn filters(backend: Backend) {
                 company: &'static str,
                 topics: Value,
                 stage: &'static str| {
-        let mut i = open_input(title, desc, new_business(company));
-        i["topics"] = topics;
-        i["stage"] = json!(stage);
-        i
+        case(title)
+            .description(desc)
+            .business(business(company))
+            .set("topics", topics)
+            .stage(stage)
+            .build()
     };
     // A: the search phrase inside a longer description.
     let a = open_case(

@@ -2,7 +2,8 @@
 //! the same `expectedVersion` (exactly one wins), and 50 concurrent `openCase`
 //! (50 distinct, gap-free references).
 
-mod common;
+use crate::backend_tests;
+use crate::common;
 
 use common::cases::*;
 use common::{Backend, Gql};
@@ -10,25 +11,29 @@ use futures::future::join_all;
 use serde_json::json;
 use std::collections::HashSet;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_writers_with_the_same_version_exactly_one_wins() {
-    on_all_backends!(two_writers);
-}
+backend_tests!(
+    two_writers_with_the_same_version_exactly_one_wins,
+    two_writers,
+    worker_threads = 4
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_opens_get_distinct_gap_free_references() {
-    on_all_backends!(fifty_opens);
-}
+backend_tests!(
+    fifty_concurrent_opens_get_distinct_gap_free_references,
+    fifty_opens,
+    worker_threads = 4
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_referral_decisions_and_duplicate_referrals_have_one_winner() {
-    on_all_backends!(referral_races);
-}
+backend_tests!(
+    racing_referral_decisions_and_duplicate_referrals_have_one_winner,
+    referral_races,
+    worker_threads = 4
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_opens_for_one_corporate_number_share_the_business() {
-    on_all_backends!(same_business);
-}
+backend_tests!(
+    concurrent_opens_for_one_corporate_number_share_the_business,
+    same_business,
+    worker_threads = 4
+);
 
 /// Of two answers, exactly one succeeded and the other is CONFLICT; returns the winner's index.
 #[track_caller]
@@ -236,16 +241,10 @@ async fn same_business(backend: Backend) {
     let answers = join_all((0..5).map(|i| {
         let app = &app;
         let tok = &t.concierge;
-        let mut business = new_business("法人番号同一株式会社");
-        business["corporateNumber"] = json!(number);
-        async move {
-            try_open_case(
-                app,
-                tok,
-                open_input(&format!("同一法人{i}"), "説明", business),
-            )
-            .await
-        }
+        let input = case(&format!("同一法人{i}"))
+            .description("説明")
+            .business(business("法人番号同一株式会社").corporate_number(&number));
+        async move { input.try_open(app, tok).await }
     }))
     .await;
     let businesses: HashSet<String> = answers

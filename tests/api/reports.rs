@@ -1,6 +1,5 @@
-//! The lab's year (issue 6): the activity report, KPI targets and the exports,
-//! on SQLite always and on PostgreSQL when `DXDESK_TEST_POSTGRES_URL` is set
-//! (each test in its own schema).
+//! The lab's year: the activity report, KPI targets and the exports, on both
+//! backends (the shared harness: each test in its own database or schema).
 //!
 //! The fixture is fiscal year 2024 (令和6年度) of lab TST, written with plain
 //! SQL: cases on both sides of both fiscal-year boundaries (March 31 23:59 and
@@ -8,6 +7,8 @@
 //! outcomes, stage changes, and a second lab whose data must never appear.
 //! Every figure of the report is asserted exactly.
 
+use crate::backend_tests;
+use crate::common::{self, Backend};
 use chrono::{DateTime, NaiveDate, Utc};
 use dxdesk::auth::Authn;
 use dxdesk::clock::FixedClock;
@@ -19,12 +20,9 @@ use dxdesk::domain::types::*;
 use dxdesk::graphql::RequestCtx;
 use dxdesk::service::reports::ExportKind;
 use dxdesk::state::AppState;
-use dxdesk::store::{
-    InstitutionRow, LabRow, PgStore, Region, ReportScope, SharedStore, SqliteStore, UserRow,
-};
+use dxdesk::store::{InstitutionRow, LabRow, Region, ReportScope, SharedStore, UserRow};
 use serde_json::{json, Value};
 use sqlx::types::Json;
-use std::str::FromStr;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -93,42 +91,14 @@ impl Pool {
     }
 }
 
-fn backends() -> Vec<&'static str> {
-    let mut v = vec!["sqlite"];
-    if std::env::var("DXDESK_TEST_POSTGRES_URL").is_ok_and(|u| !u.is_empty()) {
-        v.push("postgres");
-    }
-    v
-}
-
-async fn fresh(backend: &str) -> (SharedStore, Pool) {
-    match backend {
-        "sqlite" => {
-            let dir = std::env::temp_dir().join(format!("dxdesk-reports-{}", Uuid::new_v4()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let s = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.display()))
-                .await
-                .unwrap();
-            let pool = Pool::Sqlite(s.pool().clone());
-            (Arc::new(s), pool)
-        }
-        _ => {
-            let url = std::env::var("DXDESK_TEST_POSTGRES_URL").unwrap();
-            let schema = format!("t_{}", Uuid::new_v4().simple());
-            let admin = sqlx::PgPool::connect(&url).await.unwrap();
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
-            let opts = sqlx::postgres::PgConnectOptions::from_str(&url)
-                .unwrap()
-                .options([("search_path", schema.as_str())]);
-            let s = PgStore::connect_with(opts).await.unwrap();
-            let pool = Pool::Pg(s.pool().clone());
-            (Arc::new(s), pool)
-        }
-    }
+/// A fresh store from the shared harness and its pool, for the fixture's plain SQL.
+async fn fresh(backend: Backend) -> (SharedStore, Pool) {
+    let store = common::fresh_store(backend).await;
+    let pool = match backend {
+        Backend::Sqlite => Pool::Sqlite(common::sqlite_pool(&store)),
+        Backend::Postgres => Pool::Pg(common::pg_pool(&store)),
+    };
+    (store, pool)
 }
 
 /// A Japanese wall-clock time as UTC.
@@ -416,7 +386,7 @@ impl Fx {
 }
 
 /// Lab TST and its fiscal year 2024, plus lab OTH.
-async fn fixture(backend: &str) -> Fx {
+async fn fixture(backend: Backend) -> Fx {
     let (store, pool) = fresh(backend).await;
     let lab = Fx::lab(
         &store,
@@ -1282,96 +1252,95 @@ fn check_partner_report(r: &Value, fx: &Fx) {
     }
 }
 
-#[tokio::test]
-async fn activity_report_figures_on_every_backend() {
-    for backend in backends() {
-        let fx = fixture(backend).await;
-        kpi_targets(&fx).await;
+backend_tests!(activity_report_figures_on_every_backend);
 
-        let admin = fx
-            .gql_ok(&fx.admin, REPORT_QUERY, json!({ "fy": 2024 }))
-            .await;
-        let r = &admin["activityReport"];
-        check_lab_report(r, &fx);
-        check_kpis(r);
-        assert_eq!(r["generatedAt"], "2025-04-10T03:00:00+00:00");
+async fn activity_report_figures_on_every_backend(backend: Backend) {
+    let fx = fixture(backend).await;
+    kpi_targets(&fx).await;
 
-        // The concierge sees the same lab report.
-        let c = fx
-            .gql_ok(&fx.concierge, REPORT_QUERY, json!({ "fy": 2024 }))
-            .await;
-        assert_eq!(c, admin, "{backend}");
+    let admin = fx
+        .gql_ok(&fx.admin, REPORT_QUERY, json!({ "fy": 2024 }))
+        .await;
+    let r = &admin["activityReport"];
+    check_lab_report(r, &fx);
+    check_kpis(r);
+    assert_eq!(r["generatedAt"], "2025-04-10T03:00:00+00:00");
 
-        let p = fx
-            .gql_ok(&fx.partner, REPORT_QUERY, json!({ "fy": 2024 }))
-            .await;
-        check_partner_report(&p["activityReport"], &fx);
+    // The concierge sees the same lab report.
+    let c = fx
+        .gql_ok(&fx.concierge, REPORT_QUERY, json!({ "fy": 2024 }))
+        .await;
+    assert_eq!(c, admin, "{backend:?}");
 
-        // The other lab sees only its own C9.
-        let o = fx
-            .gql_ok(&fx.other_admin, REPORT_QUERY, json!({ "fy": 2024 }))
-            .await;
-        let o = &o["activityReport"];
-        assert_eq!(o["casesOpened"], 1);
-        assert_eq!(o["referrals"]["referrals"], 1);
-        assert_eq!(o["stageMovements"]["knowToConsult"], 1);
-        assert_eq!(o["kpis"], json!([]));
-        assert!(!o.to_string().contains("A銀行"));
+    let p = fx
+        .gql_ok(&fx.partner, REPORT_QUERY, json!({ "fy": 2024 }))
+        .await;
+    check_partner_report(&p["activityReport"], &fx);
 
-        // FY2025 holds C5 only; FY2023 holds C0 (and R8).
-        let d = fx
-            .gql_ok(
-                &fx.admin,
-                "query { a: activityReport(fiscalYear: 2025) { casesOpened newBusinesses stageMovements { knowToConsult } }
-                         b: activityReport(fiscalYear: 2023) { casesOpened referrals { referrals declined declineReasons { key count } } kpis { name } } }",
-                json!({}),
-            )
-            .await;
-        assert_eq!(d["a"]["casesOpened"], 1);
-        assert_eq!(d["a"]["newBusinesses"], 0, "B2's first case was in FY2024");
-        assert_eq!(d["a"]["stageMovements"]["knowToConsult"], 1);
-        assert_eq!(d["b"]["casesOpened"], 1);
-        assert_eq!(
-            d["b"]["referrals"],
-            json!({ "referrals": 1, "declined": 1, "declineReasons": [{ "key": "OUT_OF_SCOPE", "count": 1 }] })
-        );
-        assert_eq!(d["b"]["kpis"], json!([{ "name": "前年度" }]));
+    // The other lab sees only its own C9.
+    let o = fx
+        .gql_ok(&fx.other_admin, REPORT_QUERY, json!({ "fy": 2024 }))
+        .await;
+    let o = &o["activityReport"];
+    assert_eq!(o["casesOpened"], 1);
+    assert_eq!(o["referrals"]["referrals"], 1);
+    assert_eq!(o["stageMovements"]["knowToConsult"], 1);
+    assert_eq!(o["kpis"], json!([]));
+    assert!(!o.to_string().contains("A銀行"));
 
-        // An empty year is all zeros, with twelve months.
-        let e = fx
-            .gql_ok(
-                &fx.admin,
-                "query { activityReport(fiscalYear: 2030) { casesOpened monthly { index } resolution { medianDays } referrals { acceptanceRate pickupMedianDays } } }",
-                json!({}),
-            )
-            .await;
-        assert_eq!(e["activityReport"]["casesOpened"], 0);
-        assert_eq!(e["activityReport"]["monthly"].as_array().unwrap().len(), 12);
-        assert_eq!(e["activityReport"]["resolution"]["medianDays"], Value::Null);
-        assert_eq!(
-            e["activityReport"]["referrals"]["acceptanceRate"],
-            Value::Null
-        );
+    // FY2025 holds C5 only; FY2023 holds C0 (and R8).
+    let d = fx
+        .gql_ok(
+            &fx.admin,
+            "query { a: activityReport(fiscalYear: 2025) { casesOpened newBusinesses stageMovements { knowToConsult } }
+                     b: activityReport(fiscalYear: 2023) { casesOpened referrals { referrals declined declineReasons { key count } } kpis { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["a"]["casesOpened"], 1);
+    assert_eq!(d["a"]["newBusinesses"], 0, "B2's first case was in FY2024");
+    assert_eq!(d["a"]["stageMovements"]["knowToConsult"], 1);
+    assert_eq!(d["b"]["casesOpened"], 1);
+    assert_eq!(
+        d["b"]["referrals"],
+        json!({ "referrals": 1, "declined": 1, "declineReasons": [{ "key": "OUT_OF_SCOPE", "count": 1 }] })
+    );
+    assert_eq!(d["b"]["kpis"], json!([{ "name": "前年度" }]));
 
-        // A year out of range is bad input; the picker offers FY2023 … FY2025.
-        let v = fx.gql(&fx.admin, REPORT_QUERY, json!({ "fy": 1990 })).await;
-        assert_eq!(
-            error_code(&v),
-            ("BAD_USER_INPUT".to_owned(), Some("fiscalYear".to_owned()))
-        );
-        let y = fx
-            .gql_ok(&fx.admin, "query { reportFiscalYears }", json!({}))
-            .await;
-        assert_eq!(y["reportFiscalYears"], json!([2025, 2024, 2023]));
-        let m = fx
-            .gql_ok(
-                &fx.partner,
-                "query { kpiMetrics { code manual } }",
-                json!({}),
-            )
-            .await;
-        assert_eq!(m["kpiMetrics"].as_array().unwrap().len(), 13);
-    }
+    // An empty year is all zeros, with twelve months.
+    let e = fx
+        .gql_ok(
+            &fx.admin,
+            "query { activityReport(fiscalYear: 2030) { casesOpened monthly { index } resolution { medianDays } referrals { acceptanceRate pickupMedianDays } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(e["activityReport"]["casesOpened"], 0);
+    assert_eq!(e["activityReport"]["monthly"].as_array().unwrap().len(), 12);
+    assert_eq!(e["activityReport"]["resolution"]["medianDays"], Value::Null);
+    assert_eq!(
+        e["activityReport"]["referrals"]["acceptanceRate"],
+        Value::Null
+    );
+
+    // A year out of range is bad input; the picker offers FY2023 … FY2025.
+    let v = fx.gql(&fx.admin, REPORT_QUERY, json!({ "fy": 1990 })).await;
+    assert_eq!(
+        error_code(&v),
+        ("BAD_USER_INPUT".to_owned(), Some("fiscalYear".to_owned()))
+    );
+    let y = fx
+        .gql_ok(&fx.admin, "query { reportFiscalYears }", json!({}))
+        .await;
+    assert_eq!(y["reportFiscalYears"], json!([2025, 2024, 2023]));
+    let m = fx
+        .gql_ok(
+            &fx.partner,
+            "query { kpiMetrics { code manual } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(m["kpiMetrics"].as_array().unwrap().len(), 13);
 }
 
 // ---------------------------------------------------------------------------
@@ -1400,271 +1369,263 @@ fn assert_no_personal_data(text: &str) {
     }
 }
 
-#[tokio::test]
-async fn csv_exports_parse_back_to_the_rows() {
-    for backend in backends() {
-        let fx = fixture(backend).await;
-        let store = fx.store.as_ref();
-        let lab = ReportScope::lab(fx.lab);
-        let bytes =
-            dxdesk::service::reports::export_csv(store, lab, 2024, ExportKind::Cases, now())
-                .await
-                .unwrap();
-        assert_no_personal_data(std::str::from_utf8(&bytes).unwrap());
-        let rows = parse_csv(&bytes);
-        let rf = |name: &str| fx.refs[name].clone();
-        let expected = vec![
-            row(&dxdesk::service::reports::csv::CASE_HEADER),
-            row(&[
-                &rf("C1"),
-                "2024-04-01 00:00:00",
-                "株式会社一番",
-                "E",
-                "製造業",
-                "第一地域",
-                "甲市",
-                "電話",
-                "相談する",
-                "紹介中",
-                "通常",
-                "資金調達",
-                "1",
-                "",
-                "",
-                "",
-                "",
-            ]),
-            row(&[
-                &rf("C2"),
-                "2024-05-10 10:00:00",
-                "'=二番商店",
-                "G",
-                "情報通信業",
-                "第一地域",
-                "乙町",
-                "来所",
-                "試す",
-                "解決済み",
-                "通常",
-                "'=SUM(A1)、IoT",
-                "1",
-                "2024-05-20 10:00:00",
-                "",
-                "ツール導入、DX認定取得",
-                "TOOL_ADOPTED DX_CERTIFIED",
-            ]),
-            row(&[
-                &rf("C6"),
-                "2024-08-01 09:00:00",
-                "三番農園",
-                "",
-                "",
-                "第二地域",
-                "丙村",
-                "電話",
-                "知る",
-                "保留",
-                "通常",
-                "",
-                "1",
-                "",
-                "",
-                "",
-                "",
-            ]),
-            row(&[
-                &rf("C7"),
-                "2024-10-01 10:00:00",
-                "'=二番商店",
-                "G",
-                "情報通信業",
-                "第一地域",
-                "乙町",
-                "セミナー",
-                "相談する",
-                "対応中",
-                "通常",
-                "",
-                "2",
-                "",
-                "",
-                "",
-                "",
-            ]),
-            row(&[
-                &rf("C3"),
-                "2024-12-27 09:00:00",
-                "三番農園",
-                "",
-                "",
-                "第二地域",
-                "丙村",
-                "メール",
-                "相談する",
-                "終了",
-                "通常",
-                "",
-                "1",
-                "2025-01-10 09:00:00",
-                "2025-01-15 09:00:00",
-                "助言のみ",
-                "ADVICE_ONLY",
-            ]),
-            row(&[
-                &rf("C4"),
-                "2025-03-31 23:59:00",
-                "四番工業",
-                "E",
-                "製造業",
-                "",
-                "",
-                "Webフォーム",
-                "知る",
-                "新規",
-                "通常",
-                "",
-                "0",
-                "",
-                "",
-                "",
-                "",
-            ]),
-        ];
-        assert_eq!(rows, expected, "{backend}");
+backend_tests!(csv_exports_parse_back_to_the_rows);
 
-        let bytes =
-            dxdesk::service::reports::export_csv(store, lab, 2024, ExportKind::Referrals, now())
-                .await
-                .unwrap();
-        assert_no_personal_data(std::str::from_utf8(&bytes).unwrap());
-        let rows = parse_csv(&bytes);
-        let dl = |t: DateTime<Utc>| dxdesk::service::reports::csv::jst_text(pickup_deadline(t, 3));
-        let expected = vec![
-            row(&dxdesk::service::reports::csv::REFERRAL_HEADER),
-            row(&[
-                &rf("C0"),
-                "株式会社一番",
-                "B大学",
-                "完了",
-                "",
-                "2024-04-02 09:00:00",
-                &dl(jst(2024, 4, 2, 9, 0, 0)),
-                "2024-04-03 09:00:00",
-                "1.00",
-                "2024-04-04 09:00:00",
-                "",
-            ]),
-            row(&[
-                &rf("C2"),
-                "'=二番商店",
-                "Cセンター",
-                "完了",
-                "",
-                "2024-05-02 12:00:00",
-                &dl(jst(2024, 5, 2, 12, 0, 0)),
-                "2024-05-07 12:00:00",
-                "1.00",
-                "2024-05-18 10:00:00",
-                "",
-            ]),
-            row(&[
-                &rf("C6"),
-                "三番農園",
-                "B大学",
-                "辞退",
-                "対応余力なし",
-                "2024-08-01 09:00:00",
-                &dl(jst(2024, 8, 1, 9, 0, 0)),
-                "2024-08-05 15:00:00",
-                "2.25",
-                "",
-                "",
-            ]),
-            row(&[
-                &rf("C7"),
-                "'=二番商店",
-                "Cセンター",
-                "対応中",
-                "",
-                "2024-10-01 10:00:00",
-                &dl(jst(2024, 10, 1, 10, 0, 0)),
-                "2024-10-01 16:00:00",
-                "0.25",
-                "",
-                "",
-            ]),
-            row(&[
-                &rf("C7"),
-                "'=二番商店",
-                "A銀行",
-                "取下げ",
-                "",
-                "2024-10-02 09:00:00",
-                &dl(jst(2024, 10, 2, 9, 0, 0)),
-                "2024-10-03 09:00:00",
-                "",
-                "",
-                "",
-            ]),
-            row(&[
-                &rf("C3"),
-                "三番農園",
-                "A銀行",
-                "完了",
-                "",
-                "2024-12-27 12:00:00",
-                &dl(jst(2024, 12, 27, 12, 0, 0)),
-                "2025-01-06 18:00:00",
-                "1.25",
-                "2025-01-09 18:00:00",
-                "",
-            ]),
-            row(&[
-                &rf("C1"),
-                "株式会社一番",
-                "A銀行",
-                "受付待ち",
-                "",
-                "2025-03-28 10:00:00",
-                "2025-04-02 23:59:59",
-                "",
-                "",
-                "",
-                "はい",
-            ]),
-        ];
-        assert_eq!(rows, expected, "{backend}");
-        // Golden Week: Friday 5/3 … Monday 5/6 are holidays, so the deadline of a
-        // Thursday-noon referral is Thursday 5/9's end; the year-end closure pushes 12/27's to 1/8.
-        assert_eq!(dl(jst(2024, 5, 2, 12, 0, 0)), "2024-05-09 23:59:59");
-        assert_eq!(dl(jst(2024, 12, 27, 12, 0, 0)), "2025-01-08 23:59:59");
+async fn csv_exports_parse_back_to_the_rows(backend: Backend) {
+    let fx = fixture(backend).await;
+    let store = fx.store.as_ref();
+    let lab = ReportScope::lab(fx.lab);
+    let bytes = dxdesk::service::reports::export_csv(store, lab, 2024, ExportKind::Cases, now())
+        .await
+        .unwrap();
+    assert_no_personal_data(std::str::from_utf8(&bytes).unwrap());
+    let rows = parse_csv(&bytes);
+    let rf = |name: &str| fx.refs[name].clone();
+    let expected = vec![
+        row(&dxdesk::service::reports::csv::CASE_HEADER),
+        row(&[
+            &rf("C1"),
+            "2024-04-01 00:00:00",
+            "株式会社一番",
+            "E",
+            "製造業",
+            "第一地域",
+            "甲市",
+            "電話",
+            "相談する",
+            "紹介中",
+            "通常",
+            "資金調達",
+            "1",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            &rf("C2"),
+            "2024-05-10 10:00:00",
+            "'=二番商店",
+            "G",
+            "情報通信業",
+            "第一地域",
+            "乙町",
+            "来所",
+            "試す",
+            "解決済み",
+            "通常",
+            "'=SUM(A1)、IoT",
+            "1",
+            "2024-05-20 10:00:00",
+            "",
+            "ツール導入、DX認定取得",
+            "TOOL_ADOPTED DX_CERTIFIED",
+        ]),
+        row(&[
+            &rf("C6"),
+            "2024-08-01 09:00:00",
+            "三番農園",
+            "",
+            "",
+            "第二地域",
+            "丙村",
+            "電話",
+            "知る",
+            "保留",
+            "通常",
+            "",
+            "1",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            &rf("C7"),
+            "2024-10-01 10:00:00",
+            "'=二番商店",
+            "G",
+            "情報通信業",
+            "第一地域",
+            "乙町",
+            "セミナー",
+            "相談する",
+            "対応中",
+            "通常",
+            "",
+            "2",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            &rf("C3"),
+            "2024-12-27 09:00:00",
+            "三番農園",
+            "",
+            "",
+            "第二地域",
+            "丙村",
+            "メール",
+            "相談する",
+            "終了",
+            "通常",
+            "",
+            "1",
+            "2025-01-10 09:00:00",
+            "2025-01-15 09:00:00",
+            "助言のみ",
+            "ADVICE_ONLY",
+        ]),
+        row(&[
+            &rf("C4"),
+            "2025-03-31 23:59:00",
+            "四番工業",
+            "E",
+            "製造業",
+            "",
+            "",
+            "Webフォーム",
+            "知る",
+            "新規",
+            "通常",
+            "",
+            "0",
+            "",
+            "",
+            "",
+            "",
+        ]),
+    ];
+    assert_eq!(rows, expected, "{backend:?}");
 
-        // The partner's CSVs: its cases and its referrals only.
-        let partner = ReportScope {
-            lab_id: fx.lab,
-            institution_id: Some(fx.bank),
-        };
-        let rows = parse_csv(
-            &dxdesk::service::reports::export_csv(store, partner, 2024, ExportKind::Cases, now())
-                .await
-                .unwrap(),
-        );
-        let refs_seen: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
-        assert_eq!(refs_seen, [rf("C1"), rf("C3")]);
-        let rows = parse_csv(
-            &dxdesk::service::reports::export_csv(
-                store,
-                partner,
-                2024,
-                ExportKind::Referrals,
-                now(),
-            )
+    let bytes =
+        dxdesk::service::reports::export_csv(store, lab, 2024, ExportKind::Referrals, now())
+            .await
+            .unwrap();
+    assert_no_personal_data(std::str::from_utf8(&bytes).unwrap());
+    let rows = parse_csv(&bytes);
+    let dl = |t: DateTime<Utc>| dxdesk::service::reports::csv::jst_text(pickup_deadline(t, 3));
+    let expected = vec![
+        row(&dxdesk::service::reports::csv::REFERRAL_HEADER),
+        row(&[
+            &rf("C0"),
+            "株式会社一番",
+            "B大学",
+            "完了",
+            "",
+            "2024-04-02 09:00:00",
+            &dl(jst(2024, 4, 2, 9, 0, 0)),
+            "2024-04-03 09:00:00",
+            "1.00",
+            "2024-04-04 09:00:00",
+            "",
+        ]),
+        row(&[
+            &rf("C2"),
+            "'=二番商店",
+            "Cセンター",
+            "完了",
+            "",
+            "2024-05-02 12:00:00",
+            &dl(jst(2024, 5, 2, 12, 0, 0)),
+            "2024-05-07 12:00:00",
+            "1.00",
+            "2024-05-18 10:00:00",
+            "",
+        ]),
+        row(&[
+            &rf("C6"),
+            "三番農園",
+            "B大学",
+            "辞退",
+            "対応余力なし",
+            "2024-08-01 09:00:00",
+            &dl(jst(2024, 8, 1, 9, 0, 0)),
+            "2024-08-05 15:00:00",
+            "2.25",
+            "",
+            "",
+        ]),
+        row(&[
+            &rf("C7"),
+            "'=二番商店",
+            "Cセンター",
+            "対応中",
+            "",
+            "2024-10-01 10:00:00",
+            &dl(jst(2024, 10, 1, 10, 0, 0)),
+            "2024-10-01 16:00:00",
+            "0.25",
+            "",
+            "",
+        ]),
+        row(&[
+            &rf("C7"),
+            "'=二番商店",
+            "A銀行",
+            "取下げ",
+            "",
+            "2024-10-02 09:00:00",
+            &dl(jst(2024, 10, 2, 9, 0, 0)),
+            "2024-10-03 09:00:00",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            &rf("C3"),
+            "三番農園",
+            "A銀行",
+            "完了",
+            "",
+            "2024-12-27 12:00:00",
+            &dl(jst(2024, 12, 27, 12, 0, 0)),
+            "2025-01-06 18:00:00",
+            "1.25",
+            "2025-01-09 18:00:00",
+            "",
+        ]),
+        row(&[
+            &rf("C1"),
+            "株式会社一番",
+            "A銀行",
+            "受付待ち",
+            "",
+            "2025-03-28 10:00:00",
+            "2025-04-02 23:59:59",
+            "",
+            "",
+            "",
+            "はい",
+        ]),
+    ];
+    assert_eq!(rows, expected, "{backend:?}");
+    // Golden Week: Friday 5/3 … Monday 5/6 are holidays, so the deadline of a
+    // Thursday-noon referral is Thursday 5/9's end; the year-end closure pushes 12/27's to 1/8.
+    assert_eq!(dl(jst(2024, 5, 2, 12, 0, 0)), "2024-05-09 23:59:59");
+    assert_eq!(dl(jst(2024, 12, 27, 12, 0, 0)), "2025-01-08 23:59:59");
+
+    // The partner's CSVs: its cases and its referrals only.
+    let partner = ReportScope {
+        lab_id: fx.lab,
+        institution_id: Some(fx.bank),
+    };
+    let rows = parse_csv(
+        &dxdesk::service::reports::export_csv(store, partner, 2024, ExportKind::Cases, now())
             .await
             .unwrap(),
-        );
-        assert_eq!(rows.len(), 3);
-        assert!(rows[1..].iter().all(|r| r[2] == "A銀行"));
-    }
+    );
+    let refs_seen: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(refs_seen, [rf("C1"), rf("C3")]);
+    let rows = parse_csv(
+        &dxdesk::service::reports::export_csv(store, partner, 2024, ExportKind::Referrals, now())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(rows.len(), 3);
+    assert!(rows[1..].iter().all(|r| r[2] == "A銀行"));
 }
 
 // ---------------------------------------------------------------------------
@@ -1809,7 +1770,7 @@ fn validate(root: &Value, schema: &Value, v: &Value, path: &str, errors: &mut Ve
 }
 
 fn schema() -> Value {
-    serde_json::from_str(include_str!("../docs/report-format.schema.json")).unwrap()
+    serde_json::from_str(include_str!("../../docs/report-format.schema.json")).unwrap()
 }
 
 fn assert_valid(doc: &Value) {
@@ -1868,134 +1829,132 @@ fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-#[tokio::test]
-async fn json_export_follows_the_documented_format() {
-    for backend in backends() {
-        let mut fx = fixture(backend).await;
-        kpi_targets(&fx).await;
-        // Access tokens are checked against the real time: serve with the system clock
-        // (the pending referral R1 stays overdue after 2025-04-02).
-        fx.state = AppState::new(fx.store.clone(), config());
-        let login = |email: &'static str| {
-            let state = fx.state.clone();
-            async move {
-                dxdesk::auth::login(&state, email, PASSWORD, "127.0.0.1")
-                    .await
-                    .unwrap()
-                    .access_token
-            }
-        };
-        let admin = login("admin@tst.example").await;
-        let partner = login("bank@tst.example").await;
+backend_tests!(json_export_follows_the_documented_format);
 
-        let (status, h, body) = http_get(&fx, "/api/reports/2024.json", Some(&admin)).await;
-        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-        assert!(header(&h, "content-type").starts_with("application/json"));
-        assert_eq!(
-            header(&h, "content-disposition"),
-            "attachment; filename=\"dxdesk-TST-FY2024.json\""
-        );
-        let text = String::from_utf8(body).unwrap();
-        assert_no_personal_data(&text);
-        for company in ["一番", "二番", "三番", "四番"] {
-            assert!(!text.contains(company), "JSON names a company");
+async fn json_export_follows_the_documented_format(backend: Backend) {
+    let mut fx = fixture(backend).await;
+    kpi_targets(&fx).await;
+    // Access tokens are checked against the real time: serve with the system clock
+    // (the pending referral R1 stays overdue after 2025-04-02).
+    fx.state = AppState::new(fx.store.clone(), config());
+    let login = |email: &'static str| {
+        let state = fx.state.clone();
+        async move {
+            dxdesk::auth::login(&state, email, PASSWORD, "127.0.0.1")
+                .await
+                .unwrap()
+                .access_token
         }
-        let doc: Value = serde_json::from_str(&text).unwrap();
-        assert_valid(&doc);
-        assert_eq!(doc["format"], "dxdesk.activity-report");
-        assert_eq!(doc["version"], 1);
-        assert_eq!(doc["scope"], "LAB");
-        assert_eq!(doc["lab"]["code"], "TST");
-        // The same figures as the GraphQL report.
-        let r = &doc["report"];
-        assert_eq!(r["casesOpened"], 6);
-        assert_eq!(r["referrals"]["pickupP90Days"], 2.25);
-        assert_eq!(
-            r["referralsByInstitution"][0]["institution"]["name"],
-            "A銀行"
-        );
-        assert_eq!(r["referralsByInstitution"][0]["pickupMedianDays"], 1.25);
-        assert!(r["referralsByInstitution"][0]["institution"]
-            .get("id")
-            .is_none());
-        assert_eq!(r["kpis"].as_array().unwrap().len(), 4);
-        assert_eq!(r["kpis"][3]["actual"], 7.0);
+    };
+    let admin = login("admin@tst.example").await;
+    let partner = login("bank@tst.example").await;
 
-        // The partner's document is restricted and still valid.
-        let (status, _, body) = http_get(&fx, "/api/reports/2024.json", Some(&partner)).await;
-        assert_eq!(status, 200);
-        let doc: Value = serde_json::from_slice(&body).unwrap();
-        assert_valid(&doc);
-        assert_eq!(doc["scope"], "INSTITUTION");
-        assert_eq!(doc["report"]["institution"]["name"], "A銀行");
-        assert_eq!(doc["report"]["casesOpened"], 2);
-        let text = doc.to_string();
-        assert!(!text.contains("B大学") && !text.contains("Cセンター"));
-
-        // CSV over HTTP, and the errors.
-        let (status, h, body) =
-            http_get(&fx, "/api/reports/2024.csv?kind=referrals", Some(&partner)).await;
-        assert_eq!(status, 200);
-        assert_eq!(header(&h, "content-type"), "text/csv; charset=utf-8");
-        assert_eq!(
-            header(&h, "content-disposition"),
-            "attachment; filename=\"dxdesk-TST-FY2024-referrals.csv\""
-        );
-        assert_eq!(parse_csv(&body).len(), 3);
-        let (status, _, _) = http_get(&fx, "/api/reports/2024.csv", None).await;
-        assert_eq!(status, 401);
-        let (status, _, _) = http_get(&fx, "/api/reports/2024.csv", Some("nonsense")).await;
-        assert_eq!(status, 401);
-        let (status, _, body) =
-            http_get(&fx, "/api/reports/2024.csv?kind=notes", Some(&admin)).await;
-        assert_eq!(status, 400);
-        let err: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(err["errors"][0]["extensions"]["field"], "kind");
-        let (status, _, _) = http_get(&fx, "/api/reports/1999.json", Some(&admin)).await;
-        assert_eq!(status, 400);
-        let (status, _, _) = http_get(&fx, "/api/reports/2024.xml", Some(&admin)).await;
-        assert_eq!(status, 404);
-
-        // `dxdesk report` writes the same document.
-        let out = std::env::temp_dir().join(format!("dxdesk-report-{}.json", Uuid::new_v4()));
-        dxdesk::service::reports::run_cli(
-            fx.store.as_ref(),
-            2024,
-            dxdesk::service::reports::CliFormat::Json,
-            Some("tst"),
-            ExportKind::Cases,
-            Some(&out),
-            now(),
-        )
-        .await
-        .unwrap();
-        let mut cli: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-        assert_valid(&cli);
-        let (_, _, body) = http_get(&fx, "/api/reports/2024.json", Some(&admin)).await;
-        let mut served: Value = serde_json::from_slice(&body).unwrap();
-        cli["report"]["generatedAt"] = Value::Null;
-        served["report"]["generatedAt"] = Value::Null;
-        assert_eq!(cli["report"], served["report"]);
-        // Two labs: --lab is needed.
-        let e = dxdesk::service::reports::run_cli(
-            fx.store.as_ref(),
-            2024,
-            dxdesk::service::reports::CliFormat::Csv,
-            None,
-            ExportKind::Cases,
-            Some(&out),
-            now(),
-        )
-        .await
-        .unwrap_err();
-        assert!(e.to_string().contains("--lab"), "{e}");
-        let _ = std::fs::remove_file(out);
+    let (status, h, body) = http_get(&fx, "/api/reports/2024.json", Some(&admin)).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(header(&h, "content-type").starts_with("application/json"));
+    assert_eq!(
+        header(&h, "content-disposition"),
+        "attachment; filename=\"dxdesk-TST-FY2024.json\""
+    );
+    let text = String::from_utf8(body).unwrap();
+    assert_no_personal_data(&text);
+    for company in ["一番", "二番", "三番", "四番"] {
+        assert!(!text.contains(company), "JSON names a company");
     }
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_valid(&doc);
+    assert_eq!(doc["format"], "dxdesk.activity-report");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["scope"], "LAB");
+    assert_eq!(doc["lab"]["code"], "TST");
+    // The same figures as the GraphQL report.
+    let r = &doc["report"];
+    assert_eq!(r["casesOpened"], 6);
+    assert_eq!(r["referrals"]["pickupP90Days"], 2.25);
+    assert_eq!(
+        r["referralsByInstitution"][0]["institution"]["name"],
+        "A銀行"
+    );
+    assert_eq!(r["referralsByInstitution"][0]["pickupMedianDays"], 1.25);
+    assert!(r["referralsByInstitution"][0]["institution"]
+        .get("id")
+        .is_none());
+    assert_eq!(r["kpis"].as_array().unwrap().len(), 4);
+    assert_eq!(r["kpis"][3]["actual"], 7.0);
+
+    // The partner's document is restricted and still valid.
+    let (status, _, body) = http_get(&fx, "/api/reports/2024.json", Some(&partner)).await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_valid(&doc);
+    assert_eq!(doc["scope"], "INSTITUTION");
+    assert_eq!(doc["report"]["institution"]["name"], "A銀行");
+    assert_eq!(doc["report"]["casesOpened"], 2);
+    let text = doc.to_string();
+    assert!(!text.contains("B大学") && !text.contains("Cセンター"));
+
+    // CSV over HTTP, and the errors.
+    let (status, h, body) =
+        http_get(&fx, "/api/reports/2024.csv?kind=referrals", Some(&partner)).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "content-type"), "text/csv; charset=utf-8");
+    assert_eq!(
+        header(&h, "content-disposition"),
+        "attachment; filename=\"dxdesk-TST-FY2024-referrals.csv\""
+    );
+    assert_eq!(parse_csv(&body).len(), 3);
+    let (status, _, _) = http_get(&fx, "/api/reports/2024.csv", None).await;
+    assert_eq!(status, 401);
+    let (status, _, _) = http_get(&fx, "/api/reports/2024.csv", Some("nonsense")).await;
+    assert_eq!(status, 401);
+    let (status, _, body) = http_get(&fx, "/api/reports/2024.csv?kind=notes", Some(&admin)).await;
+    assert_eq!(status, 400);
+    let err: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(err["errors"][0]["extensions"]["field"], "kind");
+    let (status, _, _) = http_get(&fx, "/api/reports/1999.json", Some(&admin)).await;
+    assert_eq!(status, 400);
+    let (status, _, _) = http_get(&fx, "/api/reports/2024.xml", Some(&admin)).await;
+    assert_eq!(status, 404);
+
+    // `dxdesk report` writes the same document.
+    let out = std::env::temp_dir().join(format!("dxdesk-report-{}.json", Uuid::new_v4()));
+    dxdesk::service::reports::run_cli(
+        fx.store.as_ref(),
+        2024,
+        dxdesk::service::reports::CliFormat::Json,
+        Some("tst"),
+        ExportKind::Cases,
+        Some(&out),
+        now(),
+    )
+    .await
+    .unwrap();
+    let mut cli: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_valid(&cli);
+    let (_, _, body) = http_get(&fx, "/api/reports/2024.json", Some(&admin)).await;
+    let mut served: Value = serde_json::from_slice(&body).unwrap();
+    cli["report"]["generatedAt"] = Value::Null;
+    served["report"]["generatedAt"] = Value::Null;
+    assert_eq!(cli["report"], served["report"]);
+    // Two labs: --lab is needed.
+    let e = dxdesk::service::reports::run_cli(
+        fx.store.as_ref(),
+        2024,
+        dxdesk::service::reports::CliFormat::Csv,
+        None,
+        ExportKind::Cases,
+        Some(&out),
+        now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("--lab"), "{e}");
+    let _ = std::fs::remove_file(out);
 }
 
 #[tokio::test]
 async fn seed_adds_kodas_kpi_targets_once() {
-    let (store, _pool) = fresh("sqlite").await;
+    let (store, _pool) = fresh(Backend::Sqlite).await;
     let state = AppState::with_clock(store.clone(), config(), Arc::new(FixedClock::new(now())));
     dxdesk::seed::labs::seed_labs(&state).await.unwrap();
     let n = dxdesk::service::reports::kpi::seed_reference_targets(store.as_ref(), now())

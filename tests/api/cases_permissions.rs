@@ -4,7 +4,8 @@
 //! not read must look exactly like a case that does not exist, and no data of it
 //! may appear anywhere in the answer.
 
-mod common;
+use crate::backend_tests;
+use crate::common;
 
 use common::cases::*;
 use common::{Backend, Gql, TestApp};
@@ -14,25 +15,25 @@ const TITLE: &str = "極秘：次期主力製品の試作ライン計画";
 const DESC: &str = "社外秘の試作ライン刷新について相談したい。";
 const COMPANY: &str = "秘匿精機株式会社";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn permission_matrix() {
-    on_all_backends!(matrix);
-}
+backend_tests!(permission_matrix, matrix, worker_threads = 2);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_allowed_operation_succeeds_for_the_desk() {
-    on_all_backends!(desk_lifecycles);
-}
+backend_tests!(
+    every_allowed_operation_succeeds_for_the_desk,
+    desk_lifecycles,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn partners_see_shared_notes_only_and_lose_the_case_when_declined_or_withdrawn() {
-    on_all_backends!(partner_views);
-}
+backend_tests!(
+    partners_see_shared_notes_only_and_lose_the_case_when_declined_or_withdrawn,
+    partner_views,
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn anonymous_callers_are_unauthenticated_and_labs_are_sealed() {
-    on_all_backends!(anonymous_and_other_lab);
-}
+backend_tests!(
+    anonymous_callers_are_unauthenticated_and_labs_are_sealed,
+    anonymous_and_other_lab,
+    worker_threads = 2
+);
 
 /// Every case operation of the contract, run against one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,9 +163,11 @@ fn assert_hidden(real: &Gql, tg: &Target, missing: &Gql, ghost: &Target, what: &
 
 /// The secret case: opened by the concierge, referred to the technology centre (pending).
 async fn secret_case(app: &TestApp, t: &Tokens) -> (Opened, Target) {
-    let mut business = new_business(COMPANY);
-    business["corporateNumber"] = json!(corporate_number("123456789012"));
-    let opened = open_case(app, &t.concierge, open_input(TITLE, DESC, business)).await;
+    let opened = case(TITLE)
+        .description(DESC)
+        .business(business(COMPANY).corporate_number(&corporate_number("123456789012")))
+        .open(app, &t.concierge)
+        .await;
     let center = institution_id(app, &t.concierge, CENTER).await;
     let referral_id = refer_ok(app, &t.concierge, &opened.id, &center).await;
     let bank = institution_id(app, &t.concierge, BANK).await;
@@ -580,12 +583,11 @@ async fn anonymous_and_other_lab(backend: Backend) {
     assert_code(&r, "UNAUTHENTICATED", "bad token addNote");
 
     // Another lab's admin opens a case in its own lab...
-    let k = open_case(&app, &t.koda, {
-        let mut b = new_business("幸田部品工業株式会社");
-        b["municipality"] = json!("幸田町");
-        open_input("幸田の相談", "幸田町の工場の相談", b)
-    })
-    .await;
+    let k = case("幸田の相談")
+        .description("幸田町の工場の相談")
+        .business(business("幸田部品工業株式会社").municipality("幸田町"))
+        .open(&app, &t.koda)
+        .await;
     assert!(
         k.reference.starts_with("KOD-"),
         "koda reference {}",
@@ -614,10 +616,10 @@ async fn anonymous_and_other_lab(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    let mut input = open_input("他ラボの事業者で起票", "説明", json!(null));
-    input.as_object_mut().unwrap().remove("business");
-    input["businessId"] = json!(business_id);
-    let r = try_open_case(&app, &t.koda, input).await;
+    let input = case("他ラボの事業者で起票")
+        .description("説明")
+        .business_id(&business_id);
+    let r = input.try_open(&app, &t.koda).await;
     assert_code_in(
         &r,
         &["NOT_FOUND", "BAD_USER_INPUT"],

@@ -3,9 +3,9 @@
 //! over HTTP on both backends. Raw `TcpStream`s where a client library would
 //! hide what the server does with the connection.
 
+use crate::backend_tests;
 use crate::common::cases::{self, CONCIERGE};
 use crate::common::{self, Backend, TestApp};
-use crate::on_all_backends;
 use dxdesk::app::Application;
 use dxdesk::config::{Config, ConnLimits};
 use dxdesk::state::AppState;
@@ -146,9 +146,9 @@ async fn healthy(addr: SocketAddr) -> bool {
 
 // ------------------------------------------------------------ finding 4
 
-#[tokio::test]
-async fn half_sent_request_is_closed_after_the_header_timeout() {
-    on_all_backends!(|backend| async move {
+backend_tests!(
+    half_sent_request_is_closed_after_the_header_timeout,
+    |backend| async move {
         let config = limits(|l| l.header_timeout = Duration::from_secs(1));
         let server = Server::start(backend, config).await;
         let mut loris = TcpStream::connect(server.addr).await.unwrap();
@@ -166,12 +166,12 @@ async fn half_sent_request_is_closed_after_the_header_timeout() {
             "at most a 408 before the close: {text}"
         );
         assert!(healthy(server.addr).await);
-    });
-}
+    }
+);
 
-#[tokio::test]
-async fn connections_past_the_cap_get_503_and_the_server_recovers() {
-    on_all_backends!(|backend| async move {
+backend_tests!(
+    connections_past_the_cap_get_503_and_the_server_recovers,
+    |backend| async move {
         let config = limits(|l| {
             l.max_connections = 3;
             l.header_timeout = Duration::from_secs(30);
@@ -208,12 +208,12 @@ async fn connections_past_the_cap_get_503_and_the_server_recovers() {
         })
         .await
         .expect("reachable once the held connections are gone");
-    });
-}
+    }
+);
 
-#[tokio::test]
-async fn shutdown_finishes_within_the_drain_deadline_despite_slow_loris() {
-    on_all_backends!(|backend| async move {
+backend_tests!(
+    shutdown_finishes_within_the_drain_deadline_despite_slow_loris,
+    |backend| async move {
         let config = limits(|l| {
             l.header_timeout = Duration::from_secs(60);
             l.idle_timeout = Duration::from_secs(60);
@@ -240,20 +240,20 @@ async fn shutdown_finishes_within_the_drain_deadline_despite_slow_loris() {
             let r = tokio::time::timeout(LIVENESS, read_until_closed(&mut s)).await;
             assert!(r.is_ok(), "every slow-loris connection is closed");
         }
-    });
-}
+    }
+);
 
-#[tokio::test]
-async fn a_request_in_flight_completes_during_the_drain() {
-    on_all_backends!(|backend| async move {
+backend_tests!(
+    a_request_in_flight_completes_during_the_drain,
+    |backend| async move {
         let config = limits(|l| l.shutdown_drain = Duration::from_secs(10));
         let mut server = Server::start(backend, config).await;
         let body = br#"{"query":"{ __typename }"}"#;
         let mut s = TcpStream::connect(server.addr).await.unwrap();
         let head = format!(
-            "POST /graphql HTTP/1.1\r\nHost: dxdesk\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
+        "POST /graphql HTTP/1.1\r\nHost: dxdesk\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
         s.write_all(head.as_bytes()).await.unwrap();
         s.write_all(&body[..5]).await.unwrap();
         assert!(healthy(server.addr).await);
@@ -274,47 +274,49 @@ async fn a_request_in_flight_completes_during_the_drain() {
             .expect("shutdown completes")
             .unwrap()
             .unwrap();
-    });
-}
+    }
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_racing_shutdown_on_a_kept_alive_connection_is_answered() {
-    for backend in common::backends() {
-        for round in 0..4 {
-            let config = limits(|l| l.shutdown_drain = Duration::from_secs(10));
-            let mut server = Server::start(backend, config).await;
-            let mut s = TcpStream::connect(server.addr).await.unwrap();
-            s.write_all(HEALTH).await.unwrap();
-            let first = read_answer(&mut s).await.unwrap().unwrap();
-            assert_eq!(first.status, 200);
-            assert_ne!(first.header("connection"), Some("close"));
-            // Shutdown begins while the connection is idle; the client, not knowing,
-            // sends its next request on it.
-            server.shutdown();
-            server.stopped_accepting().await;
-            s.write_all(HEALTH).await.unwrap();
-            let second = read_answer(&mut s)
-                .await
-                .unwrap_or_else(|e| panic!("{backend:?} round {round}: reset: {e}"));
-            let second =
-                second.unwrap_or_else(|| panic!("{backend:?} round {round}: closed unanswered"));
-            assert_eq!(second.status, 200);
-            assert_eq!(second.header("connection"), Some("close"));
-            let rest = read_until_closed(&mut s).await;
-            assert!(rest.expect("then a FIN, not a reset").is_empty());
-            drop(s);
-            tokio::time::timeout(LIVENESS, &mut server.done)
-                .await
-                .expect("shutdown completes")
-                .unwrap()
-                .unwrap();
-        }
+backend_tests!(
+    a_request_racing_shutdown_on_a_kept_alive_connection_is_answered,
+    worker_threads = 2
+);
+
+async fn a_request_racing_shutdown_on_a_kept_alive_connection_is_answered(backend: Backend) {
+    for round in 0..4 {
+        let config = limits(|l| l.shutdown_drain = Duration::from_secs(10));
+        let mut server = Server::start(backend, config).await;
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(HEALTH).await.unwrap();
+        let first = read_answer(&mut s).await.unwrap().unwrap();
+        assert_eq!(first.status, 200);
+        assert_ne!(first.header("connection"), Some("close"));
+        // Shutdown begins while the connection is idle; the client, not knowing,
+        // sends its next request on it.
+        server.shutdown();
+        server.stopped_accepting().await;
+        s.write_all(HEALTH).await.unwrap();
+        let second = read_answer(&mut s)
+            .await
+            .unwrap_or_else(|e| panic!("{backend:?} round {round}: reset: {e}"));
+        let second =
+            second.unwrap_or_else(|| panic!("{backend:?} round {round}: closed unanswered"));
+        assert_eq!(second.status, 200);
+        assert_eq!(second.header("connection"), Some("close"));
+        let rest = read_until_closed(&mut s).await;
+        assert!(rest.expect("then a FIN, not a reset").is_empty());
+        drop(s);
+        tokio::time::timeout(LIVENESS, &mut server.done)
+            .await
+            .expect("shutdown completes")
+            .unwrap()
+            .unwrap();
     }
 }
 
-#[tokio::test]
-async fn idle_kept_alive_connections_are_closed_after_the_idle_timeout() {
-    on_all_backends!(|backend| async move {
+backend_tests!(
+    idle_kept_alive_connections_are_closed_after_the_idle_timeout,
+    |backend| async move {
         let config = limits(|l| {
             l.idle_timeout = Duration::from_secs(1);
             l.header_timeout = Duration::from_secs(60);
@@ -327,8 +329,8 @@ async fn idle_kept_alive_connections_are_closed_after_the_idle_timeout() {
             .await
             .expect("an idle connection is closed");
         assert!(closed.expect("with a FIN").is_empty());
-    });
-}
+    }
+);
 
 // ------------------------------------------------------------ finding 8
 
@@ -383,9 +385,9 @@ async fn case_count(app: &TestApp, token: &str) -> i64 {
     r.ok()["cases"]["totalCount"].as_i64().unwrap()
 }
 
-#[tokio::test]
-async fn a_retried_mutation_replays_its_answer_instead_of_opening_a_second_case() {
-    on_all_backends!(|backend| async move {
+backend_tests!(
+    a_retried_mutation_replays_its_answer_instead_of_opening_a_second_case,
+    |backend| async move {
         let app = common::spawn_app(backend).await;
         let token = app.login(CONCIERGE).await;
         let body = open_body("再送テスト", "株式会社リトライ");
@@ -410,12 +412,12 @@ async fn a_retried_mutation_replays_its_answer_instead_of_opening_a_second_case(
             first.body["data"]["openCase"]["case"]["id"]
         );
         assert_eq!(case_count(&app, &token).await, 2);
-    });
-}
+    }
+);
 
-#[tokio::test]
-async fn the_same_key_with_another_body_is_a_conflict() {
-    on_all_backends!(|backend| async move {
+backend_tests!(
+    the_same_key_with_another_body_is_a_conflict,
+    |backend| async move {
         let app = common::spawn_app(backend).await;
         let token = app.login(CONCIERGE).await;
         let first = post_keyed(&app, Some(&token), "k", &open_body("一件目", "株式会社甲")).await;
@@ -427,47 +429,49 @@ async fn the_same_key_with_another_body_is_a_conflict() {
             Value::Bool(true)
         );
         assert_eq!(case_count(&app, &token).await, 1);
-    });
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_requests_with_one_key_execute_once() {
-    for backend in common::backends() {
-        let app = common::spawn_app(backend).await;
-        let token = app.login(CONCIERGE).await;
-        let body = open_body("同時送信", "株式会社同時");
-        let posts = futures::future::join_all(
-            (0..6).map(|_| post_keyed(&app, Some(&token), "same-key", &body)),
-        )
-        .await;
-        let executed: Vec<_> = posts
-            .iter()
-            .filter(|p| !p.replayed && p.code().is_none())
-            .collect();
-        assert_eq!(executed.len(), 1, "exactly one executes");
-        for p in &posts {
-            if p.replayed {
-                assert_eq!(p.body, executed[0].body);
-            } else if p.code().is_some() {
-                assert_eq!(p.code(), Some("CONFLICT"), "{}", p.body);
-                assert_eq!(
-                    p.body["errors"][0]["extensions"]["retryable"],
-                    Value::Bool(true),
-                    "{}",
-                    p.body
-                );
-            }
-        }
-        assert_eq!(case_count(&app, &token).await, 1, "{backend:?}");
-        // Once answered, the key replays.
-        let later = post_keyed(&app, Some(&token), "same-key", &body).await;
-        assert!(later.replayed);
     }
+);
+
+backend_tests!(
+    concurrent_requests_with_one_key_execute_once,
+    worker_threads = 2
+);
+
+async fn concurrent_requests_with_one_key_execute_once(backend: Backend) {
+    let app = common::spawn_app(backend).await;
+    let token = app.login(CONCIERGE).await;
+    let body = open_body("同時送信", "株式会社同時");
+    let posts = futures::future::join_all(
+        (0..6).map(|_| post_keyed(&app, Some(&token), "same-key", &body)),
+    )
+    .await;
+    let executed: Vec<_> = posts
+        .iter()
+        .filter(|p| !p.replayed && p.code().is_none())
+        .collect();
+    assert_eq!(executed.len(), 1, "exactly one executes");
+    for p in &posts {
+        if p.replayed {
+            assert_eq!(p.body, executed[0].body);
+        } else if p.code().is_some() {
+            assert_eq!(p.code(), Some("CONFLICT"), "{}", p.body);
+            assert_eq!(
+                p.body["errors"][0]["extensions"]["retryable"],
+                Value::Bool(true),
+                "{}",
+                p.body
+            );
+        }
+    }
+    assert_eq!(case_count(&app, &token).await, 1, "{backend:?}");
+    // Once answered, the key replays.
+    let later = post_keyed(&app, Some(&token), "same-key", &body).await;
+    assert!(later.replayed);
 }
 
-#[tokio::test]
-async fn two_instances_on_one_database_share_keys() {
-    on_all_backends!(|backend| async move {
+backend_tests!(
+    two_instances_on_one_database_share_keys,
+    |backend| async move {
         let a = common::spawn_app(backend).await;
         let store_b = common::open_store(backend, &a.db_url).await;
         let b =
@@ -480,59 +484,56 @@ async fn two_instances_on_one_database_share_keys() {
         assert!(again.replayed, "{}", again.body);
         assert_eq!(again.body, first.body);
         assert_eq!(case_count(&b, &token).await, 1);
-    });
-}
+    }
+);
 
-#[tokio::test]
-async fn keys_are_per_caller_and_validated() {
-    on_all_backends!(|backend| async move {
-        let app = common::spawn_app(backend).await;
-        let token = app.login(CONCIERGE).await;
-        let admin = app.login(cases::ADMIN).await;
-        let body = open_body("利用者ごと", "株式会社個別");
-        let mine = post_keyed(&app, Some(&token), "per-user", &body).await;
-        let theirs = post_keyed(&app, Some(&admin), "per-user", &body).await;
-        assert!(!theirs.replayed, "another user's key is not replayed to me");
-        assert_ne!(
-            mine.body["data"]["openCase"]["case"]["id"],
-            theirs.body["data"]["openCase"]["case"]["id"]
-        );
-        for bad in ["x".repeat(256), "キー".to_owned(), String::new()] {
-            let resp = app
-                .http
-                .post(app.url("/graphql"))
-                .header(
-                    KEY,
-                    reqwest::header::HeaderValue::from_bytes(bad.as_bytes()).unwrap(),
-                )
-                .bearer_auth(&token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status().as_u16(), 400, "{bad:?}");
-            let v: Value = resp.json().await.unwrap();
-            assert_eq!(v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
-        }
-        // A query with a key is simply answered.
-        let q = post_keyed(
-            &app,
-            Some(&token),
-            "query-key",
-            &json!({ "query": "{ __typename }" }),
-        )
-        .await;
-        assert_eq!(q.body["data"]["__typename"], "QueryRoot");
-        let q = post_keyed(
-            &app,
-            Some(&token),
-            "query-key",
-            &json!({ "query": "{ me { id } }" }),
-        )
-        .await;
-        assert!(!q.replayed && q.code().is_none(), "{}", q.body);
-    });
-}
+backend_tests!(keys_are_per_caller_and_validated, |backend| async move {
+    let app = common::spawn_app(backend).await;
+    let token = app.login(CONCIERGE).await;
+    let admin = app.login(cases::ADMIN).await;
+    let body = open_body("利用者ごと", "株式会社個別");
+    let mine = post_keyed(&app, Some(&token), "per-user", &body).await;
+    let theirs = post_keyed(&app, Some(&admin), "per-user", &body).await;
+    assert!(!theirs.replayed, "another user's key is not replayed to me");
+    assert_ne!(
+        mine.body["data"]["openCase"]["case"]["id"],
+        theirs.body["data"]["openCase"]["case"]["id"]
+    );
+    for bad in ["x".repeat(256), "キー".to_owned(), String::new()] {
+        let resp = app
+            .http
+            .post(app.url("/graphql"))
+            .header(
+                KEY,
+                reqwest::header::HeaderValue::from_bytes(bad.as_bytes()).unwrap(),
+            )
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{bad:?}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    }
+    // A query with a key is simply answered.
+    let q = post_keyed(
+        &app,
+        Some(&token),
+        "query-key",
+        &json!({ "query": "{ __typename }" }),
+    )
+    .await;
+    assert_eq!(q.body["data"]["__typename"], "QueryRoot");
+    let q = post_keyed(
+        &app,
+        Some(&token),
+        "query-key",
+        &json!({ "query": "{ me { id } }" }),
+    )
+    .await;
+    assert!(!q.replayed && q.code().is_none(), "{}", q.body);
+});
 
 fn web_body(company: &str) -> Value {
     json!({
@@ -551,9 +552,9 @@ fn web_body(company: &str) -> Value {
     })
 }
 
-#[tokio::test]
-async fn an_anonymous_web_submission_is_replayed_by_key() {
-    on_all_backends!(|backend| async move {
+backend_tests!(
+    an_anonymous_web_submission_is_replayed_by_key,
+    |backend| async move {
         let app = common::spawn_app(backend).await;
         let body = web_body("株式会社ウェブ");
         let first = post_keyed(&app, None, "web-1", &body).await;
@@ -563,12 +564,12 @@ async fn an_anonymous_web_submission_is_replayed_by_key() {
         assert_eq!(again.body, first.body);
         let token = app.login(CONCIERGE).await;
         assert_eq!(case_count(&app, &token).await, 1);
-    });
-}
+    }
+);
 
-#[tokio::test]
-async fn a_rate_limited_attempt_releases_its_key_for_the_retry() {
-    on_all_backends!(|backend| async move {
+backend_tests!(
+    a_rate_limited_attempt_releases_its_key_for_the_retry,
+    |backend| async move {
         let app = common::spawn_app(backend).await;
         let limit = dxdesk::ratelimit::SUBMIT_PER_ADDRESS;
         for i in 0..limit.max {
@@ -592,8 +593,8 @@ async fn a_rate_limited_attempt_releases_its_key_for_the_retry() {
         assert!(retried.body["errors"].is_null(), "{}", retried.body);
         let token = app.login(CONCIERGE).await;
         assert_eq!(case_count(&app, &token).await, limit.max + 1);
-    });
-}
+    }
+);
 
 /// Whether the claim of `key` was marked executed by the mutation's transaction.
 async fn claim_executed(app: &TestApp, key: &str) -> bool {
@@ -636,11 +637,11 @@ async fn mark_executed(app: &TestApp, key: &str) {
     }
 }
 
-#[tokio::test]
-async fn a_claim_left_by_a_crash_runs_again_only_if_nothing_was_written() {
-    use dxdesk::store::{IdemClaim, IdemKey};
-    use sha2::Digest;
-    on_all_backends!(|backend| async move {
+backend_tests!(
+    a_claim_left_by_a_crash_runs_again_only_if_nothing_was_written,
+    |backend| async move {
+        use dxdesk::store::{IdemClaim, IdemKey};
+        use sha2::Digest;
         let app = common::spawn_app(backend).await;
         let login = app.login_payload(CONCIERGE, common::PASSWORD).await;
         let token = login.ok()["login"]["accessToken"]
@@ -700,5 +701,5 @@ async fn a_claim_left_by_a_crash_runs_again_only_if_nothing_was_written() {
             Value::Bool(true)
         );
         assert_eq!(case_count(&app, &token).await, 1);
-    });
-}
+    }
+);

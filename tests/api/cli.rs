@@ -1,7 +1,8 @@
 //! The `dxdesk` binary as an operator runs it: refusals with one clear line,
 //! an idempotent `seed-demo` on both backends, production hardening.
 
-mod common;
+use crate::backend_tests;
+use crate::common::{self, Backend};
 
 use serde_json::json;
 use std::process::Command;
@@ -107,24 +108,23 @@ fn seed_demo_twice_duplicates_nothing_on_sqlite() {
     );
 }
 
-#[tokio::test]
-async fn seed_is_idempotent_on_every_backend() {
-    for b in common::backends() {
-        let store = common::fresh_store(b).await;
-        let state = dxdesk::state::AppState::new(store.clone(), common::test_config());
-        let first = dxdesk::seed::seed_demo(&state).await.unwrap();
-        assert_eq!(first.users_added, 6);
-        let again = dxdesk::seed::seed_demo(&state).await.unwrap();
-        assert_eq!(
-            (
-                again.institutions_added,
-                again.users_added,
-                again.cases_added
-            ),
-            (0, 0, 0)
-        );
-        assert_eq!(store.labs().await.unwrap().len(), 2);
-    }
+backend_tests!(seed_is_idempotent_on_every_backend);
+
+async fn seed_is_idempotent_on_every_backend(b: Backend) {
+    let store = common::fresh_store(b).await;
+    let state = dxdesk::state::AppState::new(store.clone(), common::test_config());
+    let first = dxdesk::seed::seed_demo(&state).await.unwrap();
+    assert_eq!(first.users_added, 6);
+    let again = dxdesk::seed::seed_demo(&state).await.unwrap();
+    assert_eq!(
+        (
+            again.institutions_added,
+            again.users_added,
+            again.cases_added
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(store.labs().await.unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -4,8 +4,9 @@
 //! on PostgreSQL the app runs as a role that owns nothing and may only
 //! INSERT/SELECT on `case_events` (granted by `dxdesk migrate --grant-app-role`).
 
+use crate::backend_tests;
 use crate::common::cases::*;
-use crate::common::{self, backends, fresh_db, start_instance, test_config, Backend, TestApp};
+use crate::common::{self, fresh_db, start_instance, test_config, Backend, TestApp};
 use dxdesk::domain::hash_chain::{event_hash, GENESIS};
 use dxdesk::domain::seal::SealKey;
 use dxdesk::domain::types::EventKind;
@@ -166,181 +167,177 @@ async fn edit_sql(app: &TestApp, sql: &str, o: &Opened) {
     assert_eq!(n, 1);
 }
 
-#[tokio::test]
-async fn sealed_records_expose_a_recomputed_chain_and_edited_rows() {
-    for backend in backends() {
-        eprintln!("-- backend {backend:?}");
-        let app = keyed_app(backend, KEY).await;
-        let t = app.login(CONCIERGE).await;
-        let rewritten = open_simple(&app, &t, "連鎖を書き換えられる案件", "株式会社改ざん一").await;
-        let referred = open_simple(&app, &t, "紹介を書き換えられる案件", "株式会社改ざん二").await;
-        let untouched = open_simple(&app, &t, "手つかずの案件", "株式会社改ざん三").await;
-        let noted = open_simple(&app, &t, "メモを書き換えられる案件", "株式会社改ざん四").await;
-        let center = institution_id(&app, &t, CENTER).await;
-        refer_ok(&app, &t, &referred.id, &center).await;
-        add_note(&app, &t, &noted.id, "面談の記録です。", "DESK")
-            .await
-            .ok();
+backend_tests!(sealed_records_expose_a_recomputed_chain_and_edited_rows);
 
-        // Unchanged: passes, every case sealed.
-        let (ok, out) = verify(&app.db_url, Some(KEY));
-        assert!(ok, "{out}");
-        assert!(out.contains("4 sealed, 0 unsigned"), "{out}");
-        // Without the key the hashes are still checked; seals are reported unchecked.
-        let (ok, out) = verify(&app.db_url, None);
-        assert!(ok, "{out}");
-        assert!(out.contains("seals not checked"), "{out}");
-        // A wrong key fails every case.
-        let (ok, out) = verify(&app.db_url, Some(OTHER_KEY));
-        assert!(!ok, "a wrong key passed:\n{out}");
-        assert!(out.contains(&untouched.reference), "{out}");
+async fn sealed_records_expose_a_recomputed_chain_and_edited_rows(backend: Backend) {
+    eprintln!("-- backend {backend:?}");
+    let app = keyed_app(backend, KEY).await;
+    let t = app.login(CONCIERGE).await;
+    let rewritten = open_simple(&app, &t, "連鎖を書き換えられる案件", "株式会社改ざん一").await;
+    let referred = open_simple(&app, &t, "紹介を書き換えられる案件", "株式会社改ざん二").await;
+    let untouched = open_simple(&app, &t, "手つかずの案件", "株式会社改ざん三").await;
+    let noted = open_simple(&app, &t, "メモを書き換えられる案件", "株式会社改ざん四").await;
+    let center = institution_id(&app, &t, CENTER).await;
+    refer_ok(&app, &t, &referred.id, &center).await;
+    add_note(&app, &t, &noted.id, "面談の記録です。", "DESK")
+        .await
+        .ok();
 
-        rewrite_chain(&app, &rewritten).await;
-        edit_referral(&app, &referred).await;
-        let note = "UPDATE notes SET body = '書き換えた記録' WHERE case_id = $1";
-        edit_sql(&app, note, &noted).await;
+    // Unchanged: passes, every case sealed.
+    let (ok, out) = verify(&app.db_url, Some(KEY));
+    assert!(ok, "{out}");
+    assert!(out.contains("4 sealed, 0 unsigned"), "{out}");
+    // Without the key the hashes are still checked; seals are reported unchecked.
+    let (ok, out) = verify(&app.db_url, None);
+    assert!(ok, "{out}");
+    assert!(out.contains("seals not checked"), "{out}");
+    // A wrong key fails every case.
+    let (ok, out) = verify(&app.db_url, Some(OTHER_KEY));
+    assert!(!ok, "a wrong key passed:\n{out}");
+    assert!(out.contains(&untouched.reference), "{out}");
 
-        // The hash chain alone is fooled by both edits …
-        let (ok, out) = verify(&app.db_url, None);
-        assert!(
-            ok,
-            "the unkeyed check should not see a consistent rewrite:\n{out}"
-        );
-        // … the seals are not.
-        let (ok, out) = verify(&app.db_url, Some(KEY));
-        eprintln!("{out}");
-        assert!(!ok, "audit verify passed a rewritten record:\n{out}");
-        assert!(
-            out.contains(&rewritten.reference),
-            "names the rewritten chain:\n{out}"
-        );
-        assert!(
-            out.contains(&referred.reference),
-            "names the edited referral:\n{out}"
-        );
-        assert!(
-            out.contains(&noted.reference),
-            "names the edited note:\n{out}"
-        );
-        assert!(
-            !out.contains(&format!("BROKEN {}", untouched.reference)),
-            "{out}"
-        );
-        assert!(out.contains("3 of 4 cases broken"), "{out}");
-    }
+    rewrite_chain(&app, &rewritten).await;
+    edit_referral(&app, &referred).await;
+    let note = "UPDATE notes SET body = '書き換えた記録' WHERE case_id = $1";
+    edit_sql(&app, note, &noted).await;
+
+    // The hash chain alone is fooled by both edits …
+    let (ok, out) = verify(&app.db_url, None);
+    assert!(
+        ok,
+        "the unkeyed check should not see a consistent rewrite:\n{out}"
+    );
+    // … the seals are not.
+    let (ok, out) = verify(&app.db_url, Some(KEY));
+    eprintln!("{out}");
+    assert!(!ok, "audit verify passed a rewritten record:\n{out}");
+    assert!(
+        out.contains(&rewritten.reference),
+        "names the rewritten chain:\n{out}"
+    );
+    assert!(
+        out.contains(&referred.reference),
+        "names the edited referral:\n{out}"
+    );
+    assert!(
+        out.contains(&noted.reference),
+        "names the edited note:\n{out}"
+    );
+    assert!(
+        !out.contains(&format!("BROKEN {}", untouched.reference)),
+        "{out}"
+    );
+    assert!(out.contains("3 of 4 cases broken"), "{out}");
 }
 
-#[tokio::test]
-async fn unsigned_cases_are_counted_and_reseal_rotates_the_key() {
-    for backend in backends() {
-        eprintln!("-- backend {backend:?}");
-        // Written before a key was set: unsigned, still hash-checked.
-        let app = common::spawn_app(backend).await;
-        let t = app.login(CONCIERGE).await;
-        let o = open_simple(&app, &t, "鍵の前の案件", "株式会社署名前").await;
-        let (ok, out) = verify(&app.db_url, Some(KEY));
-        assert!(ok, "{out}");
-        assert!(out.contains("0 sealed, 1 unsigned"), "{out}");
-        let (ok, out) = dxdesk(
-            &app.db_url,
-            &["audit", "verify", "--require-sealed"],
-            &[("DXDESK_AUDIT_KEY", KEY)],
-        );
-        assert!(!ok, "--require-sealed passed an unsigned case:\n{out}");
+backend_tests!(unsigned_cases_are_counted_and_reseal_rotates_the_key);
 
-        // Sealing the existing record, then rotating to a new key.
-        let (ok, out) = dxdesk(
-            &app.db_url,
-            &["audit", "reseal"],
-            &[("DXDESK_AUDIT_KEY", KEY)],
-        );
-        assert!(ok && out.contains("1 cases sealed"), "{out}");
-        let (ok, out) = verify(&app.db_url, Some(KEY));
-        assert!(ok && out.contains("1 sealed, 0 unsigned"), "{out}");
-        let (ok, out) = dxdesk(
-            &app.db_url,
-            &["audit", "reseal"],
-            &[
-                ("DXDESK_AUDIT_KEY", OTHER_KEY),
-                ("DXDESK_AUDIT_KEY_PREVIOUS", KEY),
-            ],
-        );
-        assert!(ok, "{out}");
-        let (ok, out) = verify(&app.db_url, Some(OTHER_KEY));
-        assert!(ok && out.contains("1 sealed"), "{out}");
-        // The old key alone no longer verifies it.
-        let (ok, out) = verify(&app.db_url, Some(KEY));
-        assert!(!ok && out.contains(&o.reference), "{out}");
-    }
+async fn unsigned_cases_are_counted_and_reseal_rotates_the_key(backend: Backend) {
+    eprintln!("-- backend {backend:?}");
+    // Written before a key was set: unsigned, still hash-checked.
+    let app = common::spawn_app(backend).await;
+    let t = app.login(CONCIERGE).await;
+    let o = open_simple(&app, &t, "鍵の前の案件", "株式会社署名前").await;
+    let (ok, out) = verify(&app.db_url, Some(KEY));
+    assert!(ok, "{out}");
+    assert!(out.contains("0 sealed, 1 unsigned"), "{out}");
+    let (ok, out) = dxdesk(
+        &app.db_url,
+        &["audit", "verify", "--require-sealed"],
+        &[("DXDESK_AUDIT_KEY", KEY)],
+    );
+    assert!(!ok, "--require-sealed passed an unsigned case:\n{out}");
+
+    // Sealing the existing record, then rotating to a new key.
+    let (ok, out) = dxdesk(
+        &app.db_url,
+        &["audit", "reseal"],
+        &[("DXDESK_AUDIT_KEY", KEY)],
+    );
+    assert!(ok && out.contains("1 cases sealed"), "{out}");
+    let (ok, out) = verify(&app.db_url, Some(KEY));
+    assert!(ok && out.contains("1 sealed, 0 unsigned"), "{out}");
+    let (ok, out) = dxdesk(
+        &app.db_url,
+        &["audit", "reseal"],
+        &[
+            ("DXDESK_AUDIT_KEY", OTHER_KEY),
+            ("DXDESK_AUDIT_KEY_PREVIOUS", KEY),
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = verify(&app.db_url, Some(OTHER_KEY));
+    assert!(ok && out.contains("1 sealed"), "{out}");
+    // The old key alone no longer verifies it.
+    let (ok, out) = verify(&app.db_url, Some(KEY));
+    assert!(!ok && out.contains(&o.reference), "{out}");
 }
 
-#[tokio::test]
-async fn short_audit_keys_are_refused_and_production_warns_without_one() {
-    for backend in backends() {
-        eprintln!("-- backend {backend:?}");
-        let (_, url) = fresh_db(backend).await;
-        let (ok, out) = verify(&url, Some("0123456789abcdef0123456789abcde")); // 31 bytes
+backend_tests!(short_audit_keys_are_refused_and_production_warns_without_one);
+
+async fn short_audit_keys_are_refused_and_production_warns_without_one(backend: Backend) {
+    eprintln!("-- backend {backend:?}");
+    let (_, url) = fresh_db(backend).await;
+    let (ok, out) = verify(&url, Some("0123456789abcdef0123456789abcde")); // 31 bytes
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("DXDESK_AUDIT_KEY must be at least 32 bytes"),
+        "{out}"
+    );
+
+    // A production server without a key starts, with a clear warning.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dxdesk"))
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("DXDESK_ENV", "production")
+        .env("DXDESK_JWT_SECRET", common::TEST_SECRET)
+        .env("DXDESK_BIND", "127.0.0.1:0")
+        .env("DXDESK_LOG_FORMAT", "json")
+        .env_remove("DXDESK_AUDIT_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    use std::io::BufRead;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("dxdesk: http://") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        seen.contains("dxdesk: http://"),
+        "serve did not start:\n{seen}"
+    );
+    assert!(
+        seen.contains("DXDESK_AUDIT_KEY is not set"),
+        "no warning about the missing audit key:\n{seen}"
+    );
+    // The test database's user is a superuser: serve says so.
+    assert_eq!(
+        seen.contains("can drop the append-only triggers"),
+        backend == Backend::Postgres,
+        "{seen}"
+    );
+}
+
+backend_tests!(migrate_applies_the_schema_and_sqlite_has_no_roles);
+
+async fn migrate_applies_the_schema_and_sqlite_has_no_roles(backend: Backend) {
+    eprintln!("-- backend {backend:?}");
+    let (_, url) = fresh_db(backend).await;
+    let (ok, out) = dxdesk(&url, &["migrate"], &[]);
+    assert!(ok && out.contains("migrations applied"), "{out}");
+    if backend == Backend::Sqlite {
+        let (ok, out) = dxdesk(&url, &["migrate", "--grant-app-role", "dxdesk_app"], &[]);
         assert!(!ok, "{out}");
-        assert!(
-            out.contains("DXDESK_AUDIT_KEY must be at least 32 bytes"),
-            "{out}"
-        );
-
-        // A production server without a key starts, with a clear warning.
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dxdesk"))
-            .arg("serve")
-            .env("DATABASE_URL", &url)
-            .env("DXDESK_ENV", "production")
-            .env("DXDESK_JWT_SECRET", common::TEST_SECRET)
-            .env("DXDESK_BIND", "127.0.0.1:0")
-            .env("DXDESK_LOG_FORMAT", "json")
-            .env_remove("DXDESK_AUDIT_KEY")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut seen = String::new();
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            seen.push_str(&line);
-            seen.push('\n');
-            if line.starts_with("dxdesk: http://") {
-                break;
-            }
-        }
-        child.kill().unwrap();
-        let _ = child.wait();
-        assert!(
-            seen.contains("dxdesk: http://"),
-            "serve did not start:\n{seen}"
-        );
-        assert!(
-            seen.contains("DXDESK_AUDIT_KEY is not set"),
-            "no warning about the missing audit key:\n{seen}"
-        );
-        // The test database's user is a superuser: serve says so.
-        assert_eq!(
-            seen.contains("can drop the append-only triggers"),
-            backend == Backend::Postgres,
-            "{seen}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn migrate_applies_the_schema_and_sqlite_has_no_roles() {
-    for backend in backends() {
-        eprintln!("-- backend {backend:?}");
-        let (_, url) = fresh_db(backend).await;
-        let (ok, out) = dxdesk(&url, &["migrate"], &[]);
-        assert!(ok && out.contains("migrations applied"), "{out}");
-        if backend == Backend::Sqlite {
-            let (ok, out) = dxdesk(&url, &["migrate", "--grant-app-role", "dxdesk_app"], &[]);
-            assert!(!ok, "{out}");
-            assert!(out.contains("SQLite has no roles"), "{out}");
-        }
+        assert!(out.contains("SQLite has no roles"), "{out}");
     }
 }
 
@@ -362,7 +359,7 @@ fn is_permission_denied(e: &sqlx::Error) -> bool {
 
 #[tokio::test]
 async fn the_app_role_owns_nothing_and_cannot_rewrite_events() {
-    if !backends().contains(&Backend::Postgres) {
+    if !common::postgres_configured() {
         eprintln!("PostgreSQL not configured; skipped");
         return;
     }

@@ -1,7 +1,8 @@
 //! Issue 3, "How it is tested": one case walked from intake to close on each
 //! backend, then its timeline and `dxdesk audit verify` (also on a tampered chain).
 
-mod common;
+use crate::backend_tests;
+use crate::common;
 
 use chrono::Duration;
 use common::cases::*;
@@ -9,10 +10,11 @@ use common::{Backend, TestApp};
 use serde_json::json;
 use std::process::Command;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn intake_to_close_with_timeline_and_audit() {
-    on_all_backends!(scenario);
-}
+backend_tests!(
+    intake_to_close_with_timeline_and_audit,
+    scenario,
+    worker_threads = 2
+);
 
 /// Moves the server's clock on, so that each step has its own time.
 fn tick(app: &TestApp) {

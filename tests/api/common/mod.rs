@@ -1,7 +1,8 @@
 //! Test harness shared by the integration tests: a fresh database per test on
-//! SQLite (always) and PostgreSQL (when `DXDESK_TEST_POSTGRES_URL` is set; each
-//! test gets its own schema), the real router served over HTTP on port 0, and
-//! typed helpers for GraphQL calls.
+//! SQLite and PostgreSQL (`DXDESK_TEST_POSTGRES_URL`; each test gets its own
+//! schema), [`backend_tests!`](crate::backend_tests) to run one body as a test
+//! per backend, the real router served over HTTP on port 0, and typed helpers
+//! for GraphQL calls.
 #![allow(dead_code)]
 
 pub mod cases;
@@ -25,19 +26,45 @@ pub enum Backend {
 pub const PASSWORD: &str = "demo-pass-2024";
 pub const TEST_SECRET: &str = "FwFMtqj5dkFoEJAkhM2WrUCpEwN5MmNP9I1JQCImY8Sq";
 
-/// The backends this run tests: SQLite always, PostgreSQL when configured.
-/// With `DXDESK_REQUIRE_POSTGRES=1` (CI), a missing PostgreSQL is a failure.
+/// The backends this run tests: SQLite always, PostgreSQL when configured
+/// (see [`postgres_configured`]). Prefer [`backend_tests!`](crate::backend_tests).
 pub fn backends() -> Vec<Backend> {
     let mut v = vec![Backend::Sqlite];
+    if postgres_configured() {
+        v.push(Backend::Postgres);
+    }
+    v
+}
+
+/// Whether the `<name>::postgres` tests run: PostgreSQL is configured when
+/// `DXDESK_TEST_POSTGRES_URL` is set. Without it they pass as skipped (a line on
+/// stderr says so) — unless `DXDESK_REQUIRE_POSTGRES=1` (CI), where a missing
+/// PostgreSQL fails them.
+pub fn postgres_configured() -> bool {
     match std::env::var("DXDESK_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => v.push(Backend::Postgres),
+        Ok(url) if !url.is_empty() => true,
         _ => {
             if std::env::var("DXDESK_REQUIRE_POSTGRES").as_deref() == Ok("1") {
                 panic!("DXDESK_REQUIRE_POSTGRES=1 but DXDESK_TEST_POSTGRES_URL is not set");
             }
+            false
         }
     }
-    v
+}
+
+/// Runs one test body on `backend` (what [`backend_tests!`](crate::backend_tests)
+/// expands to); a PostgreSQL run without PostgreSQL configured is skipped, see
+/// [`postgres_configured`].
+pub async fn run_on<F, Fut>(backend: Backend, body: F)
+where
+    F: FnOnce(Backend) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    if backend == Backend::Postgres && !postgres_configured() {
+        eprintln!("skipped: PostgreSQL is not configured (DXDESK_TEST_POSTGRES_URL)");
+        return;
+    }
+    body(backend).await
 }
 
 /// A fresh, migrated, empty store.
@@ -226,7 +253,58 @@ impl TestApp {
     }
 }
 
-/// Runs an async test body once per backend, naming the backend on failure.
+/// The SQLite pool under a store from [`fresh_store`], for raw SQL.
+pub fn sqlite_pool(store: &SharedStore) -> sqlx::SqlitePool {
+    let s = store.as_any().downcast_ref::<SqliteStore>();
+    s.expect("a SQLite store").pool().clone()
+}
+
+/// The PostgreSQL pool (on the test's own schema) under a store from
+/// [`fresh_store`], for raw SQL.
+pub fn pg_pool(store: &SharedStore) -> sqlx::PgPool {
+    let s = store.as_any().downcast_ref::<PgStore>();
+    s.expect("a PostgreSQL store").pool().clone()
+}
+
+/// Makes one test per backend from one async body `fn(Backend)`, so a failure
+/// names its backend: `backend_tests!(name, body)` defines the tests
+/// `name::sqlite` and `name::postgres`, each calling `body` — a function of the
+/// invoking module or a closure `|backend| async move { … }`;
+/// `backend_tests!(name)` uses the function `name` itself (a module and a
+/// function may share a name). `worker_threads = N` runs the body on a
+/// multi-threaded runtime. The PostgreSQL test skips, or fails under
+/// `DXDESK_REQUIRE_POSTGRES=1`, when PostgreSQL is not configured.
+#[macro_export]
+macro_rules! backend_tests {
+    (@test $fn:ident, $backend:ident, $body:expr) => {
+        #[tokio::test]
+        async fn $fn() {
+            $crate::common::run_on($crate::common::Backend::$backend, $body).await
+        }
+    };
+    (@test $fn:ident, $backend:ident, $body:expr, $n:literal) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = $n)]
+        async fn $fn() {
+            $crate::common::run_on($crate::common::Backend::$backend, $body).await
+        }
+    };
+    ($(#[$m:meta])* $name:ident $(, worker_threads = $n:literal)?) => {
+        $crate::backend_tests!($(#[$m])* $name, $name $(, worker_threads = $n)?);
+    };
+    ($(#[$m:meta])* $name:ident, $body:expr $(, worker_threads = $n:literal)?) => {
+        $(#[$m])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::backend_tests!(@test sqlite, Sqlite, $body $(, $n)?);
+            $crate::backend_tests!(@test postgres, Postgres, $body $(, $n)?);
+        }
+    };
+}
+
+/// Runs an async test body once per backend inside one test. Prefer
+/// [`backend_tests!`](crate::backend_tests): here a SQLite failure hides the
+/// PostgreSQL run.
 #[macro_export]
 macro_rules! on_all_backends {
     ($body:expr) => {{

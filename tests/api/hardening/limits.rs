@@ -3,9 +3,9 @@
 //! (finding 3), a client address that `X-Forwarded-For` cannot spoof
 //! (finding 5), and a status page its reference alone cannot lock (finding 7).
 
+use crate::backend_tests;
 use crate::common::cases::*;
 use crate::common::{self, Backend, Gql, TestApp, PASSWORD};
-use crate::on_all_backends;
 use dxdesk::config::Config;
 use futures::future::join_all;
 use serde_json::{json, Value};
@@ -72,10 +72,11 @@ fn assert_rate_limited(r: &Gql, what: &str) {
 
 // ------------------------------------------------------------ finding 2
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_saturated_hasher_refuses_logins_and_the_api_answers() {
-    on_all_backends!(saturated_hasher);
-}
+backend_tests!(
+    a_saturated_hasher_refuses_logins_and_the_api_answers,
+    saturated_hasher,
+    worker_threads = 4
+);
 
 async fn saturated_hasher(backend: Backend) {
     let cfg = config(|c| {
@@ -132,10 +133,11 @@ async fn saturated_hasher(backend: Backend) {
 
 // ------------------------------------------------------------ finding 3
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_wrong_passwords_reach_verification_at_most_ten_times() {
-    on_all_backends!(concurrent_wrong_passwords);
-}
+backend_tests!(
+    concurrent_wrong_passwords_reach_verification_at_most_ten_times,
+    concurrent_wrong_passwords,
+    worker_threads = 4
+);
 
 async fn concurrent_wrong_passwords(backend: Backend) {
     let app = common::spawn_app_with(backend, patient_config()).await;
@@ -192,10 +194,11 @@ async fn concurrent_wrong_passwords(backend: Backend) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_correct_password_after_failures_works_until_the_limit() {
-    on_all_backends!(correct_after_failures);
-}
+backend_tests!(
+    a_correct_password_after_failures_works_until_the_limit,
+    correct_after_failures,
+    worker_threads = 4
+);
 
 async fn correct_after_failures(backend: Backend) {
     let app = common::spawn_app_with(backend, patient_config()).await;
@@ -227,24 +230,16 @@ async fn correct_after_failures(backend: Backend) {
     }
 }
 
-fn consultation(i: usize) -> Value {
-    json!({
-        "business": {
-            "name": format!("同時送信{i}株式会社"),
-            "municipality": "弘前市",
-            "industry": "I",
-            "contactName": "佐藤 一郎",
-            "email": format!("c{i}@example.jp"),
-        },
-        "description": "在庫管理をクラウド化したい。",
-        "consentToShare": true,
-    })
+fn consultation(i: usize) -> ConsultationBuilder {
+    crate::common::cases::consultation(&format!("同時送信{i}株式会社"))
+        .email(&format!("c{i}@example.jp"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_web_submissions_from_one_address_accept_exactly_five() {
-    on_all_backends!(concurrent_submissions);
-}
+backend_tests!(
+    concurrent_web_submissions_from_one_address_accept_exactly_five,
+    concurrent_submissions,
+    worker_threads = 4
+);
 
 async fn concurrent_submissions(backend: Backend) {
     let app = common::spawn_app_with(backend, patient_config()).await;
@@ -263,8 +258,7 @@ async fn concurrent_submissions(backend: Backend) {
     assert_eq!(count(&rs, "RATE_LIMITED"), 20 - max, "{:?}", codes(&rs));
 
     // A submission refused for its content does not use up the address.
-    let mut bad = consultation(99);
-    bad["consentToShare"] = json!(false);
+    let bad = consultation(99).without_consent();
     for _ in 0..max + 1 {
         let r = submit_from(&app, "203.0.113.8", bad.clone()).await;
         assert_eq!(r.code(), Some("BAD_USER_INPUT"), "{}", r.body);
@@ -283,10 +277,11 @@ async fn spawn_second(app: &TestApp, config: Config) -> TestApp {
 
 // ------------------------------------------------------------ finding 5
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn prepended_forwarded_for_entries_do_not_escape_the_address_limit() {
-    on_all_backends!(spoofed_forwarded_for);
-}
+backend_tests!(
+    prepended_forwarded_for_entries_do_not_escape_the_address_limit,
+    spoofed_forwarded_for,
+    worker_threads = 4
+);
 
 async fn spoofed_forwarded_for(backend: Backend) {
     let listed = config(|c| {
@@ -321,10 +316,11 @@ async fn spoofed_forwarded_for(backend: Backend) {
 
 // ------------------------------------------------------------ finding 7
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn failing_addresses_cannot_lock_a_status_page_for_its_owner() {
-    on_all_backends!(status_owner_not_locked_out);
-}
+backend_tests!(
+    failing_addresses_cannot_lock_a_status_page_for_its_owner,
+    status_owner_not_locked_out,
+    worker_threads = 4
+);
 
 async fn status_owner_not_locked_out(backend: Backend) {
     use dxdesk::ratelimit::{STATUS_FAILS_PER_REFERENCE, STATUS_FAILS_PER_REFERENCE_ADDRESS};

@@ -1,10 +1,11 @@
 //! The store contract story: one generic walk through the storage operations,
 //! run on SQLite and on PostgreSQL, plus the append-only guarantee of case events.
 
-mod common;
+use crate::backend_tests;
+use crate::common;
 
 use chrono::{Duration, Utc};
-use common::{backends, fresh_store, Backend};
+use common::{fresh_store, Backend};
 use dxdesk::domain::types::*;
 use dxdesk::store::*;
 use serde_json::json;
@@ -260,55 +261,53 @@ async fn story(backend: Backend) {
     assert_eq!(store.case_ids_page(None, 10).await.unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn store_contract_story() {
-    for backend in backends() {
-        story(backend).await;
-    }
+backend_tests!(store_contract_story);
+
+async fn store_contract_story(backend: Backend) {
+    story(backend).await;
 }
 
-#[tokio::test]
-async fn case_events_refuse_update_and_delete() {
-    for backend in backends() {
-        let store = fresh_store(backend).await;
-        let (lab, _) = seed_lab(&store).await;
-        let snap = store
-            .open_case(new_case(&lab, dxdesk::clock::trunc(Utc::now()), "改ざん"))
-            .await
-            .unwrap();
-        let id = snap.case.id;
-        let (update, delete) = match backend {
-            Backend::Sqlite => {
-                let s = dxdesk::store::SqliteStore::connect(&sqlite_url_of(&store).await)
-                    .await
-                    .unwrap();
-                let u = sqlx::query("UPDATE case_events SET kind = 'CLOSED' WHERE case_id = $1")
-                    .bind(id)
-                    .execute(s.pool())
-                    .await;
-                let d = sqlx::query("DELETE FROM case_events WHERE case_id = $1")
-                    .bind(id)
-                    .execute(s.pool())
-                    .await;
-                (u.is_err(), d.is_err())
-            }
-            Backend::Postgres => {
-                let pool = pg_pool_of(&store).await;
-                let u = sqlx::query("UPDATE case_events SET kind = 'CLOSED' WHERE case_id = $1")
-                    .bind(id)
-                    .execute(&pool)
-                    .await;
-                let d = sqlx::query("DELETE FROM case_events WHERE case_id = $1")
-                    .bind(id)
-                    .execute(&pool)
-                    .await;
-                (u.is_err(), d.is_err())
-            }
-        };
-        assert!(update, "{backend:?}: UPDATE on case_events must fail");
-        assert!(delete, "{backend:?}: DELETE on case_events must fail");
-        assert_eq!(store.events_for_case(id).await.unwrap().len(), 1);
-    }
+backend_tests!(case_events_refuse_update_and_delete);
+
+async fn case_events_refuse_update_and_delete(backend: Backend) {
+    let store = fresh_store(backend).await;
+    let (lab, _) = seed_lab(&store).await;
+    let snap = store
+        .open_case(new_case(&lab, dxdesk::clock::trunc(Utc::now()), "改ざん"))
+        .await
+        .unwrap();
+    let id = snap.case.id;
+    let (update, delete) = match backend {
+        Backend::Sqlite => {
+            let s = dxdesk::store::SqliteStore::connect(&sqlite_url_of(&store).await)
+                .await
+                .unwrap();
+            let u = sqlx::query("UPDATE case_events SET kind = 'CLOSED' WHERE case_id = $1")
+                .bind(id)
+                .execute(s.pool())
+                .await;
+            let d = sqlx::query("DELETE FROM case_events WHERE case_id = $1")
+                .bind(id)
+                .execute(s.pool())
+                .await;
+            (u.is_err(), d.is_err())
+        }
+        Backend::Postgres => {
+            let pool = pg_pool_of(&store).await;
+            let u = sqlx::query("UPDATE case_events SET kind = 'CLOSED' WHERE case_id = $1")
+                .bind(id)
+                .execute(&pool)
+                .await;
+            let d = sqlx::query("DELETE FROM case_events WHERE case_id = $1")
+                .bind(id)
+                .execute(&pool)
+                .await;
+            (u.is_err(), d.is_err())
+        }
+    };
+    assert!(update, "{backend:?}: UPDATE on case_events must fail");
+    assert!(delete, "{backend:?}: DELETE on case_events must fail");
+    assert_eq!(store.events_for_case(id).await.unwrap().len(), 1);
 }
 
 async fn sqlite_url_of(store: &SharedStore) -> String {

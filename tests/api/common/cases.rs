@@ -1,6 +1,6 @@
-//! Helpers for the case API tests (issues 3 and 4): the demo accounts, the
-//! GraphQL documents of the contract (PRODUCT.md "The API contract"), and a few
-//! assertions. Every call goes over HTTP to the real router.
+//! Helpers for the case API tests: the demo accounts, the GraphQL documents of
+//! the contract (PRODUCT.md "The API contract"), builders for the inputs, and a
+//! few assertions. Every call goes over HTTP to the real router.
 
 use super::{Backend, Gql, TestApp};
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
@@ -139,6 +139,163 @@ pub fn open_input(title: &str, description: &str, business: Value) -> Value {
         "stage": "CONSULT",
         "consentToShare": true,
     })
+}
+
+// ---------------------------------------------------------------- builders
+
+/// A business input (`NewBusinessInput` / the business of a consultation),
+/// starting from [`new_business`]: `business("社名").corporate_number(n)`.
+#[derive(Debug, Clone)]
+pub struct BusinessBuilder(Value);
+
+/// A new business in 弘前市 named `name`; see [`BusinessBuilder`].
+pub fn business(name: &str) -> BusinessBuilder {
+    BusinessBuilder(new_business(name))
+}
+
+impl BusinessBuilder {
+    pub fn corporate_number(self, number: &str) -> Self {
+        self.set("corporateNumber", number)
+    }
+    pub fn municipality(self, municipality: &str) -> Self {
+        self.set("municipality", municipality)
+    }
+    /// Any other field, or a wrong value for a validation test.
+    pub fn set(mut self, field: &str, value: impl Into<Value>) -> Self {
+        self.0[field] = value.into();
+        self
+    }
+    pub fn build(self) -> Value {
+        self.0
+    }
+}
+
+impl From<BusinessBuilder> for Value {
+    fn from(b: BusinessBuilder) -> Value {
+        b.0
+    }
+}
+
+/// An `OpenCaseInput`, starting from [`open_input`] with a new business named
+/// after the title: `case("題名").business(business("社名")).open(&app, tok)`.
+#[derive(Debug, Clone)]
+pub struct CaseBuilder(Value);
+
+/// An `OpenCaseInput` titled `title`; see [`CaseBuilder`].
+pub fn case(title: &str) -> CaseBuilder {
+    CaseBuilder(open_input(
+        title,
+        "相談内容の説明です。",
+        new_business(&format!("{title}株式会社")),
+    ))
+}
+
+impl CaseBuilder {
+    pub fn description(self, description: &str) -> Self {
+        self.set("description", description)
+    }
+    /// A new business (a [`BusinessBuilder`] or plain JSON).
+    pub fn business(self, business: impl Into<Value>) -> Self {
+        self.set("business", business)
+    }
+    /// An existing business by id, instead of a new one.
+    pub fn business_id(mut self, id: &str) -> Self {
+        self.0.as_object_mut().unwrap().remove("business");
+        self.set("businessId", id)
+    }
+    /// Neither `businessId` nor `business`.
+    pub fn without_business(mut self) -> Self {
+        self.0.as_object_mut().unwrap().remove("business");
+        self
+    }
+    pub fn without_consent(self) -> Self {
+        self.set("consentToShare", false)
+    }
+    pub fn stage(self, stage: &str) -> Self {
+        self.set("stage", stage)
+    }
+    pub fn topics(self, topics: &[&str]) -> Self {
+        self.set("topics", json!(topics))
+    }
+    /// Any other field, or a wrong value for a validation test.
+    pub fn set(mut self, field: &str, value: impl Into<Value>) -> Self {
+        self.0[field] = value.into();
+        self
+    }
+    pub fn build(self) -> Value {
+        self.0
+    }
+    /// Opens the case as `token`; panics on errors.
+    pub async fn open(self, app: &TestApp, token: &str) -> Opened {
+        open_case(app, token, self.0).await
+    }
+    /// Opens the case as `token` and returns the answer, errors included.
+    pub async fn try_open(self, app: &TestApp, token: &str) -> Gql {
+        try_open_case(app, token, self.0).await
+    }
+}
+
+impl From<CaseBuilder> for Value {
+    fn from(c: CaseBuilder) -> Value {
+        c.0
+    }
+}
+
+/// A `ConsultationInput` (the public web form), with consent:
+/// `consultation("社名").email(e).submit_from(&app, ip)`.
+#[derive(Debug, Clone)]
+pub struct ConsultationBuilder(Value);
+
+/// A web-form consultation from a new business named `company` in 弘前市.
+pub fn consultation(company: &str) -> ConsultationBuilder {
+    ConsultationBuilder(json!({
+        "business": {
+            "name": company,
+            "municipality": "弘前市",
+            "industry": "I",
+            "contactName": "佐藤 一郎",
+        },
+        "description": "在庫管理をクラウド化したい。",
+        "consentToShare": true,
+    }))
+}
+
+impl ConsultationBuilder {
+    pub fn email(mut self, email: &str) -> Self {
+        self.0["business"]["email"] = json!(email);
+        self
+    }
+    pub fn municipality(mut self, municipality: &str) -> Self {
+        self.0["business"]["municipality"] = json!(municipality);
+        self
+    }
+    pub fn description(self, description: &str) -> Self {
+        self.set("description", description)
+    }
+    pub fn stage(self, stage: &str) -> Self {
+        self.set("stage", stage)
+    }
+    pub fn without_consent(self) -> Self {
+        self.set("consentToShare", false)
+    }
+    /// Any other field, or a wrong value for a validation test.
+    pub fn set(mut self, field: &str, value: impl Into<Value>) -> Self {
+        self.0[field] = value.into();
+        self
+    }
+    pub fn build(self) -> Value {
+        self.0
+    }
+    /// Submits it as if from `ip` (see [`submit_from`]).
+    pub async fn submit_from(self, app: &TestApp, ip: &str) -> Gql {
+        submit_from(app, ip, self.0).await
+    }
+}
+
+impl From<ConsultationBuilder> for Value {
+    fn from(c: ConsultationBuilder) -> Value {
+        c.0
+    }
 }
 
 /// The calendar year in Japan at `t`.
@@ -440,13 +597,13 @@ pub async fn case_status_from(app: &TestApp, ip: &str, reference: &str, code: &s
     .await
 }
 
-pub async fn submit_from(app: &TestApp, ip: &str, input: Value) -> Gql {
+pub async fn submit_from(app: &TestApp, ip: &str, input: impl Into<Value>) -> Gql {
     gql_from(
         app,
         ip,
         None,
         "mutation($i: ConsultationInput!) { submitConsultation(input: $i) { reference accessCode } }",
-        json!({ "i": input }),
+        json!({ "i": input.into() }),
     )
     .await
 }

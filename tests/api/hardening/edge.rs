@@ -3,9 +3,9 @@
 //! suggestions in production, NUL in strings, Content-Type and Accept (GraphQL
 //! over HTTP), and list sizes in the cost model.
 
+use crate::backend_tests;
 use crate::common::cases::{open_input, try_open_case, ADMIN, CONCIERGE};
 use crate::common::{self, Backend, Gql, TestApp};
-use crate::on_all_backends;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, TestRunner};
 use serde_json::{json, Value};
@@ -54,9 +54,9 @@ async fn case_count(app: &TestApp) -> i64 {
     r.ok()["cases"]["totalCount"].as_i64().unwrap()
 }
 
-#[tokio::test]
-async fn deep_literals_are_refused_and_the_server_survives() {
-    on_all_backends!(|backend: Backend| async move {
+backend_tests!(
+    deep_literals_are_refused_and_the_server_survives,
+    |backend: Backend| async move {
         let app = common::spawn_app(backend).await;
         // The 4,046-byte document of the report, without login.
         let doc = format!(
@@ -87,10 +87,10 @@ async fn deep_literals_are_refused_and_the_server_survives() {
 
         // Deep variables, as raw JSON text (serde_json would not build it).
         let body = format!(
-            "{{\"query\":\"query($r:String!){{caseByReference(reference:$r){{id}}}}\",\"variables\":{{\"r\":{}1{}}}}}",
-            "[".repeat(5000),
-            "]".repeat(5000)
-        );
+        "{{\"query\":\"query($r:String!){{caseByReference(reference:$r){{id}}}}\",\"variables\":{{\"r\":{}1{}}}}}",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
         assert_refused(
             &app.post_raw(&body, "application/json").await,
             "deep variables",
@@ -104,16 +104,16 @@ async fn deep_literals_are_refused_and_the_server_survives() {
 
         // Nesting real documents use still passes the edge.
         let r = app
-            .gql(
-                None,
-                "query($r:String!,$c:String!){ caseStatus(reference:$r, accessCode:$c){ reference milestones { at } } }",
-                json!({ "r": "AOM-2026-000001", "c": "ABCD-EFGH" }),
-            )
-            .await;
+        .gql(
+            None,
+            "query($r:String!,$c:String!){ caseStatus(reference:$r, accessCode:$c){ reference milestones { at } } }",
+            json!({ "r": "AOM-2026-000001", "c": "ABCD-EFGH" }),
+        )
+        .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_ne!(r.code(), Some("BAD_USER_INPUT"), "{}", r.body);
-    });
-}
+    }
+);
 
 /// Garbled documents: a prefix of nested brackets (up to 3,000 levels) and then
 /// tokens of the language in any order, including strings, block strings,
@@ -204,17 +204,25 @@ fn fuzz_on(backend: Backend) {
 
 /// A bounded fuzz (300 documents per backend, seconds) over the real server:
 /// no answer is a 5xx and the process survives every one.
-#[test]
-fn fuzzed_documents_never_fail_the_server() {
-    for backend in common::backends() {
-        eprintln!("-- backend {backend:?}");
-        fuzz_on(backend);
+mod fuzzed_documents_never_fail_the_server {
+    use super::*;
+
+    #[test]
+    fn sqlite() {
+        fuzz_on(Backend::Sqlite);
+    }
+
+    #[test]
+    fn postgres() {
+        if common::postgres_configured() {
+            fuzz_on(Backend::Postgres);
+        }
     }
 }
 
-#[tokio::test]
-async fn production_gives_no_suggestions() {
-    on_all_backends!(|backend: Backend| async move {
+backend_tests!(
+    production_gives_no_suggestions,
+    |backend: Backend| async move {
         let typo = "{ caseByRefernce(reference: \"AOM-2026-000001\") { id } }";
         let dev = common::spawn_app(backend).await;
         let r = dev.gql(None, typo, json!({})).await;
@@ -231,8 +239,8 @@ async fn production_gives_no_suggestions() {
             "{}",
             r.body
         );
-    });
-}
+    }
+);
 
 fn consultation(description: &str) -> Value {
     json!({
@@ -252,9 +260,9 @@ fn consultation(description: &str) -> Value {
 const SUBMIT: &str =
     "mutation($i: ConsultationInput!) { submitConsultation(input: $i) { reference accessCode } }";
 
-#[tokio::test]
-async fn nul_in_any_string_is_refused_and_nothing_is_written() {
-    on_all_backends!(|backend: Backend| async move {
+backend_tests!(
+    nul_in_any_string_is_refused_and_nothing_is_written,
+    |backend: Backend| async move {
         let app = common::spawn_app(backend).await;
         // Anonymous: the web form, in variables and as an escape in the document.
         let r = app
@@ -304,12 +312,12 @@ async fn nul_in_any_string_is_refused_and_nothing_is_written() {
             .await;
         r.ok();
         assert_eq!(case_count(&app).await, 1);
-    });
-}
+    }
+);
 
-#[tokio::test]
-async fn post_needs_a_json_content_type() {
-    on_all_backends!(|backend: Backend| async move {
+backend_tests!(
+    post_needs_a_json_content_type,
+    |backend: Backend| async move {
         let app = common::spawn_app(backend).await;
         let body = json!({ "query": SUBMIT, "variables": { "i": consultation("CSRFの相談") } })
             .to_string();
@@ -349,12 +357,12 @@ async fn post_needs_a_json_content_type() {
             .post_raw(r#"{"query":"{ __typename }"}"#, GRAPHQL_RESPONSE)
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
-    });
-}
+    }
+);
 
-#[tokio::test]
-async fn request_errors_follow_graphql_over_http() {
-    on_all_backends!(|backend: Backend| async move {
+backend_tests!(
+    request_errors_follow_graphql_over_http,
+    |backend: Backend| async move {
         let app = common::spawn_app(backend).await;
         let parse = json!({ "query": "{" });
         let invalid = json!({ "query": "{ noSuchField }" });
@@ -414,8 +422,8 @@ async fn request_errors_follow_graphql_over_http() {
         let (status, _, b) = post_accept(&app, &ok, Some("text/html")).await;
         assert_eq!(status, 406, "{b}");
         assert_eq!(b["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
-    });
-}
+    }
+);
 
 /// The operations of the front end, from frontend/src/graphql/ops.ts: name → text.
 fn frontend_documents() -> BTreeMap<String, String> {
@@ -469,9 +477,9 @@ fn with_fragments(docs: &BTreeMap<String, String>, text: &str) -> String {
     }
 }
 
-#[tokio::test]
-async fn page_sizes_count_in_the_cost_model() {
-    on_all_backends!(|backend: Backend| async move {
+backend_tests!(
+    page_sizes_count_in_the_cost_model,
+    |backend: Backend| async move {
         let app = common::spawn_app(backend).await;
         let admin = app.login(ADMIN).await;
         let me = app.gql(Some(&admin), "{ me { id } }", json!({})).await.ok()["me"]["id"].clone();
@@ -561,5 +569,5 @@ async fn page_sizes_count_in_the_cost_model() {
             )
             .await;
         r.ok();
-    });
-}
+    }
+);
