@@ -197,9 +197,24 @@ async fn a_release_0_1_database_still_verifies_and_reads_as_typed_events() {
         }
         after = Some(last);
     }
-    assert_eq!(
-        kinds.len(),
-        dxdesk::domain::types::EventKind::ALL.len(),
-        "{kinds:?}"
-    );
+    // Every kind release 0.1.0 could write is in the fixture (a kind added later
+    // is not, and need not be).
+    let release_kinds = [
+        "ACCEPTED",
+        "ACCESS_CODE_ROTATED",
+        "CLOSED",
+        "COMPLETED",
+        "DECLINED",
+        "NOTE_ADDED",
+        "OPENED",
+        "PERSONAL_DATA_ERASED",
+        "REFERRED",
+        "REOPENED",
+        "RESOLVED",
+        "STAGE_CHANGED",
+        "STATUS_CHANGED",
+        "UPDATED",
+        "WITHDRAWN",
+    ];
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), release_kinds);
 }
