@@ -1,4 +1,4 @@
-//! Issue 2 over HTTP: sign-in, tokens, refresh rotation and reuse detection,
+//! Over HTTP: sign-in, tokens, refresh rotation and reuse detection,
 //! deactivation, throttling, request limits and the admin guard — on both backends.
 
 use crate::backend_tests;

@@ -1,4 +1,4 @@
-//! Issue 3, "How it is tested": concurrency on both backends — two writers with
+//! Concurrency on both backends — two writers with
 //! the same `expectedVersion` (exactly one wins), and 50 concurrent `openCase`
 //! (50 distinct, gap-free references).
 

@@ -1,4 +1,4 @@
-//! Issue 3, "How it is tested": the permission matrix of PRODUCT.md "Who may do
+//! The permission matrix of PRODUCT.md "Who may do
 //! what" — admin, concierge, the referred partner, another partner and another
 //! lab's admin × every case query and mutation of the contract. What a viewer may
 //! not read must look exactly like a case that does not exist, and no data of it

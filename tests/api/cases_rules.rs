@@ -1,4 +1,4 @@
-//! Issue 3: the rules of the desk over the API, on both backends — the case and
+//! The rules of the desk over the API, on both backends — the case and
 //! referral state machines (DESIGN.md tables), optimistic concurrency, consent,
 //! referral rules, input validation, pick-up deadlines and the escalation list,
 //! and the case list (cursor paging, filters, Japanese substring search).

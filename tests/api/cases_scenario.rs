@@ -1,4 +1,4 @@
-//! Issue 3, "How it is tested": one case walked from intake to close on each
+//! One case walked from intake to close on each
 //! backend, then its timeline and `dxdesk audit verify` (also on a tampered chain).
 
 use crate::backend_tests;

@@ -1,4 +1,4 @@
-//! Issue 3, "Lists that stay fast": listing cases with their business,
+//! Listing cases with their business,
 //! referrals, institutions, topics and assignee costs a fixed handful of SQL
 //! statements, whatever the page size — the nested fields go through the
 //! request's DataLoaders, not one query per row. Statements are counted from

@@ -1,4 +1,4 @@
-//! Issue 4, "How it is tested": the business's status check without an account
+//! The business's status check without an account
 //! (`caseStatus`) and the public web form (`submitConsultation`), on both
 //! backends. The app trusts `X-Forwarded-For` here, so that throttling per
 //! client address and per reference can be told apart from one machine.
@@ -373,7 +373,7 @@ async fn throttling(backend: Backend) {
     let per_addr = STATUS_PER_ADDRESS.max as usize;
 
     // Many addresses with the right code: knowing a reference is not enough
-    // to lock it (issue 9); failures count per (reference, address).
+    // to lock it; failures count per (reference, address).
     fresh_window(&app);
     for i in 0..per_addr + 2 {
         let r = case_status_from(&app, &format!("10.6.0.{i}"), &o.reference, &o.access_code).await;
@@ -489,7 +489,7 @@ async fn throttling(backend: Backend) {
     assert_code(&r, "RATE_LIMITED", "repeated requests from one client");
 }
 
-/// Issue 4: "counted in the database so two instances share the count".
+/// "Counted in the database so two instances share the count".
 async fn shared_count(backend: Backend) {
     let (one, url) = spawn_app_with_url(backend).await;
     let two = spawn_second_instance(backend, &url).await;

@@ -1,5 +1,5 @@
-//! Hardening tests: connections (finding 4: header and idle time-outs, the
-//! connection cap, the shutdown drain) and idempotent mutations (finding 8),
+//! Hardening tests: connections (header and idle time-outs, the
+//! connection cap, the shutdown drain) and idempotent mutations,
 //! over HTTP on both backends. Raw `TcpStream`s where a client library would
 //! hide what the server does with the connection.
 
@@ -144,7 +144,7 @@ async fn healthy(addr: SocketAddr) -> bool {
     matches!(read_answer(&mut s).await, Ok(Some(a)) if a.status == 200)
 }
 
-// ------------------------------------------------------------ finding 4
+// ------------------------------------------------------------ connections
 
 backend_tests!(
     half_sent_request_is_closed_after_the_header_timeout,
@@ -332,7 +332,7 @@ backend_tests!(
     }
 );
 
-// ------------------------------------------------------------ finding 8
+// ------------------------------------------------------------ idempotency
 
 const KEY: &str = "idempotency-key";
 

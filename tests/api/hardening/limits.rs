@@ -1,7 +1,6 @@
-//! Issue 9, throttling and login cost, over HTTP on both backends: a bounded
-//! password hasher (finding 2), limits that concurrent requests cannot race
-//! (finding 3), a client address that `X-Forwarded-For` cannot spoof
-//! (finding 5), and a status page its reference alone cannot lock (finding 7).
+//! Throttling and login cost, over HTTP on both backends: a bounded password
+//! hasher, limits that concurrent requests cannot race, a client address that
+//! `X-Forwarded-For` cannot spoof, and a status page its reference alone cannot lock.
 
 use crate::backend_tests;
 use crate::common::cases::*;
@@ -70,7 +69,7 @@ fn assert_rate_limited(r: &Gql, what: &str) {
     );
 }
 
-// ------------------------------------------------------------ finding 2
+// ------------------------------------------------------------ the password hasher
 
 backend_tests!(
     a_saturated_hasher_refuses_logins_and_the_api_answers,
@@ -131,7 +130,7 @@ async fn saturated_hasher(backend: Backend) {
     assert_eq!(me.ok()["me"]["email"], CONCIERGE);
 }
 
-// ------------------------------------------------------------ finding 3
+// ------------------------------------------------------------ limits that cannot be raced
 
 backend_tests!(
     concurrent_wrong_passwords_reach_verification_at_most_ten_times,
@@ -275,7 +274,7 @@ async fn spawn_second(app: &TestApp, config: Config) -> TestApp {
     two
 }
 
-// ------------------------------------------------------------ finding 5
+// ------------------------------------------------------------ the client address
 
 backend_tests!(
     prepended_forwarded_for_entries_do_not_escape_the_address_limit,
@@ -314,7 +313,7 @@ async fn spoofed_forwarded_for(backend: Backend) {
     }
 }
 
-// ------------------------------------------------------------ finding 7
+// ------------------------------------------------------------ the status page
 
 backend_tests!(
     failing_addresses_cannot_lock_a_status_page_for_its_owner,
