@@ -172,8 +172,8 @@ const PINNED: [(&str, usize, usize); 8] = [
     ("setStage", 7, 9),
     ("setStatus", 6, 8),
     ("referCase", 9, 11),
-    ("acceptReferral", 11, 13),
-    ("addNote", 8, 10),
+    ("acceptReferral", 9, 11),
+    ("addNote", 7, 9),
     ("resolveCase", 6, 8),
 ];
 
