@@ -3,7 +3,8 @@
 //! Statements are counted from sqlx's `sqlx::query` tracing events (see
 //! `dataloader_queries`): on SQLite those of this test's pool's worker
 //! threads, on PostgreSQL those logged in the task that runs the mutation.
-//! Both without and with an audit key (a sealed write costs more).
+//! Both without and with an audit key (a sealed write costs more). What a
+//! write returns is also what the database then holds.
 
 use crate::common::{fresh_db, run_on, test_config, Backend};
 use crate::dataloader_queries::{
@@ -15,7 +16,7 @@ use dxdesk::domain::seal::SealKey;
 use dxdesk::domain::types::*;
 use dxdesk::service::{cases, intake::BusinessFields, notes, referrals};
 use dxdesk::state::AppState;
-use dxdesk::store::{PgStore, SharedStore, SqliteStore};
+use dxdesk::store::{CaseSnapshot, PgStore, SharedStore, SqliteStore};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,6 +32,35 @@ async fn count<T>(backend: Backend, f: impl Future<Output = T>) -> (usize, T) {
         Backend::Postgres => n.load(Ordering::Relaxed),
     };
     (counted, out)
+}
+
+/// The snapshot a write returns (built from the locked read, not re-read)
+/// is what the database now holds.
+async fn assert_as_stored(st: &AppState, snap: &CaseSnapshot) {
+    let id = snap.case.id;
+    let case = st.store.case_by_id(id).await.unwrap().unwrap();
+    let topics: Vec<String> = st
+        .store
+        .topics_for_cases(&[id])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.1)
+        .collect();
+    let referrals = st.store.referrals_for_cases(&[id]).await.unwrap();
+    let business = st
+        .store
+        .businesses_by_ids(&[case.business_id])
+        .await
+        .unwrap();
+    assert_eq!(
+        format!(
+            "{:?}",
+            (&snap.case, &snap.topics, &snap.referrals, &snap.business)
+        ),
+        format!("{:?}", (&case, &topics, &referrals, &business[0])),
+        "the returned snapshot differs from the stored case"
+    );
 }
 
 async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, usize> {
@@ -92,6 +122,7 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
     let (n, opened) = count(backend, cases::open_case(&st, &desk, open(1))).await;
     out.insert("openCase", n);
     let snap = opened.unwrap().0;
+    assert_as_stored(&st, &snap).await;
     let id = snap.case.id;
     let edit = cases::CaseEdit {
         title: Some("改めた件名".into()),
@@ -100,25 +131,31 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
     };
     let (n, s) = count(backend, cases::update_case(&st, &desk, id, 1, edit)).await;
     out.insert("updateCase", n);
-    let v = i32::try_from(s.unwrap().case.version).unwrap();
+    let s = s.unwrap();
+    assert_as_stored(&st, &s).await;
+    let v = i32::try_from(s.case.version).unwrap();
     let (n, s) = count(
         backend,
         cases::set_stage(&st, &desk, id, v, Stage::Try, Some("試行へ".into())),
     )
     .await;
     out.insert("setStage", n);
-    let v = i32::try_from(s.unwrap().case.version).unwrap();
+    let s = s.unwrap();
+    assert_as_stored(&st, &s).await;
+    let v = i32::try_from(s.case.version).unwrap();
     let (n, s) = count(
         backend,
         cases::set_status(&st, &desk, id, v, CaseStatus::InProgress, None),
     )
     .await;
     out.insert("setStatus", n);
-    s.unwrap();
+    assert_as_stored(&st, &s.unwrap()).await;
     let inst = partner.partner_institution();
     let (n, r) = count(backend, referrals::refer_case(&st, &desk, id, inst, None)).await;
     out.insert("referCase", n);
     let r = r.unwrap();
+    let stored = st.store.referral(r.id).await.unwrap().unwrap();
+    assert_eq!(format!("{r:?}"), format!("{stored:?}"));
     let (n, a) = count(
         backend,
         referrals::act(
@@ -130,7 +167,9 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
     )
     .await;
     out.insert("acceptReferral", n);
-    a.unwrap();
+    let a = a.unwrap();
+    let stored = st.store.referral(r.id).await.unwrap().unwrap();
+    assert_eq!(format!("{a:?}"), format!("{stored:?}"));
     let (n, note) = count(
         backend,
         notes::add_note(&st, &desk, id, "メモ", NoteVisibility::Desk),
@@ -156,7 +195,15 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
     )
     .await;
     out.insert("resolveCase", n);
-    s.unwrap();
+    assert_as_stored(&st, &s.unwrap()).await;
+    // a case for a business the lab already has
+    let again = cases::OpenCase {
+        business_id: Some(snap.case.business_id),
+        business: None,
+        ..open(2)
+    };
+    let (again, _) = cases::open_case(&st, &desk, again).await.unwrap();
+    assert_as_stored(&st, &again).await;
     out
 }
 
