@@ -208,8 +208,8 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
 }
 
 /// The pinned counts on SQLite, without and with an audit key (the seal reads
-/// the notes and writes the seal row). PostgreSQL logs its `BEGIN` as a
-/// statement too: one more each. Before the store wrote from the locked
+/// the notes and writes the seal row). `BEGIN` and `COMMIT` are not logged on
+/// SQLite; PostgreSQL logs its `COMMIT` (an empty statement text): one more each. Before the store wrote from the locked
 /// snapshot (no re-read) and batched its inserts, they were: openCase 13,
 /// updateCase 12, setStage 12, setStatus 10, referCase 13, acceptReferral 15,
 /// addNote 12, resolveCase 10 (sealed: 2 more each).
@@ -228,11 +228,11 @@ async fn pinned(backend: Backend) {
     let plain = counts(backend, None).await;
     let sealed = counts(backend, Some("audit-key-for-tests-0123456789-abcdefghij")).await;
     eprintln!("{backend:?} statements per mutation: {plain:?}; sealed: {sealed:?}");
-    let begin = usize::from(backend == Backend::Postgres);
+    let commit = usize::from(backend == Backend::Postgres);
     let want = |sealed: bool| -> BTreeMap<&str, usize> {
         PINNED
             .iter()
-            .map(|&(m, p, s)| (m, if sealed { s } else { p } + begin))
+            .map(|&(m, p, s)| (m, if sealed { s } else { p } + commit))
             .collect()
     };
     assert_eq!(plain, want(false), "{backend:?}: statements per mutation");
