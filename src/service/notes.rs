@@ -49,7 +49,12 @@ pub async fn add_note(
     body: &str,
     visibility: NoteVisibility,
 ) -> AppResult<NoteRow> {
-    load_case_for(st, v, case_id).await?;
+    // Desk staff may read every case of the lab and write any visibility: they
+    // go straight to the locked write, which refuses a missing case (or one of
+    // another lab) with the same NOT_FOUND, before the body is checked.
+    if !v.is_desk() {
+        load_case_for(st, v, case_id).await?;
+    }
     if !can_write_note(v, visibility) {
         use NoteVisibility::{Business, Desk, Partners};
         return Err(AppError::Forbidden(crate::error::Msg::new(
@@ -67,17 +72,20 @@ pub async fn add_note(
             ),
         )));
     }
-    let body = validation::required_text("body", "メモ", body, MAX_TEXT)?;
+    // The body is checked in the locked write, after the case was found, as
+    // before (NOT_FOUND, then BAD_USER_INPUT, then a finished case's CONFLICT).
+    let check = |body: &str| validation::required_text("body", "メモ", body, MAX_TEXT);
     let (author, now, id) = (v.user_id, st.now(), Uuid::now_v7());
-    let written = body.clone();
+    let raw = body.to_owned();
     apply(
         st,
         v,
         case_id,
         None,
-        Box::new(move |s| decide_note(s, author, id, &written, visibility, now)),
+        Box::new(move |s| decide_note(s, author, id, &check(&raw)?, visibility, now)),
     )
     .await?;
+    let body = check(body)?;
     Ok(NoteRow {
         id,
         lab_id: v.lab_id,

@@ -247,7 +247,7 @@ pub async fn act(
     referral_id: Uuid,
     action: Action,
 ) -> AppResult<ReferralRow> {
-    let (r, case) = load_referral_for(st, v, referral_id).await?;
+    let r = load_referral_for(st, v, referral_id).await?;
     match action {
         Action::Withdraw { .. } => require_desk(v)?,
         _ if !can_act_on_referral(v, r.institution_id) => return Err(AppError::forbidden()),
@@ -264,7 +264,7 @@ pub async fn act(
     let snap = apply(
         st,
         v,
-        case.id,
+        r.case_id,
         None,
         Box::new(move |s| decide_action(s, actor, referral_id, &action, &name, now)),
     )

@@ -361,7 +361,7 @@ async fn fetch_snapshot(
     let Some(case) = case else { return Ok(None) };
     let topics: Vec<(String,)> = sql("SELECT topic FROM case_topics WHERE case_id = ")
         .bind(case_id)
-        .push(" ORDER BY topic")
+        .push(&format!(" ORDER BY {}", tx.dialect().bytewise("topic")))
         .fetch_all(&mut *tx)
         .await?;
     let referrals: Vec<ReferralRow> = sql(&format!(
@@ -385,16 +385,17 @@ async fn fetch_snapshot(
     }))
 }
 
-/// Appends events to a case's chain; returns the new (count, last hash).
-async fn append_events(
-    tx: &mut Tx,
+/// The rows of `events` appended to a chain at (`count`, `last_hash`), and
+/// the chain's new (count, last hash).
+fn chain_rows(
     lab_id: Uuid,
     case_id: Uuid,
     mut count: i64,
     mut last_hash: String,
     events: &[NewEvent],
     now: DateTime<Utc>,
-) -> AppResult<(i64, String)> {
+) -> (Vec<Vec<Col>>, i64, String) {
+    let mut rows = Vec::with_capacity(events.len());
     for ev in events {
         let link = ChainLink::after(
             count,
@@ -405,44 +406,93 @@ async fn append_events(
             now,
             ev.payload.clone(),
         );
-        Sql::default()
-            .insert(
-                "case_events",
-                vec![
-                    ("id", Uuid::now_v7().into()),
-                    ("lab_id", lab_id.into()),
-                    ("case_id", case_id.into()),
-                    ("seq", link.seq.into()),
-                    ("kind", link.kind.into()),
-                    ("actor_id", link.actor.into()),
-                    ("at", link.at.into()),
-                    ("payload", Val::json(&link.payload)),
-                    ("prev_hash", (&link.prev_hash).into()),
-                    ("hash", (&link.hash).into()),
-                ],
-            )
-            .execute(&mut *tx)
-            .await?;
+        rows.push(vec![
+            ("id", Uuid::now_v7().into()),
+            ("lab_id", lab_id.into()),
+            ("case_id", case_id.into()),
+            ("seq", link.seq.into()),
+            ("kind", link.kind.into()),
+            ("actor_id", link.actor.into()),
+            ("at", link.at.into()),
+            ("payload", Val::json(&link.payload)),
+            ("prev_hash", (&link.prev_hash).into()),
+            ("hash", (&link.hash).into()),
+        ]);
         count = link.seq;
         last_hash = link.hash;
     }
-    Ok((count, last_hash))
+    (rows, count, last_hash)
+}
+
+/// Inserts event rows in one statement (none: no statement).
+async fn insert_events(tx: &mut Tx, rows: Vec<Vec<Col>>) -> AppResult<()> {
+    if !rows.is_empty() {
+        Sql::default()
+            .insert_many("case_events", rows)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The snapshot after `change` was written over `snap` with the new case row
+/// `case` — exactly what a re-read would return: the insert-only columns
+/// keep their stored values, topics and referrals sort as the reads sort them.
+fn after_change(snap: CaseSnapshot, change: CaseChange, mut case: CaseRow) -> CaseSnapshot {
+    let old = &snap.case;
+    case.id = old.id;
+    case.lab_id = old.lab_id;
+    case.reference.clone_from(&old.reference);
+    case.business_id = old.business_id;
+    case.created_by = old.created_by;
+    case.created_at = old.created_at;
+    let topics = match change.topics {
+        Some(mut t) => {
+            t.sort();
+            t
+        }
+        None => snap.topics,
+    };
+    let mut referrals = snap.referrals;
+    for r in change.updated_referrals {
+        if let Some(slot) = referrals.iter_mut().find(|x| x.id == r.id) {
+            *slot = r;
+        }
+    }
+    referrals.extend(change.new_referrals);
+    referrals.sort_by_key(|r| (r.created_at, r.id));
+    case.has_pending = referrals
+        .iter()
+        .any(|r| r.status == ReferralStatus::Pending);
+    CaseSnapshot {
+        case,
+        topics,
+        referrals,
+        business: change.business.unwrap_or(snap.business),
+    }
 }
 
 /// Seals the case as it now stands, when the store has an audit key: the seal
 /// is computed here, in Rust, and written in the same transaction as the
-/// change it covers.
+/// change it covers. The notes are read unless the caller knows them (a new
+/// case has none).
 async fn write_seal(
     tx: &mut Tx,
     key: Option<&crate::domain::seal::SealKey>,
     snap: &CaseSnapshot,
+    known_notes: Option<Vec<NoteRow>>,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let Some(key) = key else { return Ok(()) };
-    let notes: Vec<NoteRow> = sql(&format!("SELECT {NOTE_COLS} FROM notes WHERE case_id = "))
-        .bind(snap.case.id)
-        .fetch_all(&mut *tx)
-        .await?;
+    let notes: Vec<NoteRow> = match known_notes {
+        Some(n) => n,
+        None => {
+            sql(&format!("SELECT {NOTE_COLS} FROM notes WHERE case_id = "))
+                .bind(snap.case.id)
+                .fetch_all(&mut *tx)
+                .await?
+        }
+    };
     let mac = key.seal(&sealed_state(
         &snap.case,
         &snap.referrals,
@@ -469,29 +519,38 @@ async fn write_seal(
     Ok(())
 }
 
+/// Writes the topics of a case in one statement, replacing what it had
+/// (`replace`: a new case has none to delete).
 async fn write_topics(
     tx: &mut Tx,
     lab_id: Uuid,
     case_id: Uuid,
     topics: &[String],
+    replace: bool,
 ) -> AppResult<()> {
-    sql("DELETE FROM case_topics WHERE case_id = ")
-        .bind(case_id)
-        .execute(&mut *tx)
-        .await?;
-    for t in topics {
-        Sql::default()
-            .insert(
-                "case_topics",
-                vec![
-                    ("case_id", case_id.into()),
-                    ("lab_id", lab_id.into()),
-                    ("topic", t.into()),
-                ],
-            )
+    if replace {
+        sql("DELETE FROM case_topics WHERE case_id = ")
+            .bind(case_id)
             .execute(&mut *tx)
             .await?;
     }
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let rows = topics
+        .iter()
+        .map(|t| {
+            vec![
+                ("case_id", case_id.into()),
+                ("lab_id", lab_id.into()),
+                ("topic", t.into()),
+            ]
+        })
+        .collect();
+    Sql::default()
+        .insert_many("case_topics", rows)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
@@ -530,19 +589,19 @@ async fn write_referral(tx: &mut Tx, r: &ReferralRow, insert: bool) -> AppResult
 
 /// The business a new case is for: an existing one of the lab, or a known
 /// corporate number (filling in what its record lacked), or a new row.
-async fn choose_business(tx: &mut Tx, new: &NewCase) -> AppResult<Uuid> {
+async fn choose_business(tx: &mut Tx, new: &NewCase) -> AppResult<BusinessRow> {
     let b = match &new.business {
         BusinessChoice::Existing(id) => {
-            let found: Option<(Uuid,)> = sql("SELECT id FROM businesses WHERE id = ")
-                .bind(*id)
-                .push(" AND lab_id = ")
-                .bind(new.lab_id)
-                .push(" AND erased_at IS NULL")
-                .fetch_optional(&mut *tx)
-                .await?;
-            return Ok(found
-                .ok_or_else(|| AppError::not_found("事業者", "Business"))?
-                .0);
+            let found: Option<BusinessRow> = sql(&format!(
+                "SELECT {BUSINESS_COLS} FROM businesses WHERE id = "
+            ))
+            .bind(*id)
+            .push(" AND lab_id = ")
+            .bind(new.lab_id)
+            .push(" AND erased_at IS NULL")
+            .fetch_optional(&mut *tx)
+            .await?;
+            return found.ok_or_else(|| AppError::not_found("事業者", "Business"));
         }
         BusinessChoice::New(b) => b,
     };
@@ -552,7 +611,7 @@ async fn choose_business(tx: &mut Tx, new: &NewCase) -> AppResult<Uuid> {
     // concurrent intake registered it a moment ago: the insert then waits for
     // that writer and does nothing.
     if write_business(tx, &b, true).await? {
-        return Ok(b.id);
+        return Ok(b);
     }
     let mut k: BusinessRow = sql(&format!(
         "SELECT {BUSINESS_COLS} FROM businesses WHERE lab_id = "
@@ -577,7 +636,7 @@ async fn choose_business(tx: &mut Tx, new: &NewCase) -> AppResult<Uuid> {
     fill(&mut k.phone, &b.phone);
     k.updated_at = new.now;
     write_business(tx, &k, false).await?;
-    Ok(k.id)
+    Ok(k)
 }
 
 /// The next reference of the lab and (Japan-time) calendar year: the counter
@@ -619,7 +678,7 @@ async fn write_change(
         write_business(tx, b, false).await?;
     }
     if let Some(topics) = &change.topics {
-        write_topics(tx, lab_id, case_id, topics).await?;
+        write_topics(tx, lab_id, case_id, topics, true).await?;
     }
     for r in &change.updated_referrals {
         write_referral(tx, r, false).await?;
@@ -642,7 +701,9 @@ async fn write_change(
             .await?;
     }
     let (count, hash) = (snap.case.event_count, snap.case.last_event_hash.clone());
-    append_events(tx, lab_id, case_id, count, hash, &change.events, now).await
+    let (rows, count, hash) = chain_rows(lab_id, case_id, count, hash, &change.events, now);
+    insert_events(tx, rows).await?;
+    Ok((count, hash))
 }
 
 /// Runs `<head> (<one bind per id>) <tail>` and returns the rows; an empty id
@@ -658,17 +719,45 @@ async fn by_ids<T: super::db::Rows>(
 
 #[async_trait]
 impl<S: HasDb> CaseStore for S {
+    /// The intake transaction: the business first (lookup or insert), then —
+    /// as late as possible, since its row lock serialises every intake of the
+    /// lab and year — the reference counter, followed only by the statements
+    /// that need the reference: the case row (already carrying its first
+    /// event's chain values), its topics and its event, one statement each,
+    /// and the seal. Everything else (validation, normalisation, the lab,
+    /// the assignee) ran before the transaction, in the service.
     #[tracing::instrument(skip_all)]
     async fn open_case(&self, new: NewCase) -> AppResult<CaseSnapshot> {
         let db = self.db();
+        let mut topics = new.topics.clone();
+        topics.sort();
         let mut tx = db.pool.begin_write().await?;
-        let business_id = choose_business(&mut tx, &new).await?;
+        let business = choose_business(&mut tx, &new).await?;
         let reference = next_reference(&mut tx, &new).await?;
+        let opened = crate::service::events::event(
+            new.actor,
+            crate::domain::events::EventPayload::Opened(crate::domain::events::Opened {
+                reference: reference.clone(),
+                stage: new.stage,
+                channel: new.channel,
+                consent_to_share: new.consent_to_share,
+                priority: new.priority,
+                topics: new.topics.clone(),
+            }),
+        );
+        let (event_rows, event_count, last_event_hash) = chain_rows(
+            new.lab_id,
+            new.id,
+            0,
+            GENESIS.to_owned(),
+            std::slice::from_ref(&opened),
+            new.now,
+        );
         let case = CaseRow {
             id: new.id,
             lab_id: new.lab_id,
-            reference: reference.clone(),
-            business_id,
+            reference,
+            business_id: business.id,
             title: new.title.clone(),
             description: new.description.clone(),
             channel: new.channel,
@@ -687,8 +776,8 @@ impl<S: HasDb> CaseStore for S {
             outcomes: sqlx::types::Json(Vec::new()),
             outcome_summary: None,
             version: 1,
-            event_count: 0,
-            last_event_hash: GENESIS.to_owned(),
+            event_count,
+            last_event_hash,
             created_by: new.actor,
             created_at: new.now,
             updated_at: new.now,
@@ -700,40 +789,23 @@ impl<S: HasDb> CaseStore for S {
             .insert("cases", case_row(&case, None))
             .execute(&mut tx)
             .await?;
-        write_topics(&mut tx, new.lab_id, new.id, &new.topics).await?;
-        let opened = crate::service::events::event(
-            new.actor,
-            crate::domain::events::EventPayload::Opened(crate::domain::events::Opened {
-                reference,
-                stage: new.stage,
-                channel: new.channel,
-                consent_to_share: new.consent_to_share,
-                priority: new.priority,
-                topics: new.topics.clone(),
-            }),
-        );
-        let (count, hash) = append_events(
+        write_topics(&mut tx, new.lab_id, new.id, &topics, false).await?;
+        insert_events(&mut tx, event_rows).await?;
+        // What was just written, without reading it back.
+        let snap = CaseSnapshot {
+            case,
+            topics,
+            referrals: Vec::new(),
+            business,
+        };
+        write_seal(
             &mut tx,
-            new.lab_id,
-            new.id,
-            0,
-            GENESIS.to_owned(),
-            std::slice::from_ref(&opened),
+            db.seal_key.as_deref(),
+            &snap,
+            Some(Vec::new()),
             new.now,
         )
         .await?;
-        sql("UPDATE cases SET event_count = ")
-            .bind(count)
-            .push(", last_event_hash = ")
-            .bind(&hash)
-            .push(" WHERE id = ")
-            .bind(new.id)
-            .execute(&mut tx)
-            .await?;
-        let snap = fetch_snapshot(&mut tx, new.lab_id, new.id)
-            .await?
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("case vanished after insert")))?;
-        write_seal(&mut tx, db.seal_key.as_deref(), &snap, new.now).await?;
         tx.commit().await?;
         Ok(snap)
     }
@@ -776,10 +848,10 @@ impl<S: HasDb> CaseStore for S {
         if n != 1 {
             return Err(AppError::stale_version());
         }
-        let out = fetch_snapshot(&mut tx, lab_id, case_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("案件", "Case"))?;
-        write_seal(&mut tx, db.seal_key.as_deref(), &out, now).await?;
+        // The locked snapshot with the change applied is what the rows now
+        // hold: no second read.
+        let out = after_change(snap, change, case);
+        write_seal(&mut tx, db.seal_key.as_deref(), &out, None, now).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -841,7 +913,7 @@ impl<S: HasDb> CaseStore for S {
             self.db(),
             "SELECT case_id, topic FROM case_topics WHERE case_id IN",
             ids,
-            "ORDER BY topic",
+            &format!("ORDER BY {}", self.db().pool.dialect().bytewise("topic")),
         )
         .await
     }
@@ -996,7 +1068,7 @@ impl<S: HasDb> CaseStore for S {
         let Some(snap) = fetch_snapshot(&mut tx, lab_id, case_id).await? else {
             return Ok(false);
         };
-        write_seal(&mut tx, Some(key), &snap, now).await?;
+        write_seal(&mut tx, Some(key), &snap, None, now).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -31,6 +31,16 @@ impl Dialect {
         }
     }
 
+    /// `col` ordered by its bytes (code points), as Rust orders strings, so
+    /// that rows kept in memory sort like rows read back (SQLite's default
+    /// `BINARY` collation already does; PostgreSQL's depends on the database).
+    pub fn bytewise(self, col: &str) -> String {
+        match self {
+            Dialect::Sqlite => col.to_owned(),
+            Dialect::Postgres => format!("{col} COLLATE \"C\""),
+        }
+    }
+
     /// A text field of a JSON object column.
     pub fn json_field(self, col: &str, key: &str) -> String {
         match self {
@@ -297,6 +307,25 @@ impl Sql {
         ));
         self.bind_list(row.into_iter().map(|(_, v)| v));
         self.push(")")
+    }
+
+    /// Appends one `INSERT INTO <table> (<cols>) VALUES (…), (…)` for all
+    /// `rows` (one round trip); every row has the same columns.
+    pub fn insert_many(&mut self, table: &str, rows: Vec<Vec<Col>>) -> &mut Self {
+        let names: Vec<&str> = rows
+            .first()
+            .map(|r| r.iter().map(|(c, _)| *c).collect())
+            .unwrap_or_default();
+        self.push(&format!(
+            "INSERT INTO {table} ({}) VALUES ",
+            names.join(", ")
+        ));
+        for (i, row) in rows.into_iter().enumerate() {
+            self.push(if i > 0 { ", (" } else { "(" });
+            self.bind_list(row.into_iter().map(|(_, v)| v));
+            self.push(")");
+        }
+        self
     }
 
     /// Appends `UPDATE <table> SET <col> = <bind>, …` (the caller adds `WHERE`).

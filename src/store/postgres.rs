@@ -30,6 +30,10 @@ impl PgStore {
     pub async fn connect_with(opts: PgConnectOptions) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            // No ping before every acquire (one round trip each): a connection
+            // that has failed is still detected on use, as the statement errors
+            // and sqlx drops the connection from the pool.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
             .await

@@ -28,6 +28,10 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // No ping before every acquire (one round trip each): a connection
+            // that has failed is still detected on use, as the statement errors
+            // and sqlx drops the connection from the pool.
+            .test_before_acquire(false)
             .connect_with(opts)
             .await
             .with_context(|| format!("cannot open SQLite database {url:?}"))?;

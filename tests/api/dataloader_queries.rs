@@ -29,6 +29,32 @@ static PROBED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 const PROBE: &str = "SELECT 'dxdesk-count-probe'";
 /// The thread and text of every statement, in order (to tell the count query apart).
 static TEXTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+/// The SQLite worker threads of the mutation test's pool (its own probe).
+pub(crate) static PROBED_MUTATIONS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+pub(crate) const MUTATION_PROBE: &str = "SELECT 'dxdesk-mutation-probe'";
+
+tokio::task_local! {
+    /// Statements logged inside the task that runs with this counter: the
+    /// PostgreSQL driver logs in the caller's task (SQLite on its worker thread).
+    pub(crate) static TASK_STATEMENTS: Arc<std::sync::atomic::AtomicUsize>;
+}
+
+/// Installs the counting subscriber once for the whole binary.
+pub(crate) fn install() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        tracing_subscriber::registry()
+            .with(CountSql.with_filter(tracing_subscriber::filter::LevelFilter::TRACE))
+            .init();
+    });
+}
+
+/// The statements run so far on the threads of the mutation test's pool.
+pub(crate) fn mutation_thread_statements() -> usize {
+    let per_thread = PER_THREAD.lock().unwrap();
+    let probed = PROBED_MUTATIONS.lock().unwrap();
+    probed.iter().filter_map(|t| per_thread.get(t)).sum()
+}
 
 /// The statements run so far on the probed threads.
 fn statements() -> usize {
@@ -59,14 +85,19 @@ impl<S: tracing::Subscriber> Layer<S> for CountSql {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         if event.metadata().target() == "sqlx::query" {
             let thread = std::thread::current().name().unwrap_or("").to_owned();
+            let _ = TASK_STATEMENTS.try_with(|n| {
+                n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            });
             struct V {
                 probe: bool,
+                mutation_probe: bool,
                 statement: Option<String>,
             }
             impl tracing::field::Visit for V {
                 fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
                     let text = format!("{v:?}");
                     self.probe |= text.contains("dxdesk-count-probe");
+                    self.mutation_probe |= text.contains("dxdesk-mutation-probe");
                     if f.name() == "db.statement" {
                         self.statement = Some(text);
                     }
@@ -74,11 +105,15 @@ impl<S: tracing::Subscriber> Layer<S> for CountSql {
             }
             let mut v = V {
                 probe: false,
+                mutation_probe: false,
                 statement: None,
             };
             event.record(&mut v);
             if v.probe {
                 PROBED.lock().unwrap().insert(thread.clone());
+            }
+            if v.mutation_probe {
+                PROBED_MUTATIONS.lock().unwrap().insert(thread.clone());
             }
             if let Some(text) = v.statement {
                 if std::env::var("SHOW_SQL").is_ok() {
@@ -163,9 +198,7 @@ async fn statements_of(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_cases_with_nested_fields_cost_a_fixed_handful_of_statements() {
-    tracing_subscriber::registry()
-        .with(CountSql.with_filter(tracing_subscriber::filter::LevelFilter::TRACE))
-        .init();
+    install();
     let dir = std::env::temp_dir().join(format!("dxdesk-loaders-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.display()))

@@ -17,6 +17,7 @@ mod dataloader_queries;
 mod erasure;
 mod hardening;
 mod migrations_match;
+mod mutation_statements;
 mod reports;
 mod schema;
 mod status_public;
