@@ -181,20 +181,26 @@ const INVALID_TOKEN: Authn = Authn::Invalid(
 );
 
 /// Reads an `Authorization` header value.
+/// The token of an `Authorization: Bearer <token>` header value (the scheme
+/// in either case `Bearer`/`bearer`), trimmed; `None` for any other scheme.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
 pub async fn authenticate(state: &AppState, header: Option<&str>) -> AppResult<Authn> {
     let Some(value) = header else {
         return Ok(Authn::Anonymous);
     };
-    let Some(token) = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-    else {
+    let Some(token) = bearer_token(value) else {
         return Ok(Authn::Invalid(
             "Authorization ヘッダーは「Bearer <トークン>」の形式で送ってください。",
             "Send the Authorization header as \"Bearer <token>\".",
         ));
     };
-    let claims = match state.jwt.verify(token.trim()) {
+    let claims = match state.jwt.verify(token) {
         Ok(c) => c,
         Err(e) => {
             use jsonwebtoken::errors::ErrorKind;

@@ -150,11 +150,8 @@ fn scope_of(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> 
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
-    if let Some(claims) = token.and_then(|t| state.jwt.verify(t.trim()).ok()) {
+        .and_then(crate::auth::service::bearer_token);
+    if let Some(claims) = token.and_then(|t| state.jwt.verify(t).ok()) {
         return format!("user:{}", claims.sub);
     }
     match peer {

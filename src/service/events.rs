@@ -9,13 +9,8 @@ use crate::domain::types::*;
 use crate::store::{NewEvent, NoteRow, ReferralRow};
 use uuid::Uuid;
 
-/// An event to append, of the kind its payload records.
-pub fn event(actor: Option<Uuid>, payload: EventPayload) -> NewEvent {
-    NewEvent {
-        kind: payload.kind(),
-        actor,
-        payload: payload.to_json(),
-    }
+fn event(actor: Option<Uuid>, payload: EventPayload) -> NewEvent {
+    NewEvent::new(actor, payload)
 }
 
 /// A stored-status change (`STATUS_CHANGED`, `REOPENED`, `CLOSED`).

@@ -236,6 +236,17 @@ pub struct NewEvent {
     pub payload: serde_json::Value,
 }
 
+impl NewEvent {
+    /// An event of the kind its payload records, with the payload's stored JSON.
+    pub fn new(actor: Option<Uuid>, payload: crate::domain::events::EventPayload) -> Self {
+        NewEvent {
+            kind: payload.kind(),
+            actor,
+            payload: payload.to_json(),
+        }
+    }
+}
+
 /// Which business a new case is for. (Built once per opening, never held in
 /// bulk, so the size difference of the variants does not matter.)
 #[derive(Debug, Clone)]

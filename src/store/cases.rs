@@ -734,7 +734,7 @@ impl<S: HasDb> CaseStore for S {
         let mut tx = db.pool.begin_write().await?;
         let business = choose_business(&mut tx, &new).await?;
         let reference = next_reference(&mut tx, &new).await?;
-        let opened = crate::service::events::event(
+        let opened = NewEvent::new(
             new.actor,
             crate::domain::events::EventPayload::Opened(crate::domain::events::Opened {
                 reference: reference.clone(),
