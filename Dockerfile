@@ -12,7 +12,7 @@ RUN cd frontend && npm run build
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src/ src/
 COPY migrations/ migrations/
 COPY data/ data/
@@ -26,6 +26,8 @@ COPY --from=build /src/target/release/dxdesk /usr/local/bin/dxdesk
 USER dxdesk
 ENV DXDESK_BIND=0.0.0.0:8080 DXDESK_ENV=production DXDESK_LOG_FORMAT=json
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+# The binary probes itself: the slim image has no curl, and its /bin/sh (dash)
+# has no /dev/tcp.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s CMD ["dxdesk", "healthcheck"]
 ENTRYPOINT ["dxdesk"]
 CMD ["serve"]

@@ -15,9 +15,9 @@ if [ "${CI:-}" = "true" ]; then
     | PGOPTIONS="-c client_min_messages=warning" psql "$DXDESK_TEST_POSTGRES_URL" -q >/dev/null
 fi
 
-echo "==> front end: unit tests"
-(cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm test)
 scripts/build-frontend.sh
+echo "==> front end: unit tests"
+(cd frontend && npm test)
 
 echo "==> Rust: build once, then unit + integration tests (SQLite and PostgreSQL)"
 cargo build --locked --all-targets
@@ -25,5 +25,6 @@ cargo test --locked --all-targets
 
 echo "==> browser tests (headless Chromium)"
 scripts/ensure-chromium.sh
-(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && DXDESK_BIN="$PWD/../../target/debug/dxdesk" npm test)
+scripts/npm-install.sh tests/browser
+(cd tests/browser && DXDESK_BIN="$PWD/../../target/debug/dxdesk" npm test)
 echo "==> all tests passed"

@@ -1,5 +1,5 @@
 //! The `dxdesk` command line: `serve`, `migrate`, `seed-demo`, `audit verify|reseal`,
-//! `report`, `schema`, `labels`.
+//! `report`, `schema`, `labels`, `healthcheck`.
 
 use crate::app::Application;
 use crate::config::Config;
@@ -40,6 +40,13 @@ pub enum Command {
     Schema,
     /// Print the web front end's label table (TypeScript), generated from the domain's labels.
     Labels,
+    /// Exit 0 when the server on DXDESK_BIND (or --url) answers `/healthz`:
+    /// the container's health check, which needs no shell or curl.
+    Healthcheck {
+        /// Base URL to probe instead of DXDESK_BIND, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Write a lab's fiscal-year activity report (JSON) or its cases/referrals (CSV).
     Report {
         /// The fiscal year, e.g. 2024 (= 令和6年度, April 2024 – March 2025).
@@ -83,6 +90,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Labels => {
             print!("{}", crate::domain::labels::typescript());
             return Ok(0);
+        }
+        Command::Healthcheck { url } => {
+            let target = crate::http::health::probe_target(
+                url.as_deref(),
+                std::env::var("DXDESK_BIND").ok().as_deref(),
+            )?;
+            return Ok(match crate::http::health::probe(&target).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("healthcheck: {target}: {e}");
+                    1
+                }
+            });
         }
         _ => {}
     }
@@ -238,6 +258,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             .await?;
             Ok(0)
         }
-        Command::Schema | Command::Labels => unreachable!(),
+        Command::Schema | Command::Labels | Command::Healthcheck { .. } => unreachable!(),
     }
 }

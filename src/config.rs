@@ -45,6 +45,9 @@ pub struct Config {
     pub hash_queue_wait: Duration,
     /// Connection handling: caps, timeouts and the shutdown drain.
     pub conn: ConnLimits,
+    /// `DXDESK_METRICS_TOKEN`: serves `/metrics` to `Authorization: Bearer <token>`;
+    /// unset, there is no `/metrics`.
+    pub metrics_token: Option<String>,
 }
 
 /// How the server treats connections (see `crate::server`).
@@ -349,6 +352,14 @@ impl Config {
                 .unwrap_or(DEFAULT_HASH_QUEUE_MS),
         );
         let conn = ConnLimits::from_lookup(&get)?;
+        let metrics_token = match get("DXDESK_METRICS_TOKEN").map(|t| t.trim().to_owned()) {
+            None => None,
+            Some(t) if t.is_empty() => None,
+            Some(t) if t.len() < 16 => bail!(
+                "DXDESK_METRICS_TOKEN must be at least 16 characters (e.g. `openssl rand -hex 24`)"
+            ),
+            Some(t) => Some(t),
+        };
         Ok(Config {
             database_url,
             bind,
@@ -362,6 +373,7 @@ impl Config {
             hash_concurrency,
             hash_queue_wait,
             conn,
+            metrics_token,
         })
     }
 

@@ -97,6 +97,7 @@ pub fn retry_after(window: Duration, oldest: Option<DateTime<Utc>>, now: DateTim
 }
 
 fn refused(limit: Limit, w: RateWindow, now: DateTime<Utc>) -> AppError {
+    crate::metrics::rate_limit_refused(limit.bucket);
     AppError::RateLimited {
         retry_after: retry_after(limit.window, w.oldest, now),
     }

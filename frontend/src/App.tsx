@@ -1,21 +1,24 @@
 // Routes: public pages for businesses, sign-in, and the staff pages by role.
-import { useEffect, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, type ReactNode } from 'react';
 import { AppProvider, useApp } from './app/context';
-import { match, navigate, useLocation } from './app/router';
+import { Link, match, navigate, useLocation } from './app/router';
 import { PublicLayout, StaffLayout } from './components/Layout';
 import { Loading, PageTitle } from './components/ui';
 import { LoginPage } from './pages/Login';
-import { DashboardPage } from './pages/Dashboard';
-import { CaseListPage } from './pages/CaseList';
-import { IntakePage } from './pages/Intake';
-import { CasePage } from './pages/CasePage';
-import { PartnerInboxPage, PartnerCasesPage } from './pages/Partner';
-import { UsersPage } from './pages/AdminUsers';
-import { InstitutionsPage } from './pages/AdminInstitutions';
-import { ReportsPage } from './pages/Reports';
 import { StatusPage } from './pages/PublicStatus';
 import { ConsultPage } from './pages/PublicConsult';
-import { Link } from './app/router';
+
+// The staff application is split off: the public pages (/status, /consult)
+// and the sign-in page never download it.
+const DashboardPage = lazy(() => import('./pages/Dashboard').then((m) => ({ default: m.DashboardPage })));
+const CaseListPage = lazy(() => import('./pages/CaseList').then((m) => ({ default: m.CaseListPage })));
+const IntakePage = lazy(() => import('./pages/Intake').then((m) => ({ default: m.IntakePage })));
+const CasePage = lazy(() => import('./pages/CasePage').then((m) => ({ default: m.CasePage })));
+const PartnerInboxPage = lazy(() => import('./pages/Partner').then((m) => ({ default: m.PartnerInboxPage })));
+const PartnerCasesPage = lazy(() => import('./pages/Partner').then((m) => ({ default: m.PartnerCasesPage })));
+const UsersPage = lazy(() => import('./pages/AdminUsers').then((m) => ({ default: m.UsersPage })));
+const InstitutionsPage = lazy(() => import('./pages/AdminInstitutions').then((m) => ({ default: m.InstitutionsPage })));
+const ReportsPage = lazy(() => import('./pages/Reports').then((m) => ({ default: m.ReportsPage })));
 
 function NotFound() {
   const { t } = useApp();
@@ -70,7 +73,11 @@ function Routes() {
   if (path === '/consult') return <PublicLayout><ConsultPage /></PublicLayout>;
   if (resuming) return <div className="center-page"><Loading /></div>;
   if (!user) return <LoginPage />;
-  return <StaffLayout>{staffPage(path, user.role)}</StaffLayout>;
+  return (
+    <StaffLayout>
+      <Suspense fallback={<Loading />}>{staffPage(path, user.role)}</Suspense>
+    </StaffLayout>
+  );
 }
 
 export function App() {

@@ -559,6 +559,14 @@ mod tests {
     async fn referral_case_edge_follows_the_partners_visibility() {
         let dir = std::env::temp_dir().join(format!("dxdesk-edge-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
+        /// Removes the test's database folder however the test ends.
+        struct Cleanup(std::path::PathBuf);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let _cleanup = Cleanup(dir.clone());
         let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.display()))
             .await
             .unwrap();

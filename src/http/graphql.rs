@@ -148,7 +148,16 @@ async fn run(
             "The request needs a string \"query\" field (and \"variables\" must be an object).",
         );
     };
+    let mut operation = gql_req.operation_name.clone();
     if let Ok(doc) = async_graphql::parser::parse_query(&gql_req.query) {
+        if operation.is_none() {
+            operation = match &doc.operations {
+                async_graphql::parser::types::DocumentOperations::Single(_) => None,
+                async_graphql::parser::types::DocumentOperations::Multiple(ops) => (ops.len() == 1)
+                    .then(|| ops.keys().next().map(|n| n.to_string()))
+                    .flatten(),
+            };
+        }
         if count_aliases(&doc) > MAX_ALIASES {
             return error_response(
                 StatusCode::BAD_REQUEST,
@@ -196,6 +205,9 @@ async fn run(
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.extensions_mut().insert(crate::metrics::Operation(
+        operation.unwrap_or_else(|| "anonymous".to_owned()),
+    ));
     response
 }
 

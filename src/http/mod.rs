@@ -6,6 +6,7 @@ pub mod edge;
 pub mod graphql;
 pub mod health;
 pub mod idempotency;
+pub mod metrics;
 pub mod reports;
 pub mod static_files;
 
@@ -13,6 +14,7 @@ use crate::state::AppState;
 use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::Router;
 use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -38,6 +40,10 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(PropagateRequestIdLayer::new(x_request_id))
+        // API answers and report downloads, compressed per request (fast
+        // levels); the front end's files carry their build-time copies, which
+        // this layer leaves as they are (it skips an encoded response).
+        .layer(CompressionLayer::new().br(true).gzip(true))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             state.config.conn.request_timeout,
@@ -66,8 +72,11 @@ pub fn router(state: AppState) -> Router {
             )),
         )
         .merge(health::router())
+        .merge(metrics::router())
         .merge(reports::router())
         .merge(static_files::router())
         .with_state(state.clone());
-    graphql::with_schema(app, &state).layer(middleware)
+    graphql::with_schema(app, &state)
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(middleware)
 }

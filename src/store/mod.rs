@@ -43,6 +43,8 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// For tests and tools that need the concrete backend (its pool).
     fn as_any(&self) -> &dyn std::any::Any;
+    /// The pool's connections now, for `/metrics`.
+    fn pool_stats(&self) -> crate::metrics::PoolStats;
 }
 
 pub type SharedStore = Arc<dyn Store>;

@@ -115,4 +115,12 @@ impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }
+    fn pool_stats(&self) -> crate::metrics::PoolStats {
+        let pool = self.pool();
+        crate::metrics::PoolStats {
+            size: pool.size(),
+            idle: pool.num_idle() as u32,
+            max: pool.options().get_max_connections(),
+        }
+    }
 }

@@ -17,8 +17,7 @@ fn dxdesk() -> Command {
 }
 
 fn temp_sqlite_url() -> (String, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("dxdesk-cli-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("cli");
     let file = dir.join("cli.db");
     (format!("sqlite://{}", file.display()), file)
 }
@@ -41,8 +40,7 @@ fn production_serve_without_a_secret_refuses_in_one_line() {
 
 #[test]
 fn scheme_less_or_mistyped_database_urls_are_refused_and_create_nothing() {
-    let dir = std::env::temp_dir().join(format!("dxdesk-cli-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("cli");
     for url in ["mydesk.db", "sqlit://x.db", "postgress://u@h/db"] {
         let out = dxdesk()
             .current_dir(&dir)

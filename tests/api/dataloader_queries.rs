@@ -199,8 +199,7 @@ async fn statements_of(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_cases_with_nested_fields_cost_a_fixed_handful_of_statements() {
     install();
-    let dir = std::env::temp_dir().join(format!("dxdesk-loaders-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::common::temp_dir("loaders");
     let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.display()))
         .await
         .unwrap();

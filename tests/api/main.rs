@@ -14,6 +14,7 @@ mod cases_rules;
 mod cases_scenario;
 mod cli;
 mod dataloader_queries;
+mod deploy;
 mod erasure;
 mod hardening;
 mod migrations_match;

@@ -214,7 +214,7 @@ fn only(a: &BTreeSet<String>, b: &BTreeSet<String>) -> Vec<String> {
 #[tokio::test]
 async fn sqlite_and_postgres_migrations_build_the_same_schema() {
     if !common::postgres_configured() {
-        eprintln!("skipped: PostgreSQL is not configured (DXDESK_TEST_POSTGRES_URL)");
+        common::announce_postgres_skipped();
         return;
     }
     let (sqlite, pg) = tokio::join!(sqlite_schema(), postgres_schema());

@@ -1917,7 +1917,7 @@ async fn json_export_follows_the_documented_format(backend: Backend) {
     assert_eq!(status, 404);
 
     // `dxdesk report` writes the same document.
-    let out = std::env::temp_dir().join(format!("dxdesk-report-{}.json", Uuid::new_v4()));
+    let out = crate::common::temp_dir("report").join("report.json");
     dxdesk::service::reports::run_cli(
         fx.store.as_ref(),
         2024,

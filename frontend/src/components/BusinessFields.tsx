@@ -93,3 +93,17 @@ export function BusinessFields({
     </div>
   );
 }
+
+/** The GraphQL input for a business typed into the form (empty fields as null). */
+export function toBusinessInput(b: BusinessDraft) {
+  const opt = (s: string) => (s.trim() ? s.trim() : null);
+  return {
+    name: b.name.trim(),
+    corporateNumber: opt(b.corporateNumber),
+    industry: opt(b.industry),
+    municipality: opt(b.municipality),
+    contactName: opt(b.contactName),
+    email: opt(b.email),
+    phone: opt(b.phone),
+  };
+}

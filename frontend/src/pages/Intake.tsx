@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { useApp } from '../app/context';
 import { useMutation, useQuery } from '../app/hooks';
 import { Link } from '../app/router';
-import { BusinessFields, emptyBusiness, validateBusiness, type BusinessDraft } from '../components/BusinessFields';
+import { BusinessFields, emptyBusiness, toBusinessInput, validateBusiness, type BusinessDraft } from '../components/BusinessFields';
 import { ConsentBox } from '../components/ConsentBox';
 import { Banner, FormMessages, PageTitle, SelectField, TextArea, TextField, useEnumOptions, useFormErrors } from '../components/ui';
 import type { BusinessesQuery, Channel, Priority, Stage } from '../gql/graphql';
@@ -207,17 +207,4 @@ export function IntakePage() {
       </form>
     </section>
   );
-}
-
-export function toBusinessInput(b: BusinessDraft) {
-  const opt = (s: string) => (s.trim() ? s.trim() : null);
-  return {
-    name: b.name.trim(),
-    corporateNumber: opt(b.corporateNumber),
-    industry: opt(b.industry),
-    municipality: opt(b.municipality),
-    contactName: opt(b.contactName),
-    email: opt(b.email),
-    phone: opt(b.phone),
-  };
 }

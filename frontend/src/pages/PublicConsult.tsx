@@ -3,14 +3,13 @@ import { useRef, useState, type FormEvent } from 'react';
 import { useApp } from '../app/context';
 import { useQuery } from '../app/hooks';
 import { Link } from '../app/router';
-import { BusinessFields, emptyBusiness, validateBusiness, type BusinessDraft } from '../components/BusinessFields';
+import { BusinessFields, emptyBusiness, toBusinessInput, validateBusiness, type BusinessDraft } from '../components/BusinessFields';
 import { ConsentBox } from '../components/ConsentBox';
 import { FormMessages, Loading, SelectField, TextArea, useEnumOptions, useFormErrors } from '../components/ui';
 import type { Stage } from '../gql/graphql';
 import { PublicLabsDoc, SubmitConsultationDoc } from '../graphql/ops';
 import { enumValues } from '../lib/i18n';
 import { ActionKey } from '../lib/idempotency';
-import { toBusinessInput } from './Intake';
 
 const FIELDS = ['name', 'corporateNumber', 'industry', 'municipality', 'contactName', 'email', 'phone', 'description', 'stage', 'consentToShare', 'labCode'];
 

@@ -52,6 +52,32 @@ pub fn postgres_configured() -> bool {
     }
 }
 
+/// A line on the real stderr (not swallowed by the test harness), for a
+/// test that could not run its check here.
+pub fn announce(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "NOTE: {line}");
+}
+
+/// Says once per run, on the real stderr (not the per-test output that the
+/// test harness swallows for passing tests), that the PostgreSQL half of the
+/// suite did not run.
+pub fn announce_postgres_skipped() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(
+            b"\n\
+==================================================================\n\
+ SKIPPING every PostgreSQL test: DXDESK_TEST_POSTGRES_URL is unset.\n\
+ Only SQLite was tested. Run them with\n\
+   DXDESK_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo test\n\
+ (scripts/test.sh and CI set it and fail if PostgreSQL is missing).\n\
+==================================================================\n",
+        );
+    });
+}
+
 /// Runs one test body on `backend` (what [`backend_tests!`](crate::backend_tests)
 /// expands to); a PostgreSQL run without PostgreSQL configured is skipped, see
 /// [`postgres_configured`].
@@ -61,10 +87,42 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     if backend == Backend::Postgres && !postgres_configured() {
-        eprintln!("skipped: PostgreSQL is not configured (DXDESK_TEST_POSTGRES_URL)");
+        announce_postgres_skipped();
         return;
     }
     body(backend).await
+}
+
+/// This run's folder for test files, in cargo's per-target temp dir
+/// (`target/tmp`), never in `/tmp`. The first call removes the folders of
+/// earlier runs whose process is gone, so a run leaves at most its own behind
+/// and nothing accumulates.
+fn run_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        if let Ok(entries) = std::fs::read_dir(root) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(pid) = name.strip_prefix("dxdesk-run-") else {
+                    continue;
+                };
+                if !std::path::Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dir = root.join(format!("dxdesk-run-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+/// A fresh, empty directory for one test's files (see [`run_dir`]).
+pub fn temp_dir(prefix: &str) -> std::path::PathBuf {
+    let dir = run_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A fresh, migrated, empty store.
@@ -77,8 +135,7 @@ pub async fn fresh_store(backend: Backend) -> SharedStore {
 pub async fn fresh_db(backend: Backend) -> (SharedStore, String) {
     let url = match backend {
         Backend::Sqlite => {
-            let dir = std::env::temp_dir().join(format!("dxdesk-test-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&dir).unwrap();
+            let dir = temp_dir("db");
             format!("sqlite://{}/t.db", dir.display())
         }
         Backend::Postgres => {
