@@ -1,8 +1,11 @@
 //! Access codes for the business's no-login status check: generation, normalisation, hashing and verification.
 //!
-//! A code is 28 symbols of Crockford's base32 alphabet (`0-9 A-Z` without
-//! `I L O U`), i.e. 140 bits from the OS random source, shown in 7 groups of
-//! 4: `K7QM-3VXD-…`. Input is forgiving: case, spaces, hyphens and
+//! A code is 12 symbols of Crockford's base32 alphabet (`0-9 A-Z` without
+//! `I L O U`), i.e. 60 bits from the OS random source, shown in 3 groups of
+//! 4: `K7QM-3VXD-9PRT` — short enough to read over the phone; the throttles of
+//! `caseStatus` make guessing it hopeless (the arithmetic is in DESIGN.md,
+//! "Access codes"). Codes issued before (28 symbols, 7 groups) keep working.
+//! Input is forgiving: case, spaces, hyphens and
 //! full-width characters are ignored, and the look-alikes `O → 0`, `I/L → 1`
 //! are mapped as Crockford specifies. Only a domain-separated SHA-256 of the
 //! normalised code is stored.
@@ -16,14 +19,16 @@ use super::text::{is_hyphen_like, to_halfwidth};
 
 /// Crockford's base32 alphabet (no I, L, O, U).
 pub const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-/// Number of symbols in a code (28 × 5 = 140 bits).
-pub const SYMBOLS: usize = 28;
+/// Number of symbols in a new code (12 × 5 = 60 bits).
+pub const SYMBOLS: usize = 12;
+/// Number of symbols in a code issued by release 0.1 (still accepted).
+pub const LEGACY_SYMBOLS: usize = 28;
 /// Symbols per displayed group.
 pub const GROUP: usize = 4;
 /// Prefix hashed before the code, so the hash is useless anywhere else.
 const HASH_DOMAIN: &str = "dxdesk-access-code:";
 
-/// A fresh random access code in display form, e.g. `K7QM-3VXD-…` (7 groups of 4).
+/// A fresh random access code in display form, e.g. `K7QM-3VXD-9PRT` (3 groups of 4).
 pub fn generate() -> String {
     let mut bytes = [0u8; SYMBOLS];
     OsRng.fill_bytes(&mut bytes);
@@ -40,10 +45,11 @@ fn group(symbols: &[u8]) -> String {
         .join("-")
 }
 
-/// Normalises user input to the display form that [`generate`] produces, or
-/// `None` if it is not a code (wrong length or a character outside the alphabet).
+/// Normalises user input to the display form that [`generate`] produces (or
+/// that release 0.1 produced, for its 28-symbol codes), or `None` if it is not
+/// a code (wrong length or a character outside the alphabet).
 pub fn normalize(input: &str) -> Option<String> {
-    let mut symbols = Vec::with_capacity(SYMBOLS);
+    let mut symbols = Vec::with_capacity(LEGACY_SYMBOLS);
     for c in input.chars().map(to_halfwidth) {
         if c.is_whitespace() || is_hyphen_like(c) {
             continue;
@@ -57,11 +63,11 @@ pub fn normalize(input: &str) -> Option<String> {
             return None;
         }
         symbols.push(c as u8);
-        if symbols.len() > SYMBOLS {
+        if symbols.len() > LEGACY_SYMBOLS {
             return None;
         }
     }
-    (symbols.len() == SYMBOLS).then(|| group(&symbols))
+    matches!(symbols.len(), SYMBOLS | LEGACY_SYMBOLS).then(|| group(&symbols))
 }
 
 /// The stored form of a code: lower-case hex SHA-256 of
@@ -101,7 +107,7 @@ mod tests {
         let c = generate();
         assert_eq!(c.len(), SYMBOLS + SYMBOLS / GROUP - 1);
         let groups: Vec<&str> = c.split('-').collect();
-        assert_eq!(groups.len(), 7);
+        assert_eq!(groups.len(), 3);
         assert!(groups.iter().all(|g| g.len() == 4));
         assert!(c.bytes().all(|b| b == b'-' || ALPHABET.contains(&b)));
         assert!(!c.contains(['I', 'L', 'O', 'U']));
@@ -139,6 +145,20 @@ mod tests {
         assert!(!verify("", &h));
         assert!(!verify(&c, ""));
         assert!(!verify(&c, "not a hash"));
+    }
+
+    /// A code of release 0.1 (28 symbols) still normalises, hashes as it did
+    /// and verifies; lengths in between are not codes.
+    #[test]
+    fn legacy_codes_keep_working() {
+        let old = "K7QM-3VXD-9PRT-0000-AAAA-BBBB-CCCC";
+        assert_eq!(normalize(&old.replace('-', "").to_lowercase()).as_deref(), Some(old));
+        // The stored hash of release 0.1: SHA-256 of the domain and the grouped code.
+        let stored = hex::encode(Sha256::digest(format!("{HASH_DOMAIN}{old}").as_bytes()));
+        assert!(verify(old, &stored));
+        assert_eq!(normalize("K7QM-3VXD-9PRT-0000"), None);
+        assert_eq!(normalize("K7QM-3VXD-9PR"), None);
+        assert_eq!(normalize("K7QM3VXD9PRT").as_deref(), Some("K7QM-3VXD-9PRT"));
     }
 
     #[test]

@@ -1,5 +1,9 @@
 // The GraphQL client: same-origin fetch, access token in memory, refresh token in
-// sessionStorage (this tab only), quiet refresh before expiry and once on UNAUTHENTICATED.
+// localStorage (shared by the browser's tabs, so a case opened in a new tab stays
+// signed in), quiet refresh before expiry and once on UNAUTHENTICATED. Refresh
+// tokens rotate and a reused one ends the session, so tabs refresh one at a time
+// (a Web Lock) and each reads the newest token inside the lock; signing out in
+// one tab signs out the others.
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 import { ApiError, networkError, toApiError, type GraphQLErrorLike } from './errors';
 import type { Lang } from './i18n';
@@ -34,9 +38,15 @@ export class ApiClient {
 
   constructor(
     private readonly endpoint = '/graphql',
-    private readonly storage: Storage = sessionStorage,
+    private readonly storage: Storage = localStorage,
     private readonly fetchFn: typeof fetch = (...a) => fetch(...a),
-  ) {}
+  ) {
+    if (typeof window !== 'undefined' && storage === globalThis.localStorage) {
+      window.addEventListener('storage', (ev) => {
+        if (ev.key === REFRESH_KEY && ev.newValue == null && this.lastUser) this.end('signedOut');
+      });
+    }
+  }
 
   onSession(fn: (user: SessionUser | null, reason?: EndReason) => void): () => void {
     this.listeners.add(fn);
@@ -152,6 +162,16 @@ export class ApiClient {
   }
 
   private async refreshWithUser(): Promise<SessionUser | null> {
+    const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+    if (!locks) return this.exchange();
+    let user: SessionUser | null = null;
+    await locks.request('dxdesk-refresh', async () => {
+      user = await this.exchange();
+    });
+    return user;
+  }
+
+  private async exchange(): Promise<SessionUser | null> {
     const rt = this.storage.getItem(REFRESH_KEY);
     if (!rt) return null;
     let body: GraphQLResponse<{ refreshSession: { accessToken: string; refreshToken: string; user: SessionUser } }>;

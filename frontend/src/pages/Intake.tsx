@@ -3,6 +3,7 @@ import { useApp } from '../app/context';
 import { useMutation, useQuery } from '../app/hooks';
 import { Link } from '../app/router';
 import { BusinessFields, emptyBusiness, toBusinessInput, validateBusiness, type BusinessDraft } from '../components/BusinessFields';
+import { AccessHandoff } from '../components/AccessHandoff';
 import { ConsentBox } from '../components/ConsentBox';
 import { Banner, FormMessages, PageTitle, SelectField, TextArea, TextField, useEnumOptions, useFormErrors } from '../components/ui';
 import type { BusinessesQuery, Channel, Priority, Stage } from '../gql/graphql';
@@ -147,18 +148,12 @@ export function IntakePage() {
     return (
       <section>
         <PageTitle>{t('caseOpened')}</PageTitle>
-        <div className="card once-box" role="status" aria-live="polite">
-          <dl className="code-pair">
-            <dt>{t('reference')}</dt>
-            <dd className="mono big" data-testid="new-reference">{done.reference}</dd>
-            <dt>{t('accessCode')}</dt>
-            <dd className="mono big" data-testid="new-access-code">{done.accessCode}</dd>
-          </dl>
-          <p className="warning-text">{t('accessCodeOnce')}</p>
+        <AccessHandoff reference={done.reference} accessCode={done.accessCode} testPrefix="new" />
+        <p className="no-print">
           <Link href={`/cases/${done.id}`} className="btn btn-primary">
             {t('goToCase')}
           </Link>
-        </div>
+        </p>
       </section>
     );
   }

@@ -2,14 +2,15 @@
 import { useRef, useState, type FormEvent } from 'react';
 import { useApp } from '../app/context';
 import { useQuery } from '../app/hooks';
-import { Link } from '../app/router';
 import { BusinessFields, emptyBusiness, toBusinessInput, validateBusiness, type BusinessDraft } from '../components/BusinessFields';
+import { AccessHandoff } from '../components/AccessHandoff';
 import { ConsentBox } from '../components/ConsentBox';
 import { FormMessages, Loading, SelectField, TextArea, useEnumOptions, useFormErrors } from '../components/ui';
 import type { Stage } from '../gql/graphql';
 import { PublicLabsDoc, SubmitConsultationDoc } from '../graphql/ops';
 import { enumValues } from '../lib/i18n';
 import { ActionKey } from '../lib/idempotency';
+import { statusLink } from '../lib/statusLink';
 
 const FIELDS = ['name', 'corporateNumber', 'industry', 'municipality', 'contactName', 'email', 'phone', 'description', 'stage', 'consentToShare', 'labCode'];
 
@@ -69,18 +70,12 @@ export function ConsultPage() {
     return (
       <section className="public-section">
         <h1 tabIndex={-1}>{t('submitted')}</h1>
-        <div className="card once-box" role="status" aria-live="polite">
-          <dl className="code-pair">
-            <dt>{t('reference')}</dt>
-            <dd className="mono big" data-testid="submitted-reference">{done.reference}</dd>
-            <dt>{t('accessCode')}</dt>
-            <dd className="mono big" data-testid="submitted-access-code">{done.accessCode}</dd>
-          </dl>
-          <p className="warning-text">{t('noteThese')}</p>
-          <Link href={`/status?ref=${encodeURIComponent(done.reference)}`} className="btn btn-primary">
+        <AccessHandoff reference={done.reference} accessCode={done.accessCode} contact={lab ? `${lab.name} ${t('appName')}` : null} testPrefix="submitted" />
+        <p className="no-print">
+          <a href={statusLink(done.reference, done.accessCode)} className="btn btn-primary">
             {t('checkStatusNow')}
-          </Link>
-        </div>
+          </a>
+        </p>
       </section>
     );
   }

@@ -1,11 +1,12 @@
 // For businesses, no login: the status of a case from its reference and access code.
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useApp } from '../app/context';
 import { useLocation } from '../app/router';
 import { Banner, StageBadge, StatusBadge, TextField, useFormErrors, FormMessages } from '../components/ui';
 import type { CaseStatusQuery } from '../gql/graphql';
 import { CaseStatusDoc } from '../graphql/ops';
 import { formatDate, formatDateTime } from '../lib/format';
+import { fromFragment } from '../lib/statusLink';
 
 type Status = NonNullable<CaseStatusQuery['caseStatus']>;
 
@@ -16,22 +17,24 @@ export function helpingText(name: string, lang: 'ja' | 'en'): string {
 export function StatusPage() {
   const { t, e, lang, client } = useApp();
   const { query } = useLocation();
-  const [reference, setReference] = useState(query.get('ref') ?? '');
-  const [code, setCode] = useState('');
+  // A status link (`#ref=…&code=…`) fills the form and looks the case up at once;
+  // the fragment never leaves the browser.
+  const [linked] = useState(() => fromFragment(location.hash));
+  const [reference, setReference] = useState(linked?.reference ?? query.get('ref') ?? '');
+  const [code, setCode] = useState(linked?.accessCode ?? '');
   const [pending, setPending] = useState(false);
   const [status, setStatus] = useState<Status | null>(null);
   const form = useFormErrors(['reference', 'accessCode']);
 
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault();
+  const lookUp = async (ref: string, accessCode: string) => {
     form.clear();
     setStatus(null);
-    if (!reference.trim()) form.setField('reference', t('required'));
-    if (!code.trim()) form.setField('accessCode', t('required'));
-    if (!reference.trim() || !code.trim()) return;
+    if (!ref.trim()) form.setField('reference', t('referenceMissing'));
+    if (!accessCode.trim()) form.setField('accessCode', t('accessCodeMissing'));
+    if (!ref.trim() || !accessCode.trim()) return;
     setPending(true);
     try {
-      const d = await client.request(CaseStatusDoc, { reference: reference.trim().toUpperCase(), accessCode: code.trim() }, { anonymous: true });
+      const d = await client.request(CaseStatusDoc, { reference: ref.trim().toUpperCase(), accessCode: accessCode.trim() }, { anonymous: true });
       if (d.caseStatus) setStatus(d.caseStatus);
       else form.setError(new Error(t('statusNotFound')));
     } catch (err) {
@@ -40,6 +43,15 @@ export function StatusPage() {
       setPending(false);
     }
   };
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault();
+    void lookUp(reference, code);
+  };
+  useEffect(() => {
+    if (linked) void lookUp(linked.reference, linked.accessCode);
+    // once, for the link the page was opened with
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
 
   const active = status?.isOpen;
   return (

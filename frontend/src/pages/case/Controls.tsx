@@ -5,6 +5,7 @@ import { useApp } from '../../app/context';
 import { useMutation } from '../../app/hooks';
 import { SelectField, TextArea, TextField, useEnumOptions } from '../../components/ui';
 import type { CaseFullFragment, CaseStatus, Outcome, Stage } from '../../gql/graphql';
+import { AccessHandoff } from '../../components/AccessHandoff';
 import { CloseDoc, ReopenDoc, ResolveDoc, RotateDoc, SetStageDoc, SetStatusDoc, UpdateCaseDoc } from '../../graphql/ops';
 import { enumValues } from '../../lib/i18n';
 import { parseTopics } from '../../lib/validate';
@@ -131,29 +132,39 @@ export function ResolveControls({ c, versioned, plain }: { c: Case; versioned: V
   const [code, setCode] = useState<string | null>(null);
   const [localErr, setLocalErr] = useState<Record<string, string>>({});
 
+  const [confirmRotate, setConfirmRotate] = useState(false);
   const rotate = (
     <div className="control-box">
       <h3 className="sub-heading">{t('rotateCode')}</h3>
-      {code && (
-        <div className="once-box" role="status">
-          <p>{t('newAccessCode')}</p>
-          <p className="mono big" data-testid="rotated-code">
-            {code}
-          </p>
+      {code && <AccessHandoff reference={c.reference} accessCode={code} testPrefix="rotated" />}
+      {confirmRotate ? (
+        <div className="confirm-box" role="alertdialog" aria-labelledby="rotate-confirm-text">
+          <p id="rotate-confirm-text" className="warning-text">{t('rotateConfirm')}</p>
+          <div className="btn-row">
+            <button
+              type="button"
+              className="btn btn-danger"
+              data-testid="rotate-confirm"
+              onClick={() =>
+                void plain(async () => {
+                  const d = await client.request(RotateDoc, { caseId: c.id });
+                  setCode(d.rotateAccessCode);
+                  setConfirmRotate(false);
+                })
+              }
+            >
+              {t('rotateConfirmYes')}
+            </button>
+            <button type="button" className="btn" onClick={() => setConfirmRotate(false)}>
+              {t('cancel')}
+            </button>
+          </div>
         </div>
+      ) : (
+        <button type="button" className="btn btn-secondary" data-testid="rotate-start" onClick={() => setConfirmRotate(true)}>
+          {t('rotateCode')}
+        </button>
       )}
-      <button
-        type="button"
-        className="btn btn-secondary"
-        onClick={() =>
-          void plain(async () => {
-            const d = await client.request(RotateDoc, { caseId: c.id });
-            setCode(d.rotateAccessCode);
-          })
-        }
-      >
-        {t('rotateCode')}
-      </button>
     </div>
   );
 

@@ -14,7 +14,10 @@ export function Notes({ caseId, notes, choices, onChanged }: { caseId: string; n
   const { t, e, lang } = useApp();
   const add = useMutation(AddNoteDoc);
   const form = useFormErrors(['body', 'visibility']);
-  const [visibility, setVisibility] = useState<NoteVisibility>(choices[0] ?? 'PARTNERS');
+  // The narrowest audience the viewer may write for: after every note the form
+  // returns to it, so sharing wider is a deliberate choice each time.
+  const narrowest: NoteVisibility = choices.includes('DESK') ? 'DESK' : (choices[0] ?? 'PARTNERS');
+  const [visibility, setVisibility] = useState<NoteVisibility>(narrowest);
   const [body, setBody] = useState('');
 
   const submit = async (ev: FormEvent) => {
@@ -27,6 +30,7 @@ export function Notes({ caseId, notes, choices, onChanged }: { caseId: string; n
     try {
       await add.mutate({ caseId, body: body.trim(), visibility });
       setBody('');
+      setVisibility(narrowest);
       form.setSuccess(t('saved'));
       await onChanged();
     } catch (err) {
@@ -72,6 +76,12 @@ export function Notes({ caseId, notes, choices, onChanged }: { caseId: string; n
           <p className={`vis-summary vis-summary-${visibility.toLowerCase()}`} aria-live="polite" data-testid="visibility-summary">
             {t(`visHelp${visibility}` as MsgKey)}
           </p>
+          {visibility === 'BUSINESS' && (
+            <div className="card public-preview" data-testid="public-preview">
+              <p className="small">{t('publicPreviewLead')}</p>
+              <p className="preview-body">{body.trim() || t('publicPreviewEmpty')}</p>
+            </div>
+          )}
           <button type="submit" className="btn btn-primary" disabled={add.pending}>
             {t('addNote')}
           </button>
