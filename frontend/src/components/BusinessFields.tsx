@@ -30,13 +30,13 @@ const MSG: Record<string, [string, string]> = {
 export function validateBusiness(b: BusinessDraft, uiLang: Lang, t: (k: MsgKey) => string, opts: { contactRequired?: boolean } = {}): Record<string, string> {
   const lang = uiLang === 'ja' ? 0 : 1;
   const errs: Record<string, string> = {};
-  if (!b.name.trim()) errs.name = t('required');
+  if (!b.name.trim()) errs.name = t('businessNameMissing');
   // 法人番号 is checked by the API only (it accepts full-width digits and hyphens);
   // its error comes back with extensions.field and is shown next to the field.
   if (b.email.trim() && !isEmail(b.email.trim())) errs.email = MSG.email[lang];
   if (opts.contactRequired) {
-    if (!b.contactName.trim()) errs.contactName = t('required');
-    if (!b.email.trim() && !b.phone.trim()) errs.email = t('required');
+    if (!b.contactName.trim()) errs.contactName = t('contactNameMissing');
+    if (!b.email.trim() && !b.phone.trim()) errs.email = t('emailOrPhoneMissing');
   }
   return errs;
 }
@@ -85,6 +85,11 @@ export function BusinessFields({
           {errors.municipality ?? ''}
         </p>
       </div>
+      {contactRequired && (
+        <p className="hint" id={id('contact-hint')} data-testid="email-or-phone-hint">
+          {t('emailOrPhoneHint')}
+        </p>
+      )}
       <div className="grid-3">
         <TextField id={id('contactName')} label={t('contactName')} required={contactRequired} value={value.contactName} onChange={set('contactName')} error={errors.contactName} autoComplete="name" />
         <TextField id={id('email')} label={t('email')} type="email" value={value.email} onChange={set('email')} error={errors.email} autoComplete="email" />
