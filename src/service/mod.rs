@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod business;
 pub mod cases;
 pub mod consultation;
 pub mod erasure;

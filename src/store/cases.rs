@@ -128,7 +128,8 @@ fn case_columns(c: &CaseRow) -> Vec<(&'static str, Written, Val)> {
         ("id", OnInsert, c.id.into()),
         ("lab_id", OnInsert, c.lab_id.into()),
         ("reference", OnInsert, (&c.reference).into()),
-        ("business_id", OnInsert, c.business_id.into()),
+        // Always: a merge moves a case to the business it keeps.
+        ("business_id", Always, c.business_id.into()),
         ("title", Always, (&c.title).into()),
         ("description", Always, (&c.description).into()),
         ("channel", Always, c.channel.into()),
@@ -443,7 +444,6 @@ fn after_change(snap: CaseSnapshot, change: CaseChange, mut case: CaseRow) -> Ca
     case.id = old.id;
     case.lab_id = old.lab_id;
     case.reference.clone_from(&old.reference);
-    case.business_id = old.business_id;
     case.created_by = old.created_by;
     case.created_at = old.created_at;
     let topics = match change.topics {
@@ -560,7 +560,7 @@ async fn write_business(tx: &mut Tx, b: &BusinessRow, insert: bool) -> AppResult
     let mut q = Sql::default();
     if insert {
         q.insert("businesses", business_row(b)).push(
-            " ON CONFLICT (lab_id, corporate_number) WHERE corporate_number IS NOT NULL DO NOTHING",
+            " ON CONFLICT (lab_id, corporate_number) WHERE corporate_number IS NOT NULL AND erased_at IS NULL DO NOTHING",
         );
     } else {
         q.update("businesses", without_id(business_row(b)))
@@ -611,6 +611,7 @@ async fn choose_business(tx: &mut Tx, new: &NewCase) -> AppResult<BusinessRow> {
     // concurrent intake registered it a moment ago: the insert then waits for
     // that writer and does nothing.
     if write_business(tx, &b, true).await? {
+        super::business::after_intake(tx, &b, true).await?;
         return Ok(b);
     }
     let mut k: BusinessRow = sql(&format!(
@@ -619,6 +620,7 @@ async fn choose_business(tx: &mut Tx, new: &NewCase) -> AppResult<BusinessRow> {
     .bind(new.lab_id)
     .push(" AND corporate_number = ")
     .bind(&b.corporate_number)
+    .push(" AND erased_at IS NULL")
     .fetch_one(&mut *tx)
     .await?;
     // Fill in what the record lacked; keep what it had.
@@ -636,6 +638,7 @@ async fn choose_business(tx: &mut Tx, new: &NewCase) -> AppResult<BusinessRow> {
     fill(&mut k.phone, &b.phone);
     k.updated_at = new.now;
     write_business(tx, &k, false).await?;
+    super::business::after_intake(tx, &k, false).await?;
     Ok(k)
 }
 
