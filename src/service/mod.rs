@@ -13,6 +13,7 @@ pub mod audit;
 pub mod business;
 pub mod cases;
 pub mod consultation;
+pub mod disclosure;
 pub mod erasure;
 pub mod events;
 pub mod institutions;

@@ -242,6 +242,24 @@ fn names<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
         .join(", ")
 }
 
+/// For a partner's list, keeps a referral subquery (alias `alias`) to the
+/// partner's own institution: every filter and count is computed over the
+/// referrals it may see, never over another institution's.
+fn push_partner_only(q: &mut Sql, cq: &CaseQuery, alias: &str) {
+    if let Some(inst) = cq.partner_institution {
+        q.push(&format!(" AND {alias}.institution_id = ")).bind(inst);
+    }
+}
+
+/// `EXISTS` a pending referral (the viewer may see) on the case `c`.
+fn push_pending(q: &mut Sql, cq: &CaseQuery) {
+    q.push(&format!(
+        "EXISTS (SELECT 1 FROM referrals p WHERE p.case_id = c.id AND p.status = {PENDING}"
+    ));
+    push_partner_only(q, cq, "p");
+    q.push(" LIMIT 1)");
+}
+
 /// Appends the WHERE clause of the case list (alias `c`), with its binds.
 pub(crate) fn push_case_where(q: &mut Sql, cq: &CaseQuery, after: Option<Uuid>) {
     q.push("c.lab_id = ").bind(cq.lab_id);
@@ -254,22 +272,29 @@ pub(crate) fn push_case_where(q: &mut Sql, cq: &CaseQuery, after: Option<Uuid>) 
         .push(&format!(" AND v.status IN {visible} LIMIT 1)"));
     }
     if !cq.statuses.is_empty() {
-        let pending = format!(
-            "EXISTS (SELECT 1 FROM referrals p WHERE p.case_id = c.id AND p.status = {PENDING} LIMIT 1)"
-        );
         let referred = &*rules::SHOWN_AS_REFERRED;
-        let ors: Vec<String> = cq
-            .statuses
-            .iter()
-            .map(|s| match s {
-                CaseStatus::Referred => format!("(c.status IN {referred} AND {pending})"),
-                CaseStatus::New | CaseStatus::InProgress => {
-                    format!("(c.status = '{}' AND NOT {pending})", s.as_str())
+        q.push(" AND (");
+        for (i, s) in cq.statuses.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            match s {
+                CaseStatus::Referred => {
+                    q.push(&format!("(c.status IN {referred} AND "));
+                    push_pending(q, cq);
+                    q.push(")");
                 }
-                other => format!("c.status = '{}'", other.as_str()),
-            })
-            .collect();
-        q.push(&format!(" AND ({})", ors.join(" OR ")));
+                CaseStatus::New | CaseStatus::InProgress => {
+                    q.push(&format!("(c.status = '{}' AND NOT ", s.as_str()));
+                    push_pending(q, cq);
+                    q.push(")");
+                }
+                other => {
+                    q.push(&format!("c.status = '{}'", other.as_str()));
+                }
+            }
+        }
+        q.push(")");
     }
     if !cq.stages.is_empty() {
         let list = names(cq.stages.iter().map(|s| s.as_str()));
@@ -284,7 +309,9 @@ pub(crate) fn push_case_where(q: &mut Sql, cq: &CaseQuery, after: Option<Uuid>) 
             " AND EXISTS (SELECT 1 FROM referrals i WHERE i.case_id = c.id AND i.institution_id = ",
         )
         .bind(inst)
-        .push(&format!(" AND i.status IN {visible} LIMIT 1)"));
+        .push(&format!(" AND i.status IN {visible}"));
+        push_partner_only(q, cq, "i");
+        q.push(" LIMIT 1)");
     }
     if let Some(u) = cq.assigned_to {
         q.push(" AND c.assigned_to = ").bind(u);
@@ -301,6 +328,7 @@ pub(crate) fn push_case_where(q: &mut Sql, cq: &CaseQuery, after: Option<Uuid>) 
         q.push(if overdue { " AND " } else { " AND NOT " });
         q.push("EXISTS (SELECT 1 FROM referrals o WHERE o.case_id = c.id AND ");
         rules::push_overdue(q, "o", cq.now);
+        push_partner_only(q, cq, "o");
         q.push(" LIMIT 1)");
     }
     if let Some(from) = cq.created_from {
