@@ -9,6 +9,7 @@ import { DashboardPage } from './pages/Dashboard';
 import { CaseListPage } from './pages/CaseList';
 import { IntakePage } from './pages/Intake';
 import { CasePage } from './pages/CasePage';
+import { BusinessPage } from './pages/BusinessPage';
 import { PartnerInboxPage, PartnerCasesPage } from './pages/Partner';
 import { UsersPage } from './pages/AdminUsers';
 import { InstitutionsPage } from './pages/AdminInstitutions';
@@ -47,6 +48,8 @@ function staffPage(path: string, role: string): ReactNode {
   if (path === '/cases/new') return desk ? <IntakePage /> : <Forbidden />;
   const c = match('/cases/:id', path);
   if (c) return <CasePage key={c.id} id={c.id} />;
+  const biz = match('/businesses/:id', path);
+  if (biz) return desk ? <BusinessPage key={biz.id} id={biz.id} /> : <Forbidden />;
   if (path === '/admin/users') return role === 'ADMIN' ? <UsersPage /> : <Forbidden />;
   if (path === '/admin/institutions') return role === 'ADMIN' ? <InstitutionsPage /> : <Forbidden />;
   return <NotFound />;

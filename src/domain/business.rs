@@ -22,8 +22,14 @@ pub fn employee_band(value: &str) -> DomainResult<String> {
     } else {
         Err(DomainError::invalid(
             Some("employeeBand"),
-            format!("従業員規模は {} のいずれかを選んでください。", EMPLOYEE_BANDS.join("・")),
-            format!("The employee band must be one of {}.", EMPLOYEE_BANDS.join(", ")),
+            format!(
+                "従業員規模は {} のいずれかを選んでください。",
+                EMPLOYEE_BANDS.join("・")
+            ),
+            format!(
+                "The employee band must be one of {}.",
+                EMPLOYEE_BANDS.join(", ")
+            ),
         ))
     }
 }
@@ -181,7 +187,8 @@ pub fn duplicate_reasons(typed: &Identity<'_>, stored: &Identity<'_>) -> Vec<Dup
     {
         out.push(DuplicateReason::Phone);
     }
-    let same_place = matches!((typed.municipality, stored.municipality), (Some(a), Some(b)) if a == b);
+    let same_place =
+        matches!((typed.municipality, stored.municipality), (Some(a), Some(b)) if a == b);
     if same_place && names_close(typed.name, stored.name) {
         out.push(DuplicateReason::CloseName);
     }
@@ -210,7 +217,10 @@ mod tests {
 
     #[test]
     fn names_fold_legal_forms_and_width() {
-        assert_eq!(name_key("株式会社 テスト製作所"), name_key("（株）テスト製作所"));
+        assert_eq!(
+            name_key("株式会社 テスト製作所"),
+            name_key("（株）テスト製作所")
+        );
         assert_eq!(name_key("ＡＢＣ商事"), "abc商事");
         assert!(names_close("株式会社りんご農園", "りんご農園"));
         assert!(names_close("津軽りんご農園", "津軽りんご農圓"));
@@ -240,7 +250,10 @@ mod tests {
         a.corporate_number = Some("5835678256246");
         let mut b = id("y", None);
         b.corporate_number = Some("5835678256246");
-        assert_eq!(duplicate_reasons(&a, &b), [DuplicateReason::CorporateNumber]);
+        assert_eq!(
+            duplicate_reasons(&a, &b),
+            [DuplicateReason::CorporateNumber]
+        );
         b.corporate_number = Some("1234567890128");
         b.emails = vec!["same@example.jp"];
         a.emails = vec!["same@example.jp"];
@@ -251,7 +264,10 @@ mod tests {
     fn bands_and_websites() {
         assert_eq!(employee_band(" ２１-５０ ").unwrap(), "21-50");
         assert!(employee_band("many").is_err());
-        assert_eq!(website(" https://ringo.example/ ").unwrap(), "https://ringo.example/");
+        assert_eq!(
+            website(" https://ringo.example/ ").unwrap(),
+            "https://ringo.example/"
+        );
         assert!(website("ringo.example").is_err());
         assert!(website("https://a b").is_err());
     }

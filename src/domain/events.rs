@@ -315,7 +315,10 @@ impl EventPayload {
                     parts.push(lang.pick(reason.label_ja(), reason.label_en()).to_owned());
                 }
                 if r.withdraw_reason.as_deref() == Some(CONSENT_WITHDRAWN) {
-                    parts.push(lang.pick("情報共有の同意の撤回による", "consent withdrawn").to_owned());
+                    parts.push(
+                        lang.pick("情報共有の同意の撤回による", "consent withdrawn")
+                            .to_owned(),
+                    );
                 }
                 parts.join(" / ")
             }
@@ -326,7 +329,10 @@ impl EventPayload {
             | EventPayload::PersonalDataErased(_)
             | EventPayload::DataExported(_) => String::new(),
             EventPayload::BusinessMerged(_) => lang
-                .pick("重複していた事業者の記録を統合", "duplicate business records merged")
+                .pick(
+                    "重複していた事業者の記録を統合",
+                    "duplicate business records merged",
+                )
                 .to_owned(),
         }
     }

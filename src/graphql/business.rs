@@ -293,11 +293,7 @@ impl BusinessHistoryEntry {
         let Some(id) = self.0.actor_id else {
             return Ok(None);
         };
-        Ok(state(ctx)
-            .store
-            .user(id)
-            .await?
-            .map(super::types::User))
+        Ok(state(ctx).store.user(id).await?.map(super::types::User))
     }
     /// The other record of a merge.
     async fn other_business_id(&self) -> Option<ID> {
@@ -522,8 +518,13 @@ impl BusinessMutation {
         input: BusinessContactInput,
     ) -> AppResult<Business> {
         let v = desk(ctx)?;
-        let (rec, _) =
-            svc::add_contact(state(ctx), v, self::business_id(&business_id)?, input.into()).await?;
+        let (rec, _) = svc::add_contact(
+            state(ctx),
+            v,
+            self::business_id(&business_id)?,
+            input.into(),
+        )
+        .await?;
         forget(ctx);
         Ok(Business(rec.row))
     }
@@ -561,7 +562,13 @@ impl BusinessMutation {
         merge_id: ID,
     ) -> AppResult<Business> {
         let v = admin(ctx)?;
-        let rec = svc::merge(state(ctx), v, business_id(&keep_id)?, business_id(&merge_id)?).await?;
+        let rec = svc::merge(
+            state(ctx),
+            v,
+            business_id(&keep_id)?,
+            business_id(&merge_id)?,
+        )
+        .await?;
         forget(ctx);
         Ok(Business(rec.row))
     }

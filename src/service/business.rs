@@ -87,7 +87,12 @@ pub async fn supporting_institutions(
         .referrals_for_cases(&ids)
         .await?
         .into_iter()
-        .filter(|r| matches!(r.status, ReferralStatus::Accepted | ReferralStatus::Completed))
+        .filter(|r| {
+            matches!(
+                r.status,
+                ReferralStatus::Accepted | ReferralStatus::Completed
+            )
+        })
         .map(|r| r.institution_id)
         .collect();
     let ids: Vec<Uuid> = inst.into_iter().collect();
@@ -217,7 +222,13 @@ pub async fn update(
                 let history = if fields.is_empty() {
                     Vec::new()
                 } else {
-                    vec![HistoryRow::new(&rec.row, Some(actor), now, "UPDATED", fields)]
+                    vec![HistoryRow::new(
+                        &rec.row,
+                        Some(actor),
+                        now,
+                        "UPDATED",
+                        fields,
+                    )]
                 };
                 Ok(BusinessChange {
                     record: Some(out),
@@ -514,7 +525,10 @@ pub async fn candidates(st: &AppState, lab_id: Uuid, p: &Probe) -> AppResult<Vec
     };
     let mut out = Vec::new();
     for b in pool {
-        let mine: Vec<&ContactRow> = contacts.iter().filter(|c| c.business_id == b.row.id).collect();
+        let mine: Vec<&ContactRow> = contacts
+            .iter()
+            .filter(|c| c.business_id == b.row.id)
+            .collect();
         let stored = Identity {
             name: &b.row.name,
             corporate_number: b.row.corporate_number.as_deref(),
@@ -543,7 +557,11 @@ pub async fn candidates(st: &AppState, lab_id: Uuid, p: &Probe) -> AppResult<Vec
 
 /// Possible duplicates of a stored business (desk: the business page and
 /// every case of a web submission show them).
-pub async fn duplicates_of(st: &AppState, v: &Viewer, rec: &BusinessRecord) -> AppResult<Vec<Candidate>> {
+pub async fn duplicates_of(
+    st: &AppState,
+    v: &Viewer,
+    rec: &BusinessRecord,
+) -> AppResult<Vec<Candidate>> {
     require_desk(v)?;
     if rec.row.erased_at.is_some() || rec.merged_into_id.is_some() {
         return Ok(Vec::new());
@@ -618,7 +636,11 @@ pub fn differences(stored: &BusinessRow, typed: &BusinessRow) -> Vec<Difference>
             });
         }
     };
-    cmp("name", &Some(stored.name.clone()), &Some(typed.name.clone()));
+    cmp(
+        "name",
+        &Some(stored.name.clone()),
+        &Some(typed.name.clone()),
+    );
     cmp("industry", &stored.industry, &typed.industry);
     cmp("municipality", &stored.municipality, &typed.municipality);
     cmp("contactName", &stored.contact_name, &typed.contact_name);
@@ -635,7 +657,9 @@ pub fn offered_contact(typed: &BusinessRow, contacts: &[ContactRow]) -> Option<C
     }
     let same = |t: &Option<String>, s: &Option<String>| t.is_none() || t == s;
     let known = contacts.iter().any(|c| {
-        same(&typed.contact_name, &c.name) && same(&typed.email, &c.email) && same(&typed.phone, &c.phone)
+        same(&typed.contact_name, &c.name)
+            && same(&typed.email, &c.email)
+            && same(&typed.phone, &c.phone)
     });
     (!known).then(|| ContactFields {
         name: typed.contact_name.clone(),
@@ -669,7 +693,12 @@ pub async fn offer_after_open(
 /// record (each case in its own transaction, chained and sealed); then the
 /// contacts move and `mergeId` is marked merged. Running it again finishes
 /// an interrupted merge.
-pub async fn merge(st: &AppState, v: &Viewer, keep: Uuid, merge: Uuid) -> AppResult<BusinessRecord> {
+pub async fn merge(
+    st: &AppState,
+    v: &Viewer,
+    keep: Uuid,
+    merge: Uuid,
+) -> AppResult<BusinessRecord> {
     require_admin(v)?;
     if keep == merge {
         return Err(AppError::bad_input(
@@ -679,8 +708,14 @@ pub async fn merge(st: &AppState, v: &Viewer, keep: Uuid, merge: Uuid) -> AppRes
         ));
     }
     let store = st.store.as_ref();
-    let k = store.business_record(v.lab_id, keep).await?.ok_or_else(business_not_found)?;
-    let m = store.business_record(v.lab_id, merge).await?.ok_or_else(business_not_found)?;
+    let k = store
+        .business_record(v.lab_id, keep)
+        .await?
+        .ok_or_else(business_not_found)?;
+    let m = store
+        .business_record(v.lab_id, merge)
+        .await?
+        .ok_or_else(business_not_found)?;
     for r in [&k, &m] {
         if r.row.erased_at.is_some() {
             return Err(AppError::conflict(
@@ -717,7 +752,9 @@ pub async fn merge(st: &AppState, v: &Viewer, keep: Uuid, merge: Uuid) -> AppRes
             .await?;
     }
     // search-index: the moved cases now carry the kept business's name.
-    store.finish_merge(v.lab_id, keep, merge, actor, st.now()).await
+    store
+        .finish_merge(v.lab_id, keep, merge, actor, st.now())
+        .await
 }
 
 /// When `updateCase` withdraws the consent to share: every `PENDING`
@@ -738,7 +775,11 @@ pub fn withdraw_pending_on_consent(
     if !withdrawn {
         return change;
     }
-    for r in s.referrals.iter().filter(|r| r.status == ReferralStatus::Pending) {
+    for r in s
+        .referrals
+        .iter()
+        .filter(|r| r.status == ReferralStatus::Pending)
+    {
         let mut r = r.clone();
         r.status = ReferralStatus::Withdrawn;
         r.decided_by = Some(actor);
@@ -752,7 +793,9 @@ pub fn withdraw_pending_on_consent(
             .unwrap_or_default();
         change
             .events
-            .push(crate::service::events::withdrawn_for_consent(actor, &r, name));
+            .push(crate::service::events::withdrawn_for_consent(
+                actor, &r, name,
+            ));
         change.updated_referrals.push(r);
     }
     change
@@ -817,10 +860,16 @@ mod tests {
             corporate_number: Some("1234567890123".into()),
             ..Default::default()
         };
-        assert_eq!(decide_edit(&lab, &rec(), &bad).unwrap_err().code(), "BAD_USER_INPUT");
+        assert_eq!(
+            decide_edit(&lab, &rec(), &bad).unwrap_err().code(),
+            "BAD_USER_INPUT"
+        );
         let mut erased = rec();
         erased.row.erased_at = Some(Utc::now());
-        assert_eq!(decide_edit(&lab, &erased, &e).unwrap_err().code(), "CONFLICT");
+        assert_eq!(
+            decide_edit(&lab, &erased, &e).unwrap_err().code(),
+            "CONFLICT"
+        );
     }
 
     #[test]

@@ -433,7 +433,9 @@ impl<S: HasDb> BusinessStore for S {
         lab_id: Uuid,
         p: &DuplicateProbe,
     ) -> AppResult<Vec<BusinessRecord>> {
-        let mut q = sql(&format!("SELECT {RECORD_COLS} FROM businesses b WHERE lab_id = "));
+        let mut q = sql(&format!(
+            "SELECT {RECORD_COLS} FROM businesses b WHERE lab_id = "
+        ));
         q.bind(lab_id)
             .push(" AND erased_at IS NULL AND merged_into_id IS NULL");
         if let Some(x) = p.exclude {
@@ -585,7 +587,13 @@ impl<S: HasDb> BusinessStore for S {
         }
         insert_history(
             &mut tx,
-            &[HistoryRow::new(&rec.row, Some(actor), now, "ERASED", Vec::new())],
+            &[HistoryRow::new(
+                &rec.row,
+                Some(actor),
+                now,
+                "ERASED",
+                Vec::new(),
+            )],
         )
         .await?;
         tx.commit().await?;

@@ -247,7 +247,8 @@ fn names<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 /// referrals it may see, never over another institution's.
 fn push_partner_only(q: &mut Sql, cq: &CaseQuery, alias: &str) {
     if let Some(inst) = cq.partner_institution {
-        q.push(&format!(" AND {alias}.institution_id = ")).bind(inst);
+        q.push(&format!(" AND {alias}.institution_id = "))
+            .bind(inst);
     }
 }
 

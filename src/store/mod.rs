@@ -42,14 +42,7 @@ pub use sqlite::SqliteStore;
 
 /// Every domain operation the service needs from storage.
 pub trait Store:
-    DirectoryStore
-    + CaseStore
-    + BusinessStore
-    + ReportStore
-    + IdempotencyStore
-    + Send
-    + Sync
-    + 'static
+    DirectoryStore + CaseStore + BusinessStore + ReportStore + IdempotencyStore + Send + Sync + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -70,7 +70,11 @@ async fn desk_scenario_returning_business_edit_duplicates_merge(b: Backend) {
         )
         .await;
     let first = first.ok()["openCase"].clone();
-    assert_eq!(first["offeredContact"], Value::Null, "{b:?}: a new business keeps its contact");
+    assert_eq!(
+        first["offeredContact"],
+        Value::Null,
+        "{b:?}: a new business keeps its contact"
+    );
     let bid = first["case"]["business"]["id"].clone();
     let typed = ringo(&number, "佐藤 花子", "sato@ringo.example", "0172-00-2222");
     let check = app
@@ -98,8 +102,14 @@ async fn desk_scenario_returning_business_edit_duplicates_merge(b: Backend) {
         )
         .await;
     let second = second.ok()["openCase"].clone();
-    assert_eq!(second["case"]["business"]["id"], bid, "{b:?}: the known record");
-    assert_eq!(second["offeredContact"]["name"], "佐藤 花子", "{b:?}: offered, not dropped");
+    assert_eq!(
+        second["case"]["business"]["id"], bid,
+        "{b:?}: the known record"
+    );
+    assert_eq!(
+        second["offeredContact"]["name"], "佐藤 花子",
+        "{b:?}: offered, not dropped"
+    );
     // The concierge accepts the offer.
     let r = app
         .gql(
@@ -143,8 +153,14 @@ async fn desk_scenario_returning_business_edit_duplicates_merge(b: Backend) {
     let updated = history.iter().find(|h| h["kind"] == "UPDATED").unwrap();
     assert_eq!(updated["fields"], json!(["employeeBand", "website"]));
     assert!(updated["actor"]["id"].is_string());
-    let added = history.iter().find(|h| h["kind"] == "CONTACT_ADDED").unwrap();
-    assert!(!added.to_string().contains("佐藤"), "no personal values in history");
+    let added = history
+        .iter()
+        .find(|h| h["kind"] == "CONTACT_ADDED")
+        .unwrap();
+    assert!(
+        !added.to_string().contains("佐藤"),
+        "no personal values in history"
+    );
 
     // Duplicate web submissions: both cases show the other record as a candidate.
     let mut refs = Vec::new();
@@ -153,7 +169,12 @@ async fn desk_scenario_returning_business_edit_duplicates_merge(b: Backend) {
             .email("info@ringo-kobo.example")
             .submit_from(&app, ip)
             .await;
-        refs.push(r.ok()["submitConsultation"]["reference"].as_str().unwrap().to_owned());
+        refs.push(
+            r.ok()["submitConsultation"]["reference"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     let mut web = Vec::new();
     for r in &refs {
@@ -183,13 +204,29 @@ async fn desk_scenario_returning_business_edit_duplicates_merge(b: Backend) {
 
     // Merge: admin only, never across labs.
     let vars = json!({ "k": web[0]["id"], "m": web[1]["id"] });
-    assert_code(&app.gql(Some(&t.concierge), MERGE, vars.clone()).await, "FORBIDDEN", "concierge merge");
-    assert_code(&app.gql(Some(&t.koda), MERGE, vars.clone()).await, "NOT_FOUND", "other lab's admin");
+    assert_code(
+        &app.gql(Some(&t.concierge), MERGE, vars.clone()).await,
+        "FORBIDDEN",
+        "concierge merge",
+    );
+    assert_code(
+        &app.gql(Some(&t.koda), MERGE, vars.clone()).await,
+        "NOT_FOUND",
+        "other lab's admin",
+    );
     app.gql(Some(&t.admin), MERGE, vars).await.ok();
     let r = app
-        .gql(Some(&t.admin), MERGE, json!({ "k": bid, "m": web[0]["id"] }))
+        .gql(
+            Some(&t.admin),
+            MERGE,
+            json!({ "k": bid, "m": web[0]["id"] }),
+        )
         .await;
-    assert_eq!(r.ok()["mergeBusinesses"]["cases"].as_array().unwrap().len(), 4, "{b:?}");
+    assert_eq!(
+        r.ok()["mergeBusinesses"]["cases"].as_array().unwrap().len(),
+        4,
+        "{b:?}"
+    );
 
     let page = business(&app, &t.concierge, &bid).await;
     let cases = page["cases"].as_array().unwrap();
@@ -201,7 +238,11 @@ async fn desk_scenario_returning_business_edit_duplicates_merge(b: Backend) {
     assert_eq!(merged.len(), 2, "{b:?}: every moved case records the merge");
     assert_eq!(page["stagePath"].as_array().unwrap().len(), 4);
     assert_eq!(page["consent"]["casesWithConsent"], 4);
-    assert_eq!(page["contacts"].as_array().unwrap().len(), 4, "{b:?}: contacts moved");
+    assert_eq!(
+        page["contacts"].as_array().unwrap().len(),
+        4,
+        "{b:?}: contacts moved"
+    );
     assert_eq!(
         page["contacts"]
             .as_array()
@@ -237,12 +278,17 @@ async fn withdrawing_consent_withdraws_pending_and_hides_contact_data(b: Backend
         let app = &app;
         let id = opened.id.clone();
         async move {
-            app.gql(Some(&t), PARTNER_VIEW, json!({ "id": id })).await.ok()["case"]["business"]
+            app.gql(Some(&t), PARTNER_VIEW, json!({ "id": id }))
+                .await
+                .ok()["case"]["business"]
                 .clone()
         }
     };
     let before = seen(t.center.clone()).await;
-    assert_eq!(before["contactName"], "津軽 太郎", "{b:?}: accepted + consent");
+    assert_eq!(
+        before["contactName"], "津軽 太郎",
+        "{b:?}: accepted + consent"
+    );
     assert_eq!(before["phone"], "0172-11-2233");
     let pending = seen(t.bank.clone()).await;
     assert_eq!(
@@ -253,15 +299,26 @@ async fn withdrawing_consent_withdraws_pending_and_hides_contact_data(b: Backend
     );
 
     let v = version(&app, &t.concierge, &opened.id).await;
-    update_case(&app, &t.concierge, &opened.id, v, json!({ "consentToShare": false }))
-        .await
-        .ok();
+    update_case(
+        &app,
+        &t.concierge,
+        &opened.id,
+        v,
+        json!({ "consentToShare": false }),
+    )
+    .await
+    .ok();
     let case = case_ok(&app, &t.concierge, &opened.id).await;
     let r = case["referrals"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["institution"]["name"].as_str().unwrap().to_owned(), r["status"].as_str().unwrap().to_owned()))
+        .map(|r| {
+            (
+                r["institution"]["name"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect::<BTreeMap<_, _>>();
     assert_eq!(r[BANK], "WITHDRAWN", "{b:?}: pending withdrawn");
     assert_eq!(r[CENTER], "ACCEPTED", "{b:?}: accepted stays");
@@ -284,9 +341,15 @@ async fn withdrawing_consent_withdraws_pending_and_hides_contact_data(b: Backend
     let r = refer(&app, &t.concierge, &opened.id, &univ, None).await;
     assert!(r.code().is_some(), "{b:?}: no referral without consent");
     let v = version(&app, &t.concierge, &opened.id).await;
-    update_case(&app, &t.concierge, &opened.id, v, json!({ "consentToShare": true }))
-        .await
-        .ok();
+    update_case(
+        &app,
+        &t.concierge,
+        &opened.id,
+        v,
+        json!({ "consentToShare": true }),
+    )
+    .await
+    .ok();
     refer_ok(&app, &t.concierge, &opened.id, &univ).await;
     assert_eq!(seen(t.center.clone()).await["contactName"], "津軽 太郎");
     verify(&app).await;
@@ -305,12 +368,11 @@ async fn all_text(app: &TestApp) -> String {
             .await
             .unwrap();
             for (t,) in tables {
-                let cols: Vec<(String,)> =
-                    sqlx::query_as("SELECT name FROM pragma_table_info(?)")
-                        .bind(&t)
-                        .fetch_all(&pool)
-                        .await
-                        .unwrap();
+                let cols: Vec<(String,)> = sqlx::query_as("SELECT name FROM pragma_table_info(?)")
+                    .bind(&t)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
                 let expr = cols
                     .iter()
                     .map(|(c,)| format!("CASE WHEN typeof(\"{c}\") = 'blob' THEN '' ELSE COALESCE(CAST(\"{c}\" AS TEXT), '') END"))
@@ -389,9 +451,13 @@ async fn typed_business(app: &TestApp, t: &Tokens, number: &str) -> (Value, Open
     .await;
     let bid = opened.case["business"]["id"].clone();
     let v = business(app, &t.concierge, &bid).await["version"].clone();
-    app.gql(Some(&t.concierge), UPDATE, json!({ "id": bid, "v": v, "i": { "website": TYPED[4] } }))
-        .await
-        .ok();
+    app.gql(
+        Some(&t.concierge),
+        UPDATE,
+        json!({ "id": bid, "v": v, "i": { "website": TYPED[4] } }),
+    )
+    .await
+    .ok();
     app.gql(
         Some(&t.concierge),
         ADD_CONTACT,
@@ -404,11 +470,20 @@ async fn typed_business(app: &TestApp, t: &Tokens, number: &str) -> (Value, Open
     let rid = r.ok()["referCase"]["id"].as_str().unwrap().to_owned();
     accept(app, &t.bank, &rid, Some(TYPED[10])).await.ok();
     complete(app, &t.bank, &rid, TYPED[11]).await.ok();
-    add_note(app, &t.concierge, &opened.id, TYPED[13], "DESK").await.ok();
-    let v = version(app, &t.concierge, &opened.id).await;
-    resolve(app, &t.concierge, &opened.id, v, &["FINANCING_ARRANGED"], TYPED[12])
+    add_note(app, &t.concierge, &opened.id, TYPED[13], "DESK")
         .await
         .ok();
+    let v = version(app, &t.concierge, &opened.id).await;
+    resolve(
+        app,
+        &t.concierge,
+        &opened.id,
+        v,
+        &["FINANCING_ARRANGED"],
+        TYPED[12],
+    )
+    .await
+    .ok();
     close(app, &t.concierge, &opened.id).await.ok();
     (bid, opened)
 }
@@ -422,9 +497,14 @@ async fn erasure_leaves_no_typed_string_in_any_table(b: Backend) {
     let (bid, opened) = typed_business(&app, &t, &number).await;
     let before = all_text(&app).await;
     for s in TYPED {
-        assert!(before.contains(s), "{b:?}: the scan sees {s} before erasure");
+        assert!(
+            before.contains(s),
+            "{b:?}: the scan sees {s} before erasure"
+        );
     }
-    app.gql(Some(&t.admin), ERASE, json!({ "b": bid })).await.ok();
+    app.gql(Some(&t.admin), ERASE, json!({ "b": bid }))
+        .await
+        .ok();
     let after = all_text(&app).await;
     for s in TYPED {
         let line = after.lines().find(|l| l.contains(s));
@@ -432,7 +512,11 @@ async fn erasure_leaves_no_typed_string_in_any_table(b: Backend) {
     }
     verify(&app).await;
     let r = app
-        .gql(None, Q_STATUS, json!({ "r": opened.reference, "c": opened.access_code }))
+        .gql(
+            None,
+            Q_STATUS,
+            json!({ "r": opened.reference, "c": opened.access_code }),
+        )
         .await;
     assert_eq!(r.ok()["caseStatus"], Value::Null);
 
@@ -453,12 +537,24 @@ async fn erasure_leaves_no_typed_string_in_any_table(b: Backend) {
     assert_eq!(page["previouslyErased"], true);
     assert_eq!(page["name"], "弘前ねぷた工芸（新）");
     assert_eq!(page["contactName"], "新担当 高橋");
-    assert_eq!(page["cases"].as_array().unwrap().len(), 1, "no data carried over");
+    assert_eq!(
+        page["cases"].as_array().unwrap().len(),
+        1,
+        "no data carried over"
+    );
     assert_eq!(page["contacts"].as_array().unwrap().len(), 1);
     let r = app
-        .gql(None, Q_STATUS, json!({ "r": again.reference, "c": again.access_code }))
+        .gql(
+            None,
+            Q_STATUS,
+            json!({ "r": again.reference, "c": again.access_code }),
+        )
         .await;
-    assert_eq!(r.ok()["caseStatus"]["reference"], json!(again.reference), "{b:?}: status page works");
+    assert_eq!(
+        r.ok()["caseStatus"]["reference"],
+        json!(again.reference),
+        "{b:?}: status page works"
+    );
 }
 
 /// A small validator for the JSON Schema keywords the export schema uses; any
@@ -468,8 +564,21 @@ fn validate(root: &Value, schema: &Value, v: &Value, path: &str, errors: &mut Ve
     for k in obj.keys() {
         assert!(
             [
-                "$schema", "$id", "title", "description", "$defs", "$ref", "type", "properties",
-                "required", "additionalProperties", "items", "enum", "const", "minimum", "format"
+                "$schema",
+                "$id",
+                "title",
+                "description",
+                "$defs",
+                "$ref",
+                "type",
+                "properties",
+                "required",
+                "additionalProperties",
+                "items",
+                "enum",
+                "const",
+                "minimum",
+                "format"
             ]
             .contains(&k.as_str()),
             "unsupported schema keyword {k} at {path}"
@@ -527,7 +636,12 @@ fn validate(root: &Value, schema: &Value, v: &Value, path: &str, errors: &mut Ve
     }
     if let Some(o) = v.as_object() {
         let props = obj.get("properties").and_then(Value::as_object);
-        for req in obj.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for req in obj
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if !o.contains_key(req.as_str().unwrap()) {
                 errors.push(format!("{path}: missing {req}"));
             }
@@ -550,11 +664,21 @@ async fn export_validates_and_holds_every_typed_string(b: Backend) {
     let app = spawn_app(b).await;
     let t = Tokens::login_all(&app).await;
     let (bid, opened) = typed_business(&app, &t, &corporate_number("700000000033")).await;
-    for (who, token) in [("partner", &t.bank), ("concierge", &t.concierge), ("other lab", &t.koda)] {
-        let r = app.gql(Some(token.as_str()), EXPORT, json!({ "b": bid })).await;
+    for (who, token) in [
+        ("partner", &t.bank),
+        ("concierge", &t.concierge),
+        ("other lab", &t.koda),
+    ] {
+        let r = app
+            .gql(Some(token.as_str()), EXPORT, json!({ "b": bid }))
+            .await;
         assert_code(&r, "NOT_FOUND", who);
     }
-    let doc = app.gql(Some(&t.admin), EXPORT, json!({ "b": bid })).await.ok()["exportBusinessData"].clone();
+    let doc = app
+        .gql(Some(&t.admin), EXPORT, json!({ "b": bid }))
+        .await
+        .ok()["exportBusinessData"]
+        .clone();
     let schema: Value =
         serde_json::from_str(include_str!("../../docs/business-export.schema.json")).unwrap();
     let mut errors = Vec::new();
@@ -566,25 +690,48 @@ async fn export_validates_and_holds_every_typed_string(b: Backend) {
     }
     assert_eq!(doc["format"], "dxdesk.business-export");
     // The download gives the same document, and every export is recorded.
-    let url = app.url(&format!("/api/businesses/{}/export.json", bid.as_str().unwrap()));
-    let r = app.http.get(&url).bearer_auth(&t.admin).send().await.unwrap();
+    let url = app.url(&format!(
+        "/api/businesses/{}/export.json",
+        bid.as_str().unwrap()
+    ));
+    let r = app
+        .http
+        .get(&url)
+        .bearer_auth(&t.admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let file: Value = r.json().await.unwrap();
     let mut errors = Vec::new();
     validate(&schema, &schema, &file, "$", &mut errors);
     assert!(errors.is_empty(), "{b:?}: {errors:#?}");
     assert_eq!(file["cases"][0]["title"], TYPED[7]);
-    let r = app.http.get(&url).bearer_auth(&t.bank).send().await.unwrap();
+    let r = app
+        .http
+        .get(&url)
+        .bearer_auth(&t.bank)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404, "{b:?}: a partner's download");
     let case = case_ok(&app, &t.concierge, &opened.id).await;
     assert_eq!(
-        kinds(&case).iter().filter(|k| *k == "DATA_EXPORTED").count(),
+        kinds(&case)
+            .iter()
+            .filter(|k| *k == "DATA_EXPORTED")
+            .count(),
         2,
         "{b:?}: both exports on the support record"
     );
     let page = business(&app, &t.concierge, &bid).await;
     assert_eq!(
-        page["history"].as_array().unwrap().iter().filter(|h| h["kind"] == "EXPORTED").count(),
+        page["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["kind"] == "EXPORTED")
+            .count(),
         2
     );
     verify(&app).await;
@@ -594,12 +741,25 @@ backend_tests!(permission_matrix_over_every_case_filter_field);
 
 /// Sample values for every `CaseFilter` field. A field without samples fails
 /// the test: a new filter cannot skip the matrix.
-fn samples(field: &str, ids: &BTreeMap<&str, Value>, now: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
+fn samples(
+    field: &str,
+    ids: &BTreeMap<&str, Value>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Value> {
     let day = chrono::Duration::days(1);
     match field {
-        "status" => vec![json!(["REFERRED"]), json!(["NEW"]), json!(["IN_PROGRESS"]), json!(["REFERRED", "IN_PROGRESS"])],
+        "status" => vec![
+            json!(["REFERRED"]),
+            json!(["NEW"]),
+            json!(["IN_PROGRESS"]),
+            json!(["REFERRED", "IN_PROGRESS"]),
+        ],
         "stage" => vec![json!(["CONSULT"]), json!(["TRY"])],
-        "institutionId" => vec![ids["center"].clone(), ids["bank"].clone(), ids["univ"].clone()],
+        "institutionId" => vec![
+            ids["center"].clone(),
+            ids["bank"].clone(),
+            ids["univ"].clone(),
+        ],
         "assignedToId" => vec![ids["concierge"].clone()],
         "businessId" => vec![ids["business"].clone()],
         "topic" => vec![json!("IoT")],
@@ -657,7 +817,9 @@ async fn permission_matrix_over_every_case_filter_field(b: Backend) {
         .map(|f| f["name"].as_str().unwrap().to_owned())
         .collect();
     assert!(fields.len() >= 10, "{fields:?}");
-    let me = app.gql(Some(&t.concierge), "{ me { id } }", json!({})).await;
+    let me = app
+        .gql(Some(&t.concierge), "{ me { id } }", json!({}))
+        .await;
     let ids: BTreeMap<&str, Value> = [
         ("center", json!(center)),
         ("bank", json!(bank)),
@@ -690,24 +852,55 @@ async fn permission_matrix_over_every_case_filter_field(b: Backend) {
                 for (name, f) in &filters {
                     let r = app.gql(Some(token.as_str()), Q, json!({ "f": f })).await;
                     let c = &r.ok()["cases"];
-                    let nodes = c["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect::<Vec<_>>();
-                    assert_eq!(c["totalCount"], json!(nodes.len()), "{label} {role} {name}: count = rows");
+                    let nodes = c["edges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["node"].clone())
+                        .collect::<Vec<_>>();
+                    assert_eq!(
+                        c["totalCount"],
+                        json!(nodes.len()),
+                        "{label} {role} {name}: count = rows"
+                    );
                     for n in &nodes {
                         let r = get_case(app, token, n["id"].as_str().unwrap()).await;
-                        assert!(r.code().is_none(), "{label} {role} {name}: listed but unreadable");
+                        assert!(
+                            r.code().is_none(),
+                            "{label} {role} {name}: listed but unreadable"
+                        );
                     }
-                    out.insert((role, name.clone()), json!({ "n": c["totalCount"], "nodes": nodes }));
+                    out.insert(
+                        (role, name.clone()),
+                        json!({ "n": c["totalCount"], "nodes": nodes }),
+                    );
                 }
             }
             out
         }
     };
     let before = run("before").await;
-    let center_sees = |m: &BTreeMap<(&str, String), Value>, f: &str| m[&("center", f.to_owned())].clone();
-    assert_eq!(center_sees(&before, &format!("institutionId=\"{bank}\""))["n"], 0, "{b:?}: another institution's referrals");
-    assert_eq!(center_sees(&before, "status=[\"REFERRED\"]")["nodes"], json!([{ "id": z.id, "status": "REFERRED" }]), "{b:?}");
-    assert_eq!(center_sees(&before, "overdue=true")["nodes"], json!([{ "id": z.id, "status": "REFERRED" }]), "{b:?}");
-    assert!(before.iter().filter(|((r, _), _)| *r == "koda").all(|(_, v)| v["n"] == 0));
+    let center_sees =
+        |m: &BTreeMap<(&str, String), Value>, f: &str| m[&("center", f.to_owned())].clone();
+    assert_eq!(
+        center_sees(&before, &format!("institutionId=\"{bank}\""))["n"],
+        0,
+        "{b:?}: another institution's referrals"
+    );
+    assert_eq!(
+        center_sees(&before, "status=[\"REFERRED\"]")["nodes"],
+        json!([{ "id": z.id, "status": "REFERRED" }]),
+        "{b:?}"
+    );
+    assert_eq!(
+        center_sees(&before, "overdue=true")["nodes"],
+        json!([{ "id": z.id, "status": "REFERRED" }]),
+        "{b:?}"
+    );
+    assert!(before
+        .iter()
+        .filter(|((r, _), _)| *r == "koda")
+        .all(|(_, v)| v["n"] == 0));
 
     // What another institution does must not change any answer a partner gets.
     withdraw(&app, &t.concierge, &xb, None).await.ok();
@@ -715,7 +908,10 @@ async fn permission_matrix_over_every_case_filter_field(b: Backend) {
     for role in ["center", "univ"] {
         for (name, _) in &filters {
             let k = (role, name.clone());
-            assert_eq!(before[&k], after[&k], "{b:?}: {role} with {name} changed with the bank's referral");
+            assert_eq!(
+                before[&k], after[&k],
+                "{b:?}: {role} with {name} changed with the bank's referral"
+            );
         }
     }
 }
