@@ -235,7 +235,7 @@ mod tests {
         typed.phones = vec!["017-700-0000"];
         let mut stored = id("株式会社りんご農園", Some("青森市"));
         stored.emails = vec!["info@ringo.example"];
-        stored.phones = vec!["０１７７０００００００"];
+        stored.phones = vec!["０１７－７００－００００"];
         assert_eq!(
             duplicate_reasons(&typed, &stored),
             [
