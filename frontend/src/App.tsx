@@ -14,6 +14,7 @@ const DashboardPage = lazy(() => import('./pages/Dashboard').then((m) => ({ defa
 const CaseListPage = lazy(() => import('./pages/CaseList').then((m) => ({ default: m.CaseListPage })));
 const IntakePage = lazy(() => import('./pages/Intake').then((m) => ({ default: m.IntakePage })));
 const CasePage = lazy(() => import('./pages/CasePage').then((m) => ({ default: m.CasePage })));
+const BusinessPage = lazy(() => import('./pages/BusinessPage').then((m) => ({ default: m.BusinessPage })));
 const PartnerInboxPage = lazy(() => import('./pages/Partner').then((m) => ({ default: m.PartnerInboxPage })));
 const PartnerCasesPage = lazy(() => import('./pages/Partner').then((m) => ({ default: m.PartnerCasesPage })));
 const UsersPage = lazy(() => import('./pages/AdminUsers').then((m) => ({ default: m.UsersPage })));
@@ -50,6 +51,8 @@ function staffPage(path: string, role: string): ReactNode {
   if (path === '/cases/new') return desk ? <IntakePage /> : <Forbidden />;
   const c = match('/cases/:id', path);
   if (c) return <CasePage key={c.id} id={c.id} />;
+  const biz = match('/businesses/:id', path);
+  if (biz) return desk ? <BusinessPage key={biz.id} id={biz.id} /> : <Forbidden />;
   if (path === '/admin/users') return role === 'ADMIN' ? <UsersPage /> : <Forbidden />;
   if (path === '/admin/institutions') return role === 'ADMIN' ? <InstitutionsPage /> : <Forbidden />;
   return <NotFound />;

@@ -67,7 +67,18 @@ pub struct ReferralEvent {
     /// When declined: the reason code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<DeclineReason>,
+    /// When withdrawn by the system rather than by hand: why, as a fixed
+    /// phrase (`consent withdrawn`), never free text.
+    #[serde(
+        default,
+        rename = "withdrawReason",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub withdraw_reason: Option<String>,
 }
+
+/// Why a referral was withdrawn when the business withdrew its consent.
+pub const CONSENT_WITHDRAWN: &str = "consent withdrawn";
 
 /// `NOTE_ADDED`: the note's id and visibility (never its body).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +92,21 @@ pub struct NoteAdded {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Erased {
+    pub business_id: Uuid,
+}
+
+/// `BUSINESS_MERGED`: the case's business record `from` was merged into `into`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Merged {
+    pub from_business_id: Uuid,
+    pub into_business_id: Uuid,
+}
+
+/// `DATA_EXPORTED`: the business's data was disclosed (APPI art. 33).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exported {
     pub business_id: Uuid,
 }
 
@@ -102,6 +128,8 @@ pub enum EventPayload {
     Closed(Change<CaseStatus>),
     AccessCodeRotated,
     PersonalDataErased(Erased),
+    BusinessMerged(Merged),
+    DataExported(Exported),
 }
 
 impl EventPayload {
@@ -123,6 +151,8 @@ impl EventPayload {
             EventPayload::Closed(_) => EventKind::Closed,
             EventPayload::AccessCodeRotated => EventKind::AccessCodeRotated,
             EventPayload::PersonalDataErased(_) => EventKind::PersonalDataErased,
+            EventPayload::BusinessMerged(_) => EventKind::BusinessMerged,
+            EventPayload::DataExported(_) => EventKind::DataExported,
         }
     }
 
@@ -180,6 +210,8 @@ impl EventPayload {
             EventPayload::Resolved(p) => v(p),
             EventPayload::AccessCodeRotated => Value::Object(Default::default()),
             EventPayload::PersonalDataErased(p) => v(p),
+            EventPayload::BusinessMerged(p) => v(p),
+            EventPayload::DataExported(p) => v(p),
         }
     }
 
@@ -204,6 +236,8 @@ impl EventPayload {
             EventKind::Closed => EventPayload::Closed(de(json)?),
             EventKind::AccessCodeRotated => EventPayload::AccessCodeRotated,
             EventKind::PersonalDataErased => EventPayload::PersonalDataErased(de(json)?),
+            EventKind::BusinessMerged => EventPayload::BusinessMerged(de(json)?),
+            EventKind::DataExported => EventPayload::DataExported(de(json)?),
         })
     }
 
@@ -280,12 +314,26 @@ impl EventPayload {
                 if let Some(reason) = r.reason {
                     parts.push(lang.pick(reason.label_ja(), reason.label_en()).to_owned());
                 }
+                if r.withdraw_reason.as_deref() == Some(CONSENT_WITHDRAWN) {
+                    parts.push(
+                        lang.pick("情報共有の同意の撤回による", "consent withdrawn")
+                            .to_owned(),
+                    );
+                }
                 parts.join(" / ")
             }
             EventPayload::NoteAdded(n) => lang
                 .pick(n.visibility.label_ja(), n.visibility.label_en())
                 .to_owned(),
-            EventPayload::AccessCodeRotated | EventPayload::PersonalDataErased(_) => String::new(),
+            EventPayload::AccessCodeRotated
+            | EventPayload::PersonalDataErased(_)
+            | EventPayload::DataExported(_) => String::new(),
+            EventPayload::BusinessMerged(_) => lang
+                .pick(
+                    "重複していた事業者の記録を統合",
+                    "duplicate business records merged",
+                )
+                .to_owned(),
         }
     }
 }
@@ -320,6 +368,7 @@ mod tests {
             pickup_deadline: (status == ReferralStatus::Pending)
                 .then(|| "2026-04-03T08:59:59.999999Z".to_owned()),
             reason,
+            withdraw_reason: None,
         }
     }
 
@@ -380,6 +429,13 @@ mod tests {
             ),
             EventPayload::AccessCodeRotated,
             EventPayload::PersonalDataErased(Erased {
+                business_id: Uuid::nil(),
+            }),
+            EventPayload::BusinessMerged(Merged {
+                from_business_id: Uuid::nil(),
+                into_business_id: Uuid::nil(),
+            }),
+            EventPayload::DataExported(Exported {
                 business_id: Uuid::nil(),
             }),
         ];

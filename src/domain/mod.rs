@@ -4,6 +4,7 @@
 //! draws from the OS random source) and unit-tested in place.
 
 pub mod access_code;
+pub mod business;
 pub mod business_days;
 pub mod case_actions;
 pub mod case_state;

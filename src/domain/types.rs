@@ -282,6 +282,10 @@ domain_enum! {
         AccessCodeRotated = ("ACCESS_CODE_ROTATED", "アクセスコード再発行", "Access code rotated"),
         /// The business's personal data was erased.
         PersonalDataErased = ("PERSONAL_DATA_ERASED", "個人情報の消去", "Personal data erased"),
+        /// The case's business was merged into another record (the case moved with it).
+        BusinessMerged = ("BUSINESS_MERGED", "事業者の統合", "Business merged"),
+        /// Everything held about the business was exported for a disclosure request (APPI art. 33).
+        DataExported = ("DATA_EXPORTED", "保有個人データの開示", "Data disclosed"),
     }
 }
 
@@ -413,7 +417,7 @@ mod tests {
         assert_eq!(Role::ALL.len(), 3);
         assert_eq!(CaseStatus::ALL.len(), 6);
         assert_eq!(Outcome::ALL.len(), 9);
-        assert_eq!(EventKind::ALL.len(), 15);
+        assert_eq!(EventKind::ALL.len(), 17);
         assert_eq!(Stage::Know.label_ja(), "知る");
         assert_eq!(Stage::Consult.label_ja(), "相談する");
         assert_eq!(Stage::Try.label_ja(), "試す");

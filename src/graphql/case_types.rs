@@ -8,7 +8,6 @@ use super::types::{Institution, User};
 use super::viewer;
 use crate::domain::case_actions::{case_actions, CaseActions};
 use crate::domain::types::*;
-use crate::domain::validation::jsic_label;
 use crate::error::AppError;
 use crate::service::{access, referrals::is_overdue};
 use crate::state::AppState;
@@ -107,12 +106,23 @@ impl Case {
         self.row.stage
     }
     /// The status shown: `REFERRED` while a referral awaits pick-up on a NEW or IN_PROGRESS case.
-    async fn status(&self) -> CaseStatus {
-        let pending = match &self.referrals {
-            Some(r) => r.iter().any(|r| r.status == ReferralStatus::Pending),
-            None => self.row.has_pending,
+    async fn status(&self, ctx: &Context<'_>) -> Result<CaseStatus> {
+        let v = viewer(ctx)?;
+        // A partner's view derives REFERRED from its own referrals only: another
+        // institution's pending referral is not its to know.
+        let pending = match (&self.referrals, v.partner_institution()) {
+            (_, Some(inst)) => self
+                .all_referrals(ctx)
+                .await?
+                .iter()
+                .any(|r| r.institution_id == inst && r.status == ReferralStatus::Pending),
+            (Some(r), None) => r.iter().any(|r| r.status == ReferralStatus::Pending),
+            (None, None) => self.row.has_pending,
         };
-        crate::domain::case_state::displayed_status(self.row.status, pending)
+        Ok(crate::domain::case_state::displayed_status(
+            self.row.status,
+            pending,
+        ))
     }
     /// How urgent the desk considers it.
     async fn priority(&self) -> Priority {
@@ -183,15 +193,22 @@ impl Case {
     }
     /// The business the case is for.
     async fn business(&self, ctx: &Context<'_>) -> Result<Business> {
-        if let Some(b) = &self.business {
-            return Ok(Business(b.clone()));
+        let b = match &self.business {
+            Some(b) => b.clone(),
+            None => loaders(ctx)
+                .load_one(BusinessKey(self.row.business_id))
+                .await
+                .map_err(from_load)?
+                .ok_or_else(|| AppError::not_found("事業者", "Business"))?,
+        };
+        let v = viewer(ctx)?;
+        if v.is_desk() {
+            return Ok(Business(b));
         }
-        loaders(ctx)
-            .load_one(BusinessKey(self.row.business_id))
-            .await
-            .map_err(from_load)?
-            .map(Business)
-            .ok_or_else(|| AppError::not_found("事業者", "Business").into())
+        let referrals = self.all_referrals(ctx).await?;
+        Ok(Business(super::business::for_viewer(
+            v, &self.row, &referrals, b,
+        )))
     }
     /// Referrals, oldest first (a partner sees its own institution's only).
     async fn referrals(&self, ctx: &Context<'_>) -> Result<Vec<Referral>> {
@@ -256,68 +273,7 @@ impl Case {
     }
 }
 
-/// A business (事業者). Contact details are personal information under the APPI.
-pub struct Business(pub BusinessRow);
-
-#[Object]
-impl Business {
-    /// Stable opaque id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-    /// Company name.
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    /// 法人番号: 13 digits.
-    async fn corporate_number(&self) -> Option<&str> {
-        self.0.corporate_number.as_deref()
-    }
-    /// JSIC division letter A–T.
-    async fn industry(&self) -> Option<&str> {
-        self.0.industry.as_deref()
-    }
-    /// The Japanese name of the industry division, e.g. 製造業.
-    async fn industry_label(&self) -> Option<&str> {
-        self.0
-            .industry
-            .as_deref()
-            .and_then(|s| s.chars().next())
-            .and_then(jsic_label)
-    }
-    /// Size band by employees, if known.
-    async fn employee_band(&self) -> Option<&str> {
-        self.0.employee_band.as_deref()
-    }
-    /// Municipality of the lab's area.
-    async fn municipality(&self) -> Option<&str> {
-        self.0.municipality.as_deref()
-    }
-    /// Region code of the municipality, e.g. `SANPACHI`.
-    async fn region(&self) -> Option<&str> {
-        self.0.region.as_deref()
-    }
-    /// Contact person (personal data).
-    async fn contact_name(&self) -> Option<&str> {
-        self.0.contact_name.as_deref()
-    }
-    /// Contact e-mail (personal data).
-    async fn email(&self) -> Option<&str> {
-        self.0.email.as_deref()
-    }
-    /// Contact phone (personal data).
-    async fn phone(&self) -> Option<&str> {
-        self.0.phone.as_deref()
-    }
-    /// When it was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    /// When its personal data was erased, if it was.
-    async fn erased_at(&self) -> Option<DateTime<Utc>> {
-        self.0.erased_at
-    }
-}
+pub use super::business::Business;
 
 /// A handoff of a case to a partner institution.
 pub struct Referral(pub ReferralRow);

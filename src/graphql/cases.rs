@@ -129,6 +129,10 @@ pub struct OpenCasePayload {
     pub case: Case,
     /// For the business's status check, with the reference. Not retrievable later.
     pub access_code: String,
+    /// When the business was found by its 法人番号 and the typed contact is
+    /// not among its contacts: the contact, not stored — offer to add it
+    /// with `addBusinessContact`.
+    pub offered_contact: Option<super::business::ContactOffer>,
 }
 
 fn filter_id(id: Option<&ID>, field: &str) -> AppResult<Option<Uuid>> {
@@ -361,9 +365,10 @@ impl CasesMutation {
             .map(|id| parse_id(id, "事業者", "Business"))
             .transpose()?;
         let assigned_to = filter_id(input.assigned_to_id.as_ref(), "assignedToId")?;
+        let typed: Option<crate::service::intake::BusinessFields> = input.business.map(Into::into);
         let open = OpenCase {
             business_id,
-            business: input.business.map(Into::into),
+            business: typed.clone(),
             title: input.title,
             description: input.description,
             topics: input.topics.unwrap_or_default(),
@@ -375,9 +380,17 @@ impl CasesMutation {
         };
         let (snap, code) = svc::open_case(state(ctx), v, open).await?;
         forget(ctx);
+        let offered = crate::service::business::offer_after_open(
+            state(ctx),
+            v,
+            typed.as_ref(),
+            &snap.business,
+        )
+        .await?;
         Ok(OpenCasePayload {
             case: Case::from_snapshot(snap),
             access_code: code,
+            offered_contact: offered.map(Into::into),
         })
     }
 

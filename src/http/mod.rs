@@ -1,6 +1,7 @@
 //! The HTTP surface: one router merging `/graphql`, the health checks and the
 //! static front end, with request ids, tracing, body limits and security headers.
 
+pub mod business_export;
 pub mod client_ip;
 pub mod edge;
 pub mod graphql;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(metrics::router())
         .merge(reports::router())
+        .merge(business_export::router())
         .merge(static_files::router())
         .with_state(state.clone());
     graphql::with_schema(app, &state)

@@ -106,7 +106,10 @@ pub fn event_visible(v: &Viewer, e: &EventRow) -> bool {
         | EventPayload::Reopened(_)
         | EventPayload::Closed(_)
         | EventPayload::AccessCodeRotated
-        | EventPayload::PersonalDataErased(_) => true,
+        | EventPayload::PersonalDataErased(_)
+        | EventPayload::BusinessMerged(_) => true,
+        // A disclosure is between the business and the lab.
+        EventPayload::DataExported(_) => false,
     }
 }
 

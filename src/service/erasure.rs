@@ -1,14 +1,18 @@
 //! Erasing a business's personal data (APPI): once none of its cases is open,
 //! the secretariat replaces the company name, contact person, e-mail and phone,
-//! the case descriptions and every note body with a marker. The support record
-//! stays whole — events never held personal data — and gains one
-//! PERSONAL_DATA_ERASED event per case; the status page answers `null` after.
+//! every case's title, description and outcome summary, every referral note,
+//! decision note and completion summary, and every note body with a marker;
+//! the business's contacts and website are deleted, and stored answers of
+//! retried requests that mention its cases. The support record stays whole —
+//! events never held personal data — and gains one PERSONAL_DATA_ERASED event
+//! per case; the status page answers `null` after. A later intake with the
+//! same 法人番号 creates a fresh record linked only as "previously erased".
 
 use crate::domain::permissions::{require_admin, Viewer};
 use crate::domain::types::CaseStatus;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::{BusinessRow, CaseChange, CaseQuery, CaseSnapshot};
+use crate::store::{BusinessRow, CaseChange, CaseQuery, CaseSnapshot, ReferralRow};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -43,11 +47,25 @@ pub fn decide_erase(s: &CaseSnapshot, actor: Uuid, now: DateTime<Utc>) -> AppRes
         return Err(still_open(&s.case.reference));
     }
     let mut case = s.case.clone();
+    case.title = ERASED_TEXT.to_owned();
     case.description = ERASED_TEXT.to_owned();
+    let erase = |t: &Option<String>| t.as_ref().map(|_| ERASED_TEXT.to_owned());
+    case.outcome_summary = erase(&case.outcome_summary);
+    let referrals = s
+        .referrals
+        .iter()
+        .map(|r| ReferralRow {
+            note: erase(&r.note),
+            decision_note: erase(&r.decision_note),
+            summary: erase(&r.summary),
+            ..r.clone()
+        })
+        .collect();
     Ok(CaseChange {
         case: Some(case),
         bump_version: true,
         business: Some(redacted(&s.business, now)),
+        updated_referrals: referrals,
         redact_notes: Some(ERASED_TEXT.to_owned()),
         events: vec![super::events::personal_data_erased(actor, s.business.id)],
         ..Default::default()
@@ -87,6 +105,8 @@ pub async fn erase_business(
     }
     let actor = v.user_id;
     let mut last = None;
+    // search-index: titles, descriptions and the business name are erased
+    // here; drop them from S's index once its maintenance function is on main.
     for c in &cases {
         let now = st.now();
         let snap = store
@@ -100,8 +120,19 @@ pub async fn erase_business(
             .await?;
         last = Some(snap.business);
     }
+    let mut needles: Vec<String> = cases
+        .iter()
+        .flat_map(|c| [c.id.to_string(), c.reference.clone()])
+        .collect();
+    needles.push(business_id.to_string());
+    store
+        .erase_business_extras(v.lab_id, business_id, actor, st.now(), &needles)
+        .await?;
     match last {
-        Some(b) => Ok(b),
+        Some(mut b) => {
+            (b.contact_name, b.email, b.phone) = (None, None, None);
+            Ok(b)
+        }
         None => Err(AppError::conflict(
             "この事業者には案件がありません。",
             "This business has no cases.",

@@ -66,6 +66,7 @@ pub fn referral(actor: Uuid, r: &ReferralRow, institution_name: &str) -> NewEven
             pickup_deadline: (r.status == ReferralStatus::Pending)
                 .then(|| crate::domain::hash_chain::format_at(r.pickup_deadline)),
             reason: r.reason,
+            withdraw_reason: None,
         }),
     )
 }
@@ -91,6 +92,40 @@ pub fn personal_data_erased(actor: Uuid, business_id: Uuid) -> NewEvent {
     event(
         Some(actor),
         EventPayload::PersonalDataErased(Erased { business_id }),
+    )
+}
+
+/// `WITHDRAWN` by the system because the business withdrew its consent to
+/// share (reason: the fixed phrase `consent withdrawn`).
+pub fn withdrawn_for_consent(actor: Uuid, r: &ReferralRow, institution_name: &str) -> NewEvent {
+    let e = ReferralEvent {
+        referral_id: r.id,
+        institution_id: r.institution_id,
+        institution_name: institution_name.to_owned(),
+        status: ReferralStatus::Withdrawn,
+        pickup_deadline: None,
+        reason: None,
+        withdraw_reason: Some(crate::domain::events::CONSENT_WITHDRAWN.to_owned()),
+    };
+    event(Some(actor), EventPayload::referral(e))
+}
+
+/// `BUSINESS_MERGED`: the case moved from business `from` to `into`.
+pub fn business_merged(actor: Uuid, from: Uuid, into: Uuid) -> NewEvent {
+    event(
+        Some(actor),
+        EventPayload::BusinessMerged(crate::domain::events::Merged {
+            from_business_id: from,
+            into_business_id: into,
+        }),
+    )
+}
+
+/// `DATA_EXPORTED`: the business's data was disclosed.
+pub fn data_exported(actor: Uuid, business_id: Uuid) -> NewEvent {
+    event(
+        Some(actor),
+        EventPayload::DataExported(crate::domain::events::Exported { business_id }),
     )
 }
 

@@ -10,8 +10,10 @@
 
 pub mod access;
 pub mod audit;
+pub mod business;
 pub mod cases;
 pub mod consultation;
+pub mod disclosure;
 pub mod erasure;
 pub mod events;
 pub mod institutions;

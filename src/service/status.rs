@@ -217,7 +217,9 @@ pub fn milestone_label(e: &EventRow) -> Option<String> {
         EventPayload::Updated(_)
         | EventPayload::NoteAdded(_)
         | EventPayload::AccessCodeRotated
-        | EventPayload::PersonalDataErased(_) => return None,
+        | EventPayload::PersonalDataErased(_)
+        | EventPayload::BusinessMerged(_)
+        | EventPayload::DataExported(_) => return None,
     };
     Some(label)
 }

@@ -128,7 +128,8 @@ fn case_columns(c: &CaseRow) -> Vec<(&'static str, Written, Val)> {
         ("id", OnInsert, c.id.into()),
         ("lab_id", OnInsert, c.lab_id.into()),
         ("reference", OnInsert, (&c.reference).into()),
-        ("business_id", OnInsert, c.business_id.into()),
+        // Always: a merge moves a case to the business it keeps.
+        ("business_id", Always, c.business_id.into()),
         ("title", Always, (&c.title).into()),
         ("description", Always, (&c.description).into()),
         ("channel", Always, c.channel.into()),
@@ -241,6 +242,25 @@ fn names<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
         .join(", ")
 }
 
+/// For a partner's list, keeps a referral subquery (alias `alias`) to the
+/// partner's own institution: every filter and count is computed over the
+/// referrals it may see, never over another institution's.
+fn push_partner_only(q: &mut Sql, cq: &CaseQuery, alias: &str) {
+    if let Some(inst) = cq.partner_institution {
+        q.push(&format!(" AND {alias}.institution_id = "))
+            .bind(inst);
+    }
+}
+
+/// `EXISTS` a pending referral (the viewer may see) on the case `c`.
+fn push_pending(q: &mut Sql, cq: &CaseQuery) {
+    q.push(&format!(
+        "EXISTS (SELECT 1 FROM referrals p WHERE p.case_id = c.id AND p.status = {PENDING}"
+    ));
+    push_partner_only(q, cq, "p");
+    q.push(" LIMIT 1)");
+}
+
 /// Appends the WHERE clause of the case list (alias `c`), with its binds.
 pub(crate) fn push_case_where(q: &mut Sql, cq: &CaseQuery, after: Option<Uuid>) {
     q.push("c.lab_id = ").bind(cq.lab_id);
@@ -253,22 +273,29 @@ pub(crate) fn push_case_where(q: &mut Sql, cq: &CaseQuery, after: Option<Uuid>) 
         .push(&format!(" AND v.status IN {visible} LIMIT 1)"));
     }
     if !cq.statuses.is_empty() {
-        let pending = format!(
-            "EXISTS (SELECT 1 FROM referrals p WHERE p.case_id = c.id AND p.status = {PENDING} LIMIT 1)"
-        );
         let referred = &*rules::SHOWN_AS_REFERRED;
-        let ors: Vec<String> = cq
-            .statuses
-            .iter()
-            .map(|s| match s {
-                CaseStatus::Referred => format!("(c.status IN {referred} AND {pending})"),
-                CaseStatus::New | CaseStatus::InProgress => {
-                    format!("(c.status = '{}' AND NOT {pending})", s.as_str())
+        q.push(" AND (");
+        for (i, s) in cq.statuses.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            match s {
+                CaseStatus::Referred => {
+                    q.push(&format!("(c.status IN {referred} AND "));
+                    push_pending(q, cq);
+                    q.push(")");
                 }
-                other => format!("c.status = '{}'", other.as_str()),
-            })
-            .collect();
-        q.push(&format!(" AND ({})", ors.join(" OR ")));
+                CaseStatus::New | CaseStatus::InProgress => {
+                    q.push(&format!("(c.status = '{}' AND NOT ", s.as_str()));
+                    push_pending(q, cq);
+                    q.push(")");
+                }
+                other => {
+                    q.push(&format!("c.status = '{}'", other.as_str()));
+                }
+            }
+        }
+        q.push(")");
     }
     if !cq.stages.is_empty() {
         let list = names(cq.stages.iter().map(|s| s.as_str()));
@@ -283,7 +310,9 @@ pub(crate) fn push_case_where(q: &mut Sql, cq: &CaseQuery, after: Option<Uuid>) 
             " AND EXISTS (SELECT 1 FROM referrals i WHERE i.case_id = c.id AND i.institution_id = ",
         )
         .bind(inst)
-        .push(&format!(" AND i.status IN {visible} LIMIT 1)"));
+        .push(&format!(" AND i.status IN {visible}"));
+        push_partner_only(q, cq, "i");
+        q.push(" LIMIT 1)");
     }
     if let Some(u) = cq.assigned_to {
         q.push(" AND c.assigned_to = ").bind(u);
@@ -300,6 +329,7 @@ pub(crate) fn push_case_where(q: &mut Sql, cq: &CaseQuery, after: Option<Uuid>) 
         q.push(if overdue { " AND " } else { " AND NOT " });
         q.push("EXISTS (SELECT 1 FROM referrals o WHERE o.case_id = c.id AND ");
         rules::push_overdue(q, "o", cq.now);
+        push_partner_only(q, cq, "o");
         q.push(" LIMIT 1)");
     }
     if let Some(from) = cq.created_from {
@@ -443,7 +473,6 @@ fn after_change(snap: CaseSnapshot, change: CaseChange, mut case: CaseRow) -> Ca
     case.id = old.id;
     case.lab_id = old.lab_id;
     case.reference.clone_from(&old.reference);
-    case.business_id = old.business_id;
     case.created_by = old.created_by;
     case.created_at = old.created_at;
     let topics = match change.topics {
@@ -560,7 +589,7 @@ async fn write_business(tx: &mut Tx, b: &BusinessRow, insert: bool) -> AppResult
     let mut q = Sql::default();
     if insert {
         q.insert("businesses", business_row(b)).push(
-            " ON CONFLICT (lab_id, corporate_number) WHERE corporate_number IS NOT NULL DO NOTHING",
+            " ON CONFLICT (lab_id, corporate_number) WHERE corporate_number IS NOT NULL AND erased_at IS NULL DO NOTHING",
         );
     } else {
         q.update("businesses", without_id(business_row(b)))
@@ -611,6 +640,7 @@ async fn choose_business(tx: &mut Tx, new: &NewCase) -> AppResult<BusinessRow> {
     // concurrent intake registered it a moment ago: the insert then waits for
     // that writer and does nothing.
     if write_business(tx, &b, true).await? {
+        super::business::after_intake(tx, &b, true).await?;
         return Ok(b);
     }
     let mut k: BusinessRow = sql(&format!(
@@ -619,6 +649,7 @@ async fn choose_business(tx: &mut Tx, new: &NewCase) -> AppResult<BusinessRow> {
     .bind(new.lab_id)
     .push(" AND corporate_number = ")
     .bind(&b.corporate_number)
+    .push(" AND erased_at IS NULL")
     .fetch_one(&mut *tx)
     .await?;
     // Fill in what the record lacked; keep what it had.
@@ -636,6 +667,7 @@ async fn choose_business(tx: &mut Tx, new: &NewCase) -> AppResult<BusinessRow> {
     fill(&mut k.phone, &b.phone);
     k.updated_at = new.now;
     write_business(tx, &k, false).await?;
+    super::business::after_intake(tx, &k, false).await?;
     Ok(k)
 }
 

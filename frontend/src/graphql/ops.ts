@@ -673,3 +673,103 @@ export const SetKpiActualDoc = graphql(`
     }
   }
 `);
+
+// ------------------------------------------------------------ business record
+
+export const BusinessDoc = graphql(`
+  query Business($id: ID!) {
+    business(id: $id) {
+      id
+      name
+      corporateNumber
+      industry
+      industryLabel
+      employeeBand
+      municipality
+      website
+      version
+      previouslyErased
+      contacts {
+        id
+        name
+        role
+        email
+        phone
+        primary
+      }
+      history {
+        at
+        kind
+        fields
+        actor {
+          id
+          displayName
+        }
+      }
+      cases {
+        id
+        reference
+        title
+        stage
+        status
+        createdAt
+        consentToShare
+      }
+      stagePath {
+        at
+        stage
+        reference
+      }
+      supportingInstitutions {
+        id
+        name
+      }
+      consent {
+        given
+        casesWithConsent
+        casesWithoutConsent
+      }
+      duplicateCandidates {
+        business {
+          id
+          name
+          municipality
+        }
+        reasonLabels
+      }
+    }
+  }
+`);
+
+export const UpdateBusinessDoc = graphql(`
+  mutation UpdateBusiness($id: ID!, $expectedVersion: Int!, $input: BusinessUpdateInput!) {
+    updateBusiness(id: $id, expectedVersion: $expectedVersion, input: $input) {
+      id
+      version
+    }
+  }
+`);
+
+export const AddBusinessContactDoc = graphql(`
+  mutation AddBusinessContact($businessId: ID!, $input: BusinessContactInput!) {
+    addBusinessContact(businessId: $businessId, input: $input) {
+      id
+    }
+  }
+`);
+
+export const RemoveBusinessContactDoc = graphql(`
+  mutation RemoveBusinessContact($id: ID!) {
+    removeBusinessContact(id: $id) {
+      id
+    }
+  }
+`);
+
+export const MergeBusinessesDoc = graphql(`
+  mutation MergeBusinesses($keepId: ID!, $mergeId: ID!) {
+    mergeBusinesses(keepId: $keepId, mergeId: $mergeId) {
+      id
+    }
+  }
+`);

@@ -93,6 +93,8 @@ export const LABELS = {
     CLOSED: ["終了", "Closed"],
     ACCESS_CODE_ROTATED: ["アクセスコード再発行", "Access code rotated"],
     PERSONAL_DATA_ERASED: ["個人情報の消去", "Personal data erased"],
+    BUSINESS_MERGED: ["事業者の統合", "Business merged"],
+    DATA_EXPORTED: ["保有個人データの開示", "Data disclosed"],
   } satisfies Record<EventKind, LabelPair>,
   Industry: {
     A: ["農業，林業", "Agriculture, forestry"],

@@ -156,6 +156,7 @@ export function CasePage({ id }: { id: string }) {
         <aside className="case-side">
           <section className="card" aria-labelledby="sec-business">
             <h2 id="sec-business">{t('business')}</h2>
+            {desk && <Link href={`/businesses/${b.id}`}>{t('bizOpenPage')}</Link>}
             <dl className="kv">
               <dt>{t('businessName')}</dt>
               <dd>{b.name}</dd>

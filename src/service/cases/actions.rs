@@ -371,12 +371,22 @@ pub async fn update_case(
         check_assignee(st, v, a).await?;
     }
     let (actor, now) = (v.user_id, st.now());
+    // Withdrawing consent withdraws the pending referrals (issue 12).
+    let names = match edit.consent_to_share {
+        Some(false) => crate::service::business::institution_names(st, v.lab_id).await?,
+        _ => Vec::new(),
+    };
     apply(
         st,
         v,
         id,
         version_arg(expected_version),
-        Box::new(move |s| decide_update(s, actor, &edit, now)),
+        Box::new(move |s| {
+            let change = decide_update(s, actor, &edit, now)?;
+            Ok(crate::service::business::withdraw_pending_on_consent(
+                s, change, actor, &names, now,
+            ))
+        }),
     )
     .await
 }
