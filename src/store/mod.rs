@@ -10,6 +10,7 @@
 
 #[cfg(feature = "bench")]
 pub mod bulk;
+pub mod case_list;
 pub mod case_models;
 pub mod cases;
 pub mod codec;
@@ -26,6 +27,7 @@ pub mod sqlite;
 use crate::config::{backend_of, Backend};
 use std::sync::Arc;
 
+pub use case_list::{CaseListStore, ListedCase, PageWith};
 pub use case_models::*;
 pub use cases::CaseStore;
 pub use directory::DirectoryStore;
@@ -37,7 +39,7 @@ pub use sqlite::SqliteStore;
 
 /// Every domain operation the service needs from storage.
 pub trait Store:
-    DirectoryStore + CaseStore + ReportStore + IdempotencyStore + Send + Sync + 'static
+    DirectoryStore + CaseStore + CaseListStore + ReportStore + IdempotencyStore + Send + Sync + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -8,6 +8,7 @@
 mod common;
 
 mod api_auth;
+mod case_counts;
 mod cases_concurrency;
 mod cases_permissions;
 mod cases_rules;
