@@ -83,6 +83,13 @@ wait_http() { # url
   for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done
   echo "no answer from $1" >&2; return 1
 }
+wait_gql() { # graphql url (PostGraphile answers POSTs only)
+  for _ in $(seq 1 300); do
+    curl -fs -o /dev/null -X POST "$1" -H 'content-type: application/json' --data-binary '{"query":"{__typename}"}' && return 0
+    sleep 0.2
+  done
+  echo "no GraphQL answer from $1" >&2; return 1
+}
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
@@ -191,7 +198,7 @@ bench_one() { # backend size
     if [ "$backend" = postgres ] && [ "$POSTGRAPHILE" = 1 ]; then
       ppid=$(start_postgraphile "$url" $ppt); PIDS+=("$ppid")
       p=http://127.0.0.1:$ppt/graphql
-      wait_http "http://127.0.0.1:$ppt/graphiql" || wait_http "$p" || true
+      wait_gql "$p"
       gql_body "$PGL_Q" "{\"first\": $PAGE}" > "$B-pgl.json"
       check_bodies "$p" "" "$B-pgl.json" "PostGraphile's list" 2
       record "$backend" "$size" pgl_idle_rss_mb "$(( $(rss_kb "$ppid") / 1024 ))"
@@ -231,9 +238,11 @@ bench_one() { # backend size
     record "$backend" "$size" list_c1_p50_ms "$(echo "$r" | awk '{print $2}')"
   fi
   if has deep; then
-    # The cursor 10,000 rows down, walked 100 at a time like a client would.
-    local after="" i
-    for i in $(seq 1 100); do
+    # The cursor 10,000 rows down (less when the lab has fewer cases), walked
+    # 100 at a time like a client would.
+    local after="" i walk=$(( (size - 2 * PAGE) / 100 ))
+    [ "$walk" -gt 100 ] && walk=100
+    for i in $(seq 1 "$walk"); do
       after=$(curl -s -X POST "$d" -H "authorization: Bearer $token" -H 'content-type: application/json' \
         --data-binary "$(gql_body 'query($after: String) { cases(first: 100, after: $after) { pageInfo { endCursor } } }' \
           "{\"after\": ${after:-null}}")" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["data"]["cases"]["pageInfo"]["endCursor"]))')
@@ -242,11 +251,12 @@ bench_one() { # backend size
     check_bodies "$d" "$token" "$B-deep.json" "the deep page" 2
     r=$(run_oha "$d" "$token" "$B-deep.json" -c 1)
     record "$backend" "$size" deep_c1_p50_ms "$(echo "$r" | awk '{print $2}')"
+    record "$backend" "$size" deep_rows "$((walk * 100))"
   fi
   if has search; then
     gql_body "$SEARCH_Q" '{}' > "$B-search.json"
     check_bodies "$d" "$token" "$B-search.json" "search" 1
-    r=$(DURATION=$DURATION run_oha "$d" "$token" "$B-search.json" -c 1)
+    r=$(run_oha "$d" "$token" "$B-search.json" -c 1)
     record "$backend" "$size" search_c1_p50_ms "$(echo "$r" | awk '{print $2}')"
   fi
   if has report; then

@@ -30,7 +30,10 @@ async fn print_list_sql(store: &dxdesk::store::SharedStore, page: i64) -> anyhow
     };
     let rows = store.list_case_page(&q, None, page + 1, with).await?;
     let ids: Vec<_> = rows.iter().take(page as usize).map(|r| r.case.id).collect();
-    println!("{};", page_sql(Dialect::Postgres, &q, None, page + 1, with).render_literal());
+    println!(
+        "{};",
+        page_sql(Dialect::Postgres, &q, None, page + 1, with).render_literal()
+    );
     println!("{};", referrals_sql(&ids).render_literal());
     Ok(())
 }
@@ -53,7 +56,9 @@ async fn main() -> anyhow::Result<()> {
             "--db" => db = val,
             "--cases" => cases = val.parse()?,
             "--list-sql" => list_sql = Some(val.parse::<i64>()?),
-            other => anyhow::bail!("unknown flag {other}; use --db URL --cases N | --list-sql PAGE"),
+            other => {
+                anyhow::bail!("unknown flag {other}; use --db URL --cases N | --list-sql PAGE")
+            }
         }
     }
     anyhow::ensure!(!db.is_empty(), "--db URL is required");
@@ -102,7 +107,9 @@ async fn main() -> anyhow::Result<()> {
     let report = if let Some(s) = any.downcast_ref::<SqliteStore>() {
         s.bulk_seed(&spec, progress).await?
     } else {
-        let s = any.downcast_ref::<PgStore>().expect("a SQLite or PostgreSQL store");
+        let s = any
+            .downcast_ref::<PgStore>()
+            .expect("a SQLite or PostgreSQL store");
         s.bulk_seed(&spec, progress).await?
     };
     let secs = t.elapsed().as_secs_f64();

@@ -529,10 +529,7 @@ pub struct CaseConnection {
 impl CaseConnection {
     async fn counted(&self, ctx: &Context<'_>) -> Result<crate::service::cases::count::CaseTotal> {
         let st = ctx.data_unchecked::<AppState>();
-        Ok(*self
-            .total
-            .get_or_try_init(|| self.count.total(st))
-            .await?)
+        Ok(*self.total.get_or_try_init(|| self.count.total(st)).await?)
     }
 }
 

@@ -14,13 +14,11 @@ use crate::error::{AppError, AppResult};
 use crate::service::cases::{self as svc, CaseEdit, OpenCase};
 use crate::service::intake::BusinessFields;
 use crate::service::suggest;
-use crate::store::{
-    CaseQuery, InstitutionRow, ListedCase, PageWith, ReferralRow,
-};
-use std::collections::HashMap;
+use crate::store::{CaseQuery, InstitutionRow, ListedCase, PageWith, ReferralRow};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A business as typed on the intake screen or the web form.
@@ -233,10 +231,7 @@ async fn prefetch(ctx: &Context<'_>, rows: &[ListedCase]) -> async_graphql::Resu
     if field.exists() {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.case.id).collect();
         if field.field("institution").exists() {
-            let pairs = state(ctx)
-                .store
-                .referrals_with_institutions(&ids)
-                .await?;
+            let pairs = state(ctx).store.referrals_with_institutions(&ids).await?;
             let mut by_case: HashMap<Uuid, Vec<ReferralRow>> =
                 ids.iter().map(|id| (*id, Vec::new())).collect();
             let mut insts: HashMap<Uuid, InstitutionRow> = HashMap::new();

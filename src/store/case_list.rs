@@ -238,7 +238,13 @@ where
 }
 
 /// The statement of a list page (public for the benchmark's pgbench replay).
-pub fn page_sql(d: Dialect, cq: &CaseQuery, after: Option<Uuid>, limit: i64, with: PageWith) -> Sql {
+pub fn page_sql(
+    d: Dialect,
+    cq: &CaseQuery,
+    after: Option<Uuid>,
+    limit: i64,
+    with: PageWith,
+) -> Sql {
     let mut cols = CASE_COLS.clone();
     let mut joins = String::new();
     if with.business {

@@ -56,7 +56,11 @@ async fn large_counts_are_remembered_as_estimates(backend: Backend) {
     assert_eq!((t.n, t.exact), (3, false));
     case("概数の確認3").open(&app, &token).await;
     let t = count::total_with(&app.state, &q, 2).await.unwrap();
-    assert_eq!((t.n, t.exact), (3, false), "a fresh estimate is answered from memory");
+    assert_eq!(
+        (t.n, t.exact),
+        (3, false),
+        "a fresh estimate is answered from memory"
+    );
     // Another filter is another count.
     let walk_in = CaseQuery {
         search: Some("概数の確認3".into()),
