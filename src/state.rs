@@ -17,6 +17,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// Bounds concurrent password hashes (per instance: it guards this process's memory).
     pub hasher: Arc<Hasher>,
+    /// Large case-list counts, answered from memory for a minute (a cache).
+    pub case_counts: Arc<crate::service::cases::count::CountCache>,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
             clock,
             jwt,
             hasher,
+            case_counts: Default::default(),
         }
     }
 

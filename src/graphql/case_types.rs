@@ -477,14 +477,30 @@ pub struct CaseConnection {
     pub page_info: PageInfo,
     #[graphql(skip)]
     pub count: crate::service::cases::CaseCount,
+    /// The count, once asked for (`totalCount` and `totalCountExact` share it).
+    #[graphql(skip)]
+    pub total: tokio::sync::OnceCell<crate::service::cases::count::CaseTotal>,
+}
+
+impl CaseConnection {
+    async fn counted(&self, ctx: &Context<'_>) -> Result<crate::service::cases::count::CaseTotal> {
+        let st = ctx.data_unchecked::<AppState>();
+        Ok(*self.total.get_or_try_init(|| self.count.total(st)).await?)
+    }
 }
 
 #[async_graphql::ComplexObject]
 impl CaseConnection {
-    /// All cases matching the filter (not just this page).
+    /// All cases matching the filter (not just this page): exact up to
+    /// 1,000; above, an estimate at most a minute old (see `totalCountExact`).
     // Counted only when a query selects it.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(self.count.total(ctx.data_unchecked::<AppState>()).await?)
+        Ok(self.counted(ctx).await?.n)
+    }
+    /// False when `totalCount` is an estimate (more than 1,000 cases; show it
+    /// as 「約12,000件」).
+    async fn total_count_exact(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.counted(ctx).await?.exact)
     }
 }
 

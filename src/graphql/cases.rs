@@ -14,10 +14,11 @@ use crate::error::{AppError, AppResult};
 use crate::service::cases::{self as svc, CaseEdit, OpenCase};
 use crate::service::intake::BusinessFields;
 use crate::service::suggest;
-use crate::store::{CaseQuery, CaseRow};
+use crate::store::{CaseQuery, InstitutionRow, ListedCase, PageWith, ReferralRow};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A business as typed on the intake screen or the web form.
@@ -195,57 +196,63 @@ fn forget(ctx: &Context<'_>) {
     forget_cases(ctx.data_unchecked::<Loaders>());
 }
 
-/// Loads, for a whole page at once, the nested rows the query asks for
-/// (business, topics, assignee, referrals and their institutions), so that
-/// the per-node resolvers find them in the loaders' cache: a fixed handful
-/// of statements whatever the page size and however the nodes are polled.
-async fn prefetch(ctx: &Context<'_>, rows: &[CaseRow]) -> async_graphql::Result<()> {
+/// The nested rows the list query selects that the page statement brings along.
+fn page_with(ctx: &Context<'_>) -> PageWith {
+    let node = ctx.look_ahead().field("edges").field("node");
+    PageWith {
+        business: node.field("business").exists(),
+        assignee: node.field("assignedTo").exists(),
+        topics: node.field("topics").exists(),
+    }
+}
+
+/// Puts the nested rows of a whole page into the request's loaders, so that
+/// the per-node resolvers find them in the cache: the business, assignee and
+/// topics came with the page (one statement), the referrals and their
+/// institutions take one more — whatever the page size.
+async fn prefetch(ctx: &Context<'_>, rows: &[ListedCase]) -> async_graphql::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
     let node = ctx.look_ahead().field("edges").field("node");
     let l = ctx.data_unchecked::<Loaders>();
-    let ids = || rows.iter().map(|r| r.id);
-    let business = async {
-        if node.field("business").exists() {
-            l.load_many(rows.iter().map(|r| BusinessKey(r.business_id)))
-                .await
-                .map_err(from_load)?;
-        }
-        Ok::<_, async_graphql::Error>(())
-    };
-    let topics = async {
-        if node.field("topics").exists() {
-            l.load_many(ids().map(TopicsOf)).await.map_err(from_load)?;
-        }
-        Ok(())
-    };
-    let users = async {
-        if node.field("assignedTo").exists() {
-            l.load_many(rows.iter().filter_map(|r| r.assigned_to).map(UserKey))
-                .await
-                .map_err(from_load)?;
-        }
-        Ok(())
-    };
-    let referrals = async {
-        let field = node.field("referrals");
-        if field.exists() {
-            let refs = l
-                .load_many(ids().map(ReferralsOf))
-                .await
-                .map_err(from_load)?;
-            if field.field("institution").exists() {
-                let insts = refs
-                    .values()
-                    .flatten()
-                    .map(|r| InstitutionKey(r.institution_id));
-                l.load_many(insts).await.map_err(from_load)?;
+    l.feed_many(
+        rows.iter()
+            .filter_map(|r| r.business.clone().map(|b| (BusinessKey(b.id), b))),
+    )
+    .await;
+    l.feed_many(
+        rows.iter()
+            .filter_map(|r| r.assignee.clone().map(|u| (UserKey(u.id), u))),
+    )
+    .await;
+    l.feed_many(
+        rows.iter()
+            .filter_map(|r| r.topics.clone().map(|t| (TopicsOf(r.case.id), t))),
+    )
+    .await;
+    let field = node.field("referrals");
+    if field.exists() {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.case.id).collect();
+        if field.field("institution").exists() {
+            let pairs = state(ctx).store.referrals_with_institutions(&ids).await?;
+            let mut by_case: HashMap<Uuid, Vec<ReferralRow>> =
+                ids.iter().map(|id| (*id, Vec::new())).collect();
+            let mut insts: HashMap<Uuid, InstitutionRow> = HashMap::new();
+            for (r, i) in pairs {
+                insts.entry(i.id).or_insert(i);
+                by_case.entry(r.case_id).or_default().push(r);
             }
+            l.feed_many(by_case.into_iter().map(|(id, v)| (ReferralsOf(id), v)))
+                .await;
+            l.feed_many(insts.into_iter().map(|(id, i)| (InstitutionKey(id), i)))
+                .await;
+        } else {
+            l.load_many(ids.into_iter().map(ReferralsOf))
+                .await
+                .map_err(from_load)?;
         }
-        Ok(())
-    };
-    futures::try_join!(business, topics, users, referrals)?;
+    }
     Ok(())
 }
 
@@ -286,14 +293,14 @@ impl CasesQuery {
         let v = viewer(ctx)?;
         let q = to_query(filter.unwrap_or_default())?;
         let after_id = after.as_deref().map(decode_cursor).transpose()?;
-        let page = svc::list_cases(state(ctx), v, q, first, after_id).await?;
+        let page = svc::list_cases(state(ctx), v, q, first, after_id, page_with(ctx)).await?;
         prefetch(ctx, &page.rows).await?;
         let edges: Vec<CaseEdge> = page
             .rows
             .into_iter()
-            .map(|row| CaseEdge {
-                cursor: encode_cursor(row.id),
-                node: Case::new(row),
+            .map(|r| CaseEdge {
+                cursor: encode_cursor(r.case.id),
+                node: Case::new(r.case),
             })
             .collect();
         Ok(CaseConnection {
@@ -305,6 +312,7 @@ impl CasesQuery {
             },
             edges,
             count: page.count,
+            total: Default::default(),
         })
     }
 

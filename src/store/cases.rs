@@ -95,7 +95,7 @@ pub trait CaseStore: Send + Sync {
 }
 
 /// The select list of a case row (alias `c`).
-static CASE_COLS: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static CASE_COLS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "c.id, c.lab_id, c.reference, c.business_id, c.title, c.description, c.channel, c.stage, c.status, c.priority, \
          c.assigned_to, c.consent_to_share, c.consent_at, c.consent_by, c.access_code_hash, c.outcomes, c.outcome_summary, c.version, \

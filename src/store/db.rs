@@ -354,6 +354,31 @@ impl Sql {
         out
     }
 
+    /// The text with every bind inlined as a PostgreSQL literal, for pgbench
+    /// (`scripts/bench.sh` replays the statements of a request).
+    #[cfg(feature = "bench")]
+    pub fn render_literal(&self) -> String {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let mut out = String::with_capacity(self.text.len() + 40 * self.holes.len());
+        let mut at = 0;
+        for (&h, v) in self.holes.iter().zip(&self.args) {
+            out.push_str(&self.text[at..h]);
+            out.push_str(&match v {
+                Val::Uuid(Some(x)) => format!("'{x}'::uuid"),
+                Val::Text(Some(x)) => quote(x),
+                Val::Int(Some(x)) => x.to_string(),
+                Val::Real(Some(x)) => x.to_string(),
+                Val::Bool(Some(x)) => x.to_string(),
+                Val::Time(Some(x)) => format!("'{}'::timestamptz", x.to_rfc3339()),
+                Val::Json(x) => format!("{}::jsonb", quote(x.get())),
+                _ => "NULL".to_owned(),
+            });
+            at = h;
+        }
+        out.push_str(&self.text[at..]);
+        out
+    }
+
     args_of!(sqlite_args, SqliteArguments<'static>);
     args_of!(pg_args, PgArguments);
 

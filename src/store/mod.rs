@@ -11,6 +11,7 @@
 #[cfg(feature = "bench")]
 pub mod bulk;
 pub mod business;
+pub mod case_list;
 pub mod case_models;
 pub mod cases;
 pub mod codec;
@@ -31,6 +32,7 @@ pub use business::{
     BusinessChange, BusinessRecord, BusinessStore, ContactRow, DecideBusiness, DuplicateProbe,
     HistoryRow,
 };
+pub use case_list::{CaseListStore, ListedCase, PageWith};
 pub use case_models::*;
 pub use cases::CaseStore;
 pub use directory::DirectoryStore;
@@ -42,7 +44,15 @@ pub use sqlite::SqliteStore;
 
 /// Every domain operation the service needs from storage.
 pub trait Store:
-    DirectoryStore + CaseStore + BusinessStore + ReportStore + IdempotencyStore + Send + Sync + 'static
+    DirectoryStore
+    + CaseStore
+    + CaseListStore
+    + BusinessStore
+    + ReportStore
+    + IdempotencyStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -9,6 +9,7 @@ mod common;
 
 mod api_auth;
 mod business;
+mod case_counts;
 mod cases_concurrency;
 mod cases_permissions;
 mod cases_rules;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fiscalYearOf, formatDate, formatDateTime, formatFiscalYear, formatTimeLeft, reiwaYear } from './format';
+import { fiscalYearOf, formatCount, formatDate, formatDateTime, formatFiscalYear, formatTimeLeft, reiwaYear } from './format';
 
 describe('令和 fiscal years', () => {
   it('FY2024 is 令和6年度', () => {
@@ -54,5 +54,17 @@ describe('time left to a pick-up deadline', () => {
   it('past the deadline is overdue', () => {
     expect(formatTimeLeft('2026-03-31T19:00:00Z', now, 'ja')).toEqual({ overdue: true, text: '期限超過 5時間0分' });
     expect(formatTimeLeft('2026-03-31T19:00:00Z', now, 'en').text).toBe('overdue by 5 h 0 min');
+  });
+});
+
+describe('case counts', () => {
+  it('shows exact counts as they are', () => {
+    expect(formatCount(987, true)).toBe('987');
+    expect(formatCount(12345, true)).toBe('12,345');
+  });
+  it('rounds an estimate to two significant figures', () => {
+    expect(formatCount(12345, false)).toBe('12,000');
+    expect(formatCount(1000001, false)).toBe('1,000,000');
+    expect(formatCount(1050, false)).toBe('1,100');
   });
 });

@@ -86,3 +86,14 @@ export function formatTimeLeft(deadline: string | Date, now: Date, lang: Lang): 
   span = days > 0 ? `${days} d ${hours} h` : hours > 0 ? `${hours} h ${minutes} min` : `${minutes} min`;
   return { overdue, text: overdue ? `overdue by ${span}` : `${span} left` };
 }
+
+/**
+ * A case count as shown: exact counts as they are (12,345); an estimate
+ * (`totalCountExact: false`, lists above 1,000 cases) rounded to two
+ * significant figures, to be shown as 「約12,000件」.
+ */
+export function formatCount(n: number, exact: boolean): string {
+  if (exact || n < 100) return n.toLocaleString('en-US');
+  const step = 10 ** (Math.floor(Math.log10(n)) - 1);
+  return (Math.round(n / step) * step).toLocaleString('en-US');
+}

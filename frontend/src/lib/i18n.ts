@@ -84,6 +84,7 @@ const ja = {
   filters: '絞り込み',
   applyFilters: '絞り込む',
   resultCount: '{n}件',
+  resultCountAbout: '約{n}件',
   showingOf: '{shown} / {total}件を表示',
   // intake
   intakeTitle: '新規相談の受付',
@@ -396,6 +397,7 @@ const en: Record<MsgKey, string> = {
   filters: 'Filters',
   applyFilters: 'Apply',
   resultCount: '{n} cases',
+  resultCountAbout: 'about {n} cases',
   showingOf: 'Showing {shown} of {total}',
   intakeTitle: 'Open a consultation',
   findBusiness: 'Find an existing business',

@@ -7,6 +7,7 @@ import { ErrorState, Loading, PageTitle, SelectField, TextField, useEnumOptions 
 import type { CaseFilter, CaseStatus, Channel, Stage } from '../gql/graphql';
 import { CasesDoc, InstitutionsDoc } from '../graphql/ops';
 import { enumValues } from '../lib/i18n';
+import { formatCount } from '../lib/format';
 
 const PAGE = 20;
 const OPEN = 'NEW,IN_PROGRESS,ON_HOLD,REFERRED';
@@ -27,7 +28,7 @@ export function filterFromQuery(q: URLSearchParams, meId: string): CaseFilter {
 }
 
 export function CaseListPage() {
-  const { t, user } = useApp();
+  const { t, lang, user } = useApp();
   const { query } = useLocation();
   const filter = filterFromQuery(query, user!.id);
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
@@ -107,8 +108,12 @@ export function CaseListPage() {
       {conn && (
         <>
           <p className="result-count" aria-live="polite">
-            {t('resultCount', { n: conn.totalCount })}
-            {conn.totalCount > 0 && ` — ${t('showingOf', { shown: `${page * PAGE + 1}–${page * PAGE + conn.edges.length}`, total: conn.totalCount })}`}
+            {t(conn.totalCountExact ? 'resultCount' : 'resultCountAbout', { n: formatCount(conn.totalCount, conn.totalCountExact) })}
+            {conn.totalCount > 0 &&
+              ` — ${t('showingOf', {
+                shown: `${page * PAGE + 1}–${page * PAGE + conn.edges.length}`,
+                total: (conn.totalCountExact ? '' : lang === 'ja' ? '約' : '~') + formatCount(conn.totalCount, conn.totalCountExact),
+              })}`}
           </p>
           <CaseTable rows={conn.edges.map((e) => e.node)} caption={t('casesTitle')} />
           {(page > 0 || conn.pageInfo.hasNextPage) && (

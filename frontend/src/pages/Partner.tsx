@@ -5,7 +5,7 @@ import { useNow, useQuery } from '../app/hooks';
 import { Link } from '../app/router';
 import { ErrorState, Loading, PageTitle, ReferralBadge, StageBadge, StatusBadge } from '../components/ui';
 import { CasesDoc } from '../graphql/ops';
-import { formatDateTime, formatTimeLeft } from '../lib/format';
+import { formatCount, formatDateTime, formatTimeLeft } from '../lib/format';
 import { ReferralActions } from './case/ReferralActions';
 
 const PAGE = 20;
@@ -84,7 +84,7 @@ export function PartnerCasesPage() {
       {conn && (
         <>
           <p className="result-count" aria-live="polite">
-            {t('resultCount', { n: conn.totalCount })}
+            {t(conn.totalCountExact ? 'resultCount' : 'resultCountAbout', { n: formatCount(conn.totalCount, conn.totalCountExact) })}
           </p>
           {conn.edges.length === 0 ? (
             <p className="empty">{t('noItems')}</p>

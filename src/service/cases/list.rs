@@ -12,7 +12,7 @@ use uuid::Uuid;
 /// One page of the case list.
 #[derive(Debug, Clone)]
 pub struct CasePage {
-    pub rows: Vec<CaseRow>,
+    pub rows: Vec<ListedCase>,
     pub has_next: bool,
     /// Counts the whole list on demand (`totalCount` only when selected).
     pub count: CaseCount,
@@ -21,12 +21,22 @@ pub struct CasePage {
 /// The filter of a page as the viewer's scope narrowed it; only
 /// [`list_cases`] makes one, so a count never escapes the viewer's scope.
 #[derive(Debug, Clone)]
-pub struct CaseCount(CaseQuery);
+pub struct CaseCount {
+    q: CaseQuery,
+    /// Known without counting: a first page with nothing after it.
+    known: Option<i64>,
+}
 
 impl CaseCount {
-    /// All cases matching the filter (not just the page): one count query.
-    pub async fn total(&self, st: &AppState) -> AppResult<i64> {
-        st.store.count_cases(&self.0).await
+    /// All cases matching the filter (not just the page): exact up to
+    /// [`super::count::EXACT_UP_TO`], an estimate above ([`super::count`]).
+    pub async fn total(&self, st: &AppState) -> AppResult<super::count::CaseTotal> {
+        if let Some(n) = self.known {
+            if n <= super::count::EXACT_UP_TO {
+                return Ok(super::count::CaseTotal { n, exact: true });
+            }
+        }
+        super::count::total(st, &self.q).await
     }
 }
 
@@ -87,14 +97,16 @@ pub fn page_size(first: Option<i32>) -> AppResult<i64> {
     }
 }
 
-/// `cases`: one keyset page (newest first) of the cases the viewer may read.
-/// `q.lab_id`, `q.partner_institution` and `q.now` are set here.
+/// `cases`: one keyset page (newest first) of the cases the viewer may read,
+/// with the nested rows `with` names. `q.lab_id`, `q.partner_institution`
+/// and `q.now` are set here.
 pub async fn list_cases(
     st: &AppState,
     v: &Viewer,
     mut q: CaseQuery,
     first: Option<i32>,
     after: Option<Uuid>,
+    with: PageWith,
 ) -> AppResult<CasePage> {
     let limit = page_size(first)?;
     q.lab_id = v.lab_id;
@@ -110,16 +122,20 @@ pub async fn list_cases(
         return Ok(CasePage {
             rows: vec![],
             has_next,
-            count: CaseCount(q),
+            count: CaseCount {
+                known: (after.is_none() && !has_next).then_some(0),
+                q,
+            },
         });
     }
-    let mut rows = st.store.list_cases(&q, after, limit + 1).await?;
+    let mut rows = st.store.list_case_page(&q, after, limit + 1, with).await?;
     let has_next = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
+    let known = (after.is_none() && !has_next).then_some(rows.len() as i64);
     Ok(CasePage {
         rows,
         has_next,
-        count: CaseCount(q),
+        count: CaseCount { q, known },
     })
 }
 

@@ -8,6 +8,7 @@
 //! re-exported here, so callers say `service::cases::open_case`.
 
 pub mod actions;
+pub mod count;
 pub mod list;
 pub mod write;
 
