@@ -20,8 +20,8 @@ use dxdesk::store::{CaseSnapshot, PgStore, SharedStore, SqliteStore};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use tracing::Instrument;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// The statements `f` issues on `pool`'s connections (SQLite) or under its
 /// span (PostgreSQL; the intake writer's task runs under the caller's span).

@@ -43,6 +43,14 @@ pub struct IntakeQueue {
     lanes: Mutex<HashMap<(Uuid, i32), Lane>>,
 }
 
+impl IntakeQueue {
+    /// Intakes queued and not yet taken by a writer (for metrics and tests).
+    pub fn queued(&self) -> usize {
+        let lanes = self.lanes.lock().expect("intake lanes");
+        lanes.values().map(|l| l.pending.len()).sum()
+    }
+}
+
 impl std::fmt::Debug for IntakeQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IntakeQueue").finish_non_exhaustive()
@@ -172,12 +180,14 @@ async fn try_batch(
 ) -> Result<Vec<AppResult<CaseSnapshot>>, Failed> {
     let retry = |e: sqlx::Error| Failed::Retry(e.into());
     let mut tx = db.pool.begin_write_for(claims).await.map_err(retry)?;
-    let answers: Vec<AppResult<BusinessRow>> = businesses(&mut tx, news)
-        .await
-        .map_err(Failed::Retry)?;
+    let answers: Vec<AppResult<BusinessRow>> =
+        businesses(&mut tx, news).await.map_err(Failed::Retry)?;
     let live = answers.iter().filter(|a| a.is_ok()).count();
     if live == 0 {
-        return Ok(answers.into_iter().map(|a| a.map(|_| unreachable!())).collect());
+        return Ok(answers
+            .into_iter()
+            .map(|a| a.map(|_| unreachable!()))
+            .collect());
     }
     let (lab_id, now) = (news[0].lab_id, news[0].now);
     let year = crate::domain::jst::date_of(now).year();
@@ -325,7 +335,10 @@ async fn businesses(tx: &mut Tx, news: &[&NewCase]) -> AppResult<Vec<AppResult<B
         .collect();
     let mut touched: Vec<String> = Vec::new();
     for (i, b) in known {
-        let number = b.corporate_number.clone().expect("only numbered rows conflict");
+        let number = b
+            .corporate_number
+            .clone()
+            .expect("only numbered rows conflict");
         let k = by_number
             .get_mut(&number)
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("business vanished")))?;
