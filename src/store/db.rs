@@ -92,21 +92,7 @@ impl Pool {
         claims: &[super::idempotency::CurrentClaim],
     ) -> sqlx::Result<Tx> {
         let mut tx = self.begin_bookkeeping().await?;
-        if claims.is_empty() {
-            return Ok(tx);
-        }
-        let mut q = sql("UPDATE idempotency_keys SET executed = ");
-        q.bind(true).push(" WHERE ");
-        for (i, c) in claims.iter().enumerate() {
-            q.push(if i > 0 { " OR (scope = " } else { "(scope = " })
-                .bind(c.scope.as_str())
-                .push(" AND key = ")
-                .bind(c.key.as_str())
-                .push(" AND claim_id = ")
-                .bind(c.claim_id.as_str())
-                .push(")");
-        }
-        q.execute(&mut tx).await?;
+        mark_executed(&mut tx, claims).await?;
         Ok(tx)
     }
 
@@ -127,6 +113,30 @@ impl Pool {
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
+}
+
+/// Marks these idempotency claims executed inside `tx`: the mark commits (or
+/// rolls back) with the mutation's own writes.
+pub async fn mark_executed(
+    tx: &mut Tx,
+    claims: &[super::idempotency::CurrentClaim],
+) -> sqlx::Result<()> {
+    if claims.is_empty() {
+        return Ok(());
+    }
+    let mut q = sql("UPDATE idempotency_keys SET executed = ");
+    q.bind(true).push(" WHERE ");
+    for (i, c) in claims.iter().enumerate() {
+        q.push(if i > 0 { " OR (scope = " } else { "(scope = " })
+            .bind(c.scope.as_str())
+            .push(" AND key = ")
+            .bind(c.key.as_str())
+            .push(" AND claim_id = ")
+            .bind(c.claim_id.as_str())
+            .push(")");
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
 }
 
 /// An open transaction of either backend; dropped without [`Tx::commit`], it rolls back.

@@ -25,7 +25,7 @@
 
 use super::*;
 use crate::domain::events::{EventPayload, Opened};
-use crate::store::db::Db;
+use crate::store::db::{mark_executed, Db};
 use crate::store::idempotency::{CurrentClaim, CURRENT};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -143,9 +143,9 @@ enum Failed {
 
 /// Writes one batch and answers every item of it.
 async fn write_batch(db: &Db, items: Vec<Item>) {
-    let news: Vec<&NewCase> = items.iter().map(|i| &i.new).collect();
-    let claims: Vec<CurrentClaim> = items.iter().filter_map(|i| i.claim.clone()).collect();
-    match try_batch(db, &news, &claims).await {
+    let news: Vec<(&NewCase, Option<&CurrentClaim>)> =
+        items.iter().map(|i| (&i.new, i.claim.as_ref())).collect();
+    match try_batch(db, &news).await {
         Ok(answers) => {
             for (item, answer) in items.into_iter().zip(answers) {
                 let _ = item.reply.send(answer);
@@ -172,16 +172,16 @@ async fn write_batch(db: &Db, items: Vec<Item>) {
 /// The batch transaction: businesses, then the counter (its row lock is held
 /// from here to the commit), then one insert per table. One answer per item:
 /// an item refused before the counter is answered with its error and written
-/// no row.
+/// no row, and its idempotency claim is not marked executed.
 async fn try_batch(
     db: &Db,
-    news: &[&NewCase],
-    claims: &[CurrentClaim],
+    items: &[(&NewCase, Option<&CurrentClaim>)],
 ) -> Result<Vec<AppResult<CaseSnapshot>>, Failed> {
     let retry = |e: sqlx::Error| Failed::Retry(e.into());
-    let mut tx = db.pool.begin_write_for(claims).await.map_err(retry)?;
+    let news: Vec<&NewCase> = items.iter().map(|i| i.0).collect();
+    let mut tx = db.pool.begin_write_for(&[]).await.map_err(retry)?;
     let answers: Vec<AppResult<BusinessRow>> =
-        businesses(&mut tx, news).await.map_err(Failed::Retry)?;
+        businesses(&mut tx, &news).await.map_err(Failed::Retry)?;
     let live = answers.iter().filter(|a| a.is_ok()).count();
     if live == 0 {
         return Ok(answers
@@ -189,6 +189,13 @@ async fn try_batch(
             .map(|a| a.map(|_| unreachable!()))
             .collect());
     }
+    let claims: Vec<CurrentClaim> = items
+        .iter()
+        .zip(&answers)
+        .filter(|(_, a)| a.is_ok())
+        .filter_map(|((_, c), _)| c.cloned())
+        .collect();
+    mark_executed(&mut tx, &claims).await.map_err(retry)?;
     let (lab_id, now) = (news[0].lab_id, news[0].now);
     let year = crate::domain::jst::date_of(now).year();
     let live = i64::try_from(live).expect("a small batch");
@@ -199,8 +206,8 @@ async fn try_batch(
     let mut rows = TableRows::default();
     let out: Vec<AppResult<CaseSnapshot>> = answers
         .into_iter()
-        .zip(news)
-        .map(|(business, new)| {
+        .zip(&news)
+        .map(|(business, &new)| {
             business.map(|business| {
                 seq += 1;
                 let reference =
