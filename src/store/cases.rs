@@ -14,6 +14,8 @@ use chrono::{DateTime, Datelike, Utc};
 use std::sync::LazyLock;
 use uuid::Uuid;
 
+pub mod intake;
+
 #[async_trait]
 pub trait CaseStore: Send + Sync {
     /// Opens a case: finds or creates the business, allocates the next reference
@@ -522,23 +524,8 @@ async fn write_seal(
                 .await?
         }
     };
-    let mac = key.seal(&sealed_state(
-        &snap.case,
-        &snap.referrals,
-        &snap.topics,
-        &notes,
-    ));
     Sql::default()
-        .insert(
-            "case_seals",
-            vec![
-                ("case_id", snap.case.id.into()),
-                ("key_id", key.id().into()),
-                ("event_count", snap.case.event_count.into()),
-                ("mac", mac.into()),
-                ("sealed_at", now.into()),
-            ],
-        )
+        .insert("case_seals", seal_row(key, snap, &notes, now))
         .push(
             " ON CONFLICT (case_id) DO UPDATE SET key_id = excluded.key_id, event_count = excluded.event_count, \
              mac = excluded.mac, sealed_at = excluded.sealed_at",
@@ -546,6 +533,28 @@ async fn write_seal(
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+/// The `case_seals` row of the case as it now stands.
+fn seal_row(
+    key: &crate::domain::seal::SealKey,
+    snap: &CaseSnapshot,
+    notes: &[NoteRow],
+    now: DateTime<Utc>,
+) -> Vec<Col> {
+    let mac = key.seal(&sealed_state(
+        &snap.case,
+        &snap.referrals,
+        &snap.topics,
+        notes,
+    ));
+    vec![
+        ("case_id", snap.case.id.into()),
+        ("key_id", key.id().into()),
+        ("event_count", snap.case.event_count.into()),
+        ("mac", mac.into()),
+        ("sealed_at", now.into()),
+    ]
 }
 
 /// Writes the topics of a case in one statement, replacing what it had
@@ -616,87 +625,6 @@ async fn write_referral(tx: &mut Tx, r: &ReferralRow, insert: bool) -> AppResult
     }
 }
 
-/// The business a new case is for: an existing one of the lab, or a known
-/// corporate number (filling in what its record lacked), or a new row.
-async fn choose_business(tx: &mut Tx, new: &NewCase) -> AppResult<BusinessRow> {
-    let b = match &new.business {
-        BusinessChoice::Existing(id) => {
-            let found: Option<BusinessRow> = sql(&format!(
-                "SELECT {BUSINESS_COLS} FROM businesses WHERE id = "
-            ))
-            .bind(*id)
-            .push(" AND lab_id = ")
-            .bind(new.lab_id)
-            .push(" AND erased_at IS NULL")
-            .fetch_optional(&mut *tx)
-            .await?;
-            return found.ok_or_else(|| AppError::not_found("事業者", "Business"));
-        }
-        BusinessChoice::New(b) => b,
-    };
-    let mut b = b.clone();
-    b.lab_id = new.lab_id;
-    // Inserted unless the lab already knows the corporate number — also when a
-    // concurrent intake registered it a moment ago: the insert then waits for
-    // that writer and does nothing.
-    if write_business(tx, &b, true).await? {
-        super::business::after_intake(tx, &b, true).await?;
-        return Ok(b);
-    }
-    let mut k: BusinessRow = sql(&format!(
-        "SELECT {BUSINESS_COLS} FROM businesses WHERE lab_id = "
-    ))
-    .bind(new.lab_id)
-    .push(" AND corporate_number = ")
-    .bind(&b.corporate_number)
-    .push(" AND erased_at IS NULL")
-    .fetch_one(&mut *tx)
-    .await?;
-    // Fill in what the record lacked; keep what it had.
-    let fill = |old: &mut Option<String>, new: &Option<String>| {
-        if old.is_none() {
-            old.clone_from(new);
-        }
-    };
-    fill(&mut k.industry, &b.industry);
-    fill(&mut k.employee_band, &b.employee_band);
-    fill(&mut k.municipality, &b.municipality);
-    fill(&mut k.region, &b.region);
-    fill(&mut k.contact_name, &b.contact_name);
-    fill(&mut k.email, &b.email);
-    fill(&mut k.phone, &b.phone);
-    k.updated_at = new.now;
-    write_business(tx, &k, false).await?;
-    super::business::after_intake(tx, &k, false).await?;
-    Ok(k)
-}
-
-/// The next reference of the lab and (Japan-time) calendar year: the counter
-/// row is locked until commit, so references are gap-free.
-async fn next_reference(tx: &mut Tx, new: &NewCase) -> AppResult<String> {
-    let year = crate::domain::jst::date_of(new.now).year();
-    let (seq,): (i64,) = Sql::default()
-        .insert(
-            "case_counters",
-            vec![
-                ("lab_id", new.lab_id.into()),
-                ("year", i64::from(year).into()),
-                ("last_seq", 1_i64.into()),
-            ],
-        )
-        .push(
-            " ON CONFLICT (lab_id, year) DO UPDATE SET last_seq = case_counters.last_seq + 1 \
-             RETURNING last_seq",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-    Ok(crate::domain::reference::format_reference(
-        &new.lab_code,
-        year,
-        seq,
-    ))
-}
-
 /// Writes what `change` says besides the case row (business, topics,
 /// referrals, notes) and appends its events; the new (event count, last hash).
 async fn write_change(
@@ -751,95 +679,17 @@ async fn by_ids<T: super::db::Rows>(
 
 #[async_trait]
 impl<S: HasDb> CaseStore for S {
-    /// The intake transaction: the business first (lookup or insert), then —
-    /// as late as possible, since its row lock serialises every intake of the
-    /// lab and year — the reference counter, followed only by the statements
-    /// that need the reference: the case row (already carrying its first
-    /// event's chain values), its topics and its event, one statement each,
-    /// and the seal. Everything else (validation, normalisation, the lab,
-    /// the assignee) ran before the transaction, in the service.
+    /// The intake: written by the lab-year lane's group commit
+    /// ([`intake`]): the business first (lookup or insert), then — as late as
+    /// possible, since its row lock serialises every intake of the lab and
+    /// year — the reference counter, raised once for the whole batch,
+    /// followed only by one insert per table (cases already carrying their
+    /// first event's chain values, topics, events, seals). Everything else
+    /// (validation, normalisation, the lab, the assignee) ran before, in the
+    /// service.
     #[tracing::instrument(skip_all)]
     async fn open_case(&self, new: NewCase) -> AppResult<CaseSnapshot> {
-        let db = self.db();
-        let mut topics = new.topics.clone();
-        topics.sort();
-        let mut tx = db.pool.begin_write().await?;
-        let business = choose_business(&mut tx, &new).await?;
-        let reference = next_reference(&mut tx, &new).await?;
-        let opened = NewEvent::new(
-            new.actor,
-            crate::domain::events::EventPayload::Opened(crate::domain::events::Opened {
-                reference: reference.clone(),
-                stage: new.stage,
-                channel: new.channel,
-                consent_to_share: new.consent_to_share,
-                priority: new.priority,
-                topics: new.topics.clone(),
-            }),
-        );
-        let (event_rows, event_count, last_event_hash) = chain_rows(
-            new.lab_id,
-            new.id,
-            0,
-            GENESIS.to_owned(),
-            std::slice::from_ref(&opened),
-            new.now,
-        );
-        let case = CaseRow {
-            id: new.id,
-            lab_id: new.lab_id,
-            reference,
-            business_id: business.id,
-            title: new.title.clone(),
-            description: new.description.clone(),
-            channel: new.channel,
-            stage: new.stage,
-            status: new.status,
-            priority: new.priority,
-            assigned_to: new.assigned_to,
-            consent_to_share: new.consent_to_share,
-            consent_at: new.consent_to_share.then_some(new.now),
-            consent_by: if new.consent_to_share {
-                new.consent_by
-            } else {
-                None
-            },
-            access_code_hash: new.access_code_hash.clone(),
-            outcomes: sqlx::types::Json(Vec::new()),
-            outcome_summary: None,
-            version: 1,
-            event_count,
-            last_event_hash,
-            created_by: new.actor,
-            created_at: new.now,
-            updated_at: new.now,
-            resolved_at: None,
-            closed_at: None,
-            has_pending: false,
-        };
-        Sql::default()
-            .insert("cases", case_row(&case, None))
-            .execute(&mut tx)
-            .await?;
-        write_topics(&mut tx, new.lab_id, new.id, &topics, false).await?;
-        insert_events(&mut tx, event_rows).await?;
-        // What was just written, without reading it back.
-        let snap = CaseSnapshot {
-            case,
-            topics,
-            referrals: Vec::new(),
-            business,
-        };
-        write_seal(
-            &mut tx,
-            db.seal_key.as_deref(),
-            &snap,
-            Some(Vec::new()),
-            new.now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(snap)
+        intake::open(self.db(), new).await
     }
 
     #[tracing::instrument(skip_all)]

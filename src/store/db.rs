@@ -81,19 +81,18 @@ impl Pool {
     /// claim is marked executed inside this transaction, so the mark commits
     /// (or rolls back) with the mutation's own writes.
     pub async fn begin_write(&self) -> sqlx::Result<Tx> {
+        let current = super::idempotency::CURRENT.try_with(|c| c.clone()).ok();
+        self.begin_write_for(current.as_slice()).await
+    }
+
+    /// A write transaction that marks the given idempotency claims executed
+    /// (a batch written for several requests carries their claims itself).
+    pub async fn begin_write_for(
+        &self,
+        claims: &[super::idempotency::CurrentClaim],
+    ) -> sqlx::Result<Tx> {
         let mut tx = self.begin_bookkeeping().await?;
-        if let Ok(c) = super::idempotency::CURRENT.try_with(|c| c.clone()) {
-            sql("UPDATE idempotency_keys SET executed = ")
-                .bind(true)
-                .push(" WHERE scope = ")
-                .bind(c.scope)
-                .push(" AND key = ")
-                .bind(c.key)
-                .push(" AND claim_id = ")
-                .bind(c.claim_id)
-                .execute(&mut tx)
-                .await?;
-        }
+        mark_executed(&mut tx, claims).await?;
         Ok(tx)
     }
 
@@ -114,6 +113,30 @@ impl Pool {
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
+}
+
+/// Marks these idempotency claims executed inside `tx`: the mark commits (or
+/// rolls back) with the mutation's own writes.
+pub async fn mark_executed(
+    tx: &mut Tx,
+    claims: &[super::idempotency::CurrentClaim],
+) -> sqlx::Result<()> {
+    if claims.is_empty() {
+        return Ok(());
+    }
+    let mut q = sql("UPDATE idempotency_keys SET executed = ");
+    q.bind(true).push(" WHERE ");
+    for (i, c) in claims.iter().enumerate() {
+        q.push(if i > 0 { " OR (scope = " } else { "(scope = " })
+            .bind(c.scope.as_str())
+            .push(" AND key = ")
+            .bind(c.key.as_str())
+            .push(" AND claim_id = ")
+            .bind(c.claim_id.as_str())
+            .push(")");
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
 }
 
 /// An open transaction of either backend; dropped without [`Tx::commit`], it rolls back.
@@ -539,6 +562,8 @@ pub struct Db {
     pub pool: Pool,
     /// Seals every case write when set (`DXDESK_AUDIT_KEY`).
     pub seal_key: Option<std::sync::Arc<crate::domain::seal::SealKey>>,
+    /// The intakes waiting for their lab-year's group commit.
+    pub intake: std::sync::Arc<super::cases::intake::IntakeQueue>,
 }
 
 impl Db {
@@ -546,6 +571,7 @@ impl Db {
         Self {
             pool,
             seal_key: None,
+            intake: Default::default(),
         }
     }
 }

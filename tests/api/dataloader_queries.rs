@@ -34,11 +34,12 @@ static TEXTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 pub(crate) static PROBED_MUTATIONS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 pub(crate) const MUTATION_PROBE: &str = "SELECT 'dxdesk-mutation-probe'";
 
-tokio::task_local! {
-    /// Statements logged inside the task that runs with this counter: the
-    /// PostgreSQL driver logs in the caller's task (SQLite on its worker thread).
-    pub(crate) static TASK_STATEMENTS: Arc<std::sync::atomic::AtomicUsize>;
-}
+/// Statements logged inside a span of this name (and its children, also in
+/// tasks spawned under it, such as the intake writer): the PostgreSQL driver
+/// logs in the task that runs the statement (SQLite on its worker thread).
+pub(crate) const COUNTED_SPAN: &str = "dxdesk_counted_statements";
+pub(crate) static SPAN_STATEMENTS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
 
 /// Installs the counting subscriber once for the whole binary.
 pub(crate) fn install() {
@@ -82,13 +83,19 @@ fn count_queries_since(from: usize) -> usize {
 
 struct CountSql;
 
-impl<S: tracing::Subscriber> Layer<S> for CountSql {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+impl<S> Layer<S> for CountSql
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
         if event.metadata().target() == "sqlx::query" {
             let thread = std::thread::current().name().unwrap_or("").to_owned();
-            let _ = TASK_STATEMENTS.try_with(|n| {
-                n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            });
+            let counted = ctx
+                .event_scope(event)
+                .is_some_and(|mut scope| scope.any(|s| s.name() == COUNTED_SPAN));
+            if counted {
+                SPAN_STATEMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             struct V {
                 probe: bool,
                 mutation_probe: bool,

@@ -19,6 +19,7 @@ mod dataloader_queries;
 mod deploy;
 mod erasure;
 mod hardening;
+mod intake_batch;
 mod migrations_match;
 mod mutation_statements;
 mod reports;

@@ -8,7 +8,7 @@
 
 use crate::common::{fresh_db, run_on, test_config, Backend};
 use crate::dataloader_queries::{
-    install, mutation_thread_statements, MUTATION_PROBE, TASK_STATEMENTS,
+    install, mutation_thread_statements, COUNTED_SPAN, MUTATION_PROBE, SPAN_STATEMENTS,
 };
 use chrono::Utc;
 use dxdesk::clock::FixedClock;
@@ -19,17 +19,23 @@ use dxdesk::state::AppState;
 use dxdesk::store::{CaseSnapshot, PgStore, SharedStore, SqliteStore};
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use tracing::Instrument;
 
-/// The statements `f` issues on `pool`'s connections (SQLite) or in its task (PostgreSQL).
+/// The statements `f` issues on `pool`'s connections (SQLite) or under its
+/// span (PostgreSQL; the intake writer's task runs under the caller's span).
+/// Only this test opens the counted span, one mutation at a time.
 async fn count<T>(backend: Backend, f: impl Future<Output = T>) -> (usize, T) {
-    let n = Arc::new(AtomicUsize::new(0));
-    let before = mutation_thread_statements();
-    let out = TASK_STATEMENTS.scope(n.clone(), f).await;
+    let before = (
+        mutation_thread_statements(),
+        SPAN_STATEMENTS.load(Ordering::SeqCst),
+    );
+    let span = tracing::info_span!(COUNTED_SPAN);
+    let out = f.instrument(span).await;
     let counted = match backend {
-        Backend::Sqlite => mutation_thread_statements() - before,
-        Backend::Postgres => n.load(Ordering::Relaxed),
+        Backend::Sqlite => mutation_thread_statements() - before.0,
+        Backend::Postgres => SPAN_STATEMENTS.load(Ordering::SeqCst) - before.1,
     };
     (counted, out)
 }
