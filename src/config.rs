@@ -45,6 +45,8 @@ pub struct Config {
     pub hash_queue_wait: Duration,
     /// Connection handling: caps, timeouts and the shutdown drain.
     pub conn: ConnLimits,
+    /// Notifications: SMTP, sender, public URL and the outbox worker.
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// How the server treats connections (see `crate::server`).
@@ -223,7 +225,7 @@ pub fn parse_trusted_proxies(value: &str) -> anyhow::Result<Vec<IpNet>> {
         .collect()
 }
 
-fn parse_number<T>(
+pub(crate) fn parse_number<T>(
     get: &impl Fn(&str) -> Option<String>,
     name: &str,
     range: std::ops::RangeInclusive<T>,
@@ -349,6 +351,7 @@ impl Config {
                 .unwrap_or(DEFAULT_HASH_QUEUE_MS),
         );
         let conn = ConnLimits::from_lookup(&get)?;
+        let notify = crate::notify::NotifyConfig::from_lookup(&get, bind)?;
         Ok(Config {
             database_url,
             bind,
@@ -362,6 +365,7 @@ impl Config {
             hash_concurrency,
             hash_queue_wait,
             conn,
+            notify,
         })
     }
 

@@ -7,6 +7,7 @@ pub mod erasure;
 pub mod institutions;
 pub mod loaders;
 pub mod notes;
+pub mod notify;
 pub mod referrals;
 pub mod reports;
 pub mod status;
@@ -28,6 +29,7 @@ pub struct QueryRoot(
     referrals::ReferralsQuery,
     status::StatusQuery,
     reports::ReportQuery,
+    notify::NotifyQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -40,6 +42,7 @@ pub struct MutationRoot(
     erasure::ErasureMutation,
     status::StatusMutation,
     reports::ReportMutation,
+    notify::NotifyMutation,
 );
 
 pub type DxSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

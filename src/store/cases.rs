@@ -703,6 +703,7 @@ async fn write_change(
     let (count, hash) = (snap.case.event_count, snap.case.last_event_hash.clone());
     let (rows, count, hash) = chain_rows(lab_id, case_id, count, hash, &change.events, now);
     insert_events(tx, rows).await?;
+    super::outbox::after_change(tx, snap, change, now).await?;
     Ok((count, hash))
 }
 
@@ -806,6 +807,7 @@ impl<S: HasDb> CaseStore for S {
             new.now,
         )
         .await?;
+        super::outbox::after_open(&mut tx, &snap, new.mail_access_code.as_deref(), new.now).await?;
         tx.commit().await?;
         Ok(snap)
     }

@@ -17,6 +17,7 @@ pub mod db;
 pub mod directory;
 pub mod idempotency;
 pub mod models;
+pub mod outbox;
 pub mod postgres;
 pub mod reports;
 pub mod roles;
@@ -31,13 +32,14 @@ pub use cases::CaseStore;
 pub use directory::DirectoryStore;
 pub use idempotency::{IdemClaim, IdemKey, IdemRow, IdempotencyStore};
 pub use models::*;
+pub use outbox::OutboxStore;
 pub use postgres::PgStore;
 pub use reports::{ReportScope, ReportStore};
 pub use sqlite::SqliteStore;
 
 /// Every domain operation the service needs from storage.
 pub trait Store:
-    DirectoryStore + CaseStore + ReportStore + IdempotencyStore + Send + Sync + 'static
+    DirectoryStore + CaseStore + ReportStore + IdempotencyStore + OutboxStore + Send + Sync + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
