@@ -18,6 +18,8 @@ mod erasure;
 mod hardening;
 mod migrations_match;
 mod mutation_statements;
+mod notify;
+mod notify_instances;
 mod reports;
 mod schema;
 mod status_public;
