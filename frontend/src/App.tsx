@@ -12,6 +12,7 @@ import { CasePage } from './pages/CasePage';
 import { PartnerInboxPage, PartnerCasesPage } from './pages/Partner';
 import { UsersPage } from './pages/AdminUsers';
 import { InstitutionsPage } from './pages/AdminInstitutions';
+import { NotificationSettingsPage, OutboxPage, WebhooksPage } from './pages/Notifications';
 import { ReportsPage } from './pages/Reports';
 import { StatusPage } from './pages/PublicStatus';
 import { ConsultPage } from './pages/PublicConsult';
@@ -49,6 +50,9 @@ function staffPage(path: string, role: string): ReactNode {
   if (c) return <CasePage key={c.id} id={c.id} />;
   if (path === '/admin/users') return role === 'ADMIN' ? <UsersPage /> : <Forbidden />;
   if (path === '/admin/institutions') return role === 'ADMIN' ? <InstitutionsPage /> : <Forbidden />;
+  if (path === '/admin/outbox') return role === 'ADMIN' ? <OutboxPage /> : <Forbidden />;
+  if (path === '/admin/webhooks') return role === 'ADMIN' ? <WebhooksPage /> : <Forbidden />;
+  if (path === '/profile/notifications') return <NotificationSettingsPage />;
   return <NotFound />;
 }
 
