@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 export DXDESK_TEST_POSTGRES_URL="${DXDESK_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export DXDESK_REQUIRE_POSTGRES=1
 scripts/ensure-postgres.sh
+# The notification tests start a real SMTP server (tests/smtp_sink.py, aiosmtpd).
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd==1.4.6
 if [ "${CI:-}" = "true" ]; then
   # Schemas left by earlier test runs on this machine (each test makes its own).
   # One transaction per schema: dropping hundreds at once exhausts the lock table.

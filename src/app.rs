@@ -33,10 +33,14 @@ impl Application {
     ) -> anyhow::Result<()> {
         crate::auth::password::warm_up();
         let pruner = tokio::spawn(prune_loop(self.state.clone()));
+        let outbox = crate::notify::worker::spawn(&self.state)?;
         let limits = self.state.config.conn;
         let app = crate::http::router(self.state);
         crate::server::serve(self.listener, app, limits, shutdown).await;
         pruner.abort();
+        if let Some(w) = outbox {
+            w.abort();
+        }
         Ok(())
     }
 

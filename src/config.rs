@@ -48,6 +48,8 @@ pub struct Config {
     /// `DXDESK_METRICS_TOKEN`: serves `/metrics` to `Authorization: Bearer <token>`;
     /// unset, there is no `/metrics`.
     pub metrics_token: Option<String>,
+    /// Notifications: SMTP, sender, public URL and the outbox worker.
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// How the server treats connections (see `crate::server`).
@@ -226,7 +228,7 @@ pub fn parse_trusted_proxies(value: &str) -> anyhow::Result<Vec<IpNet>> {
         .collect()
 }
 
-fn parse_number<T>(
+pub(crate) fn parse_number<T>(
     get: &impl Fn(&str) -> Option<String>,
     name: &str,
     range: std::ops::RangeInclusive<T>,
@@ -360,6 +362,7 @@ impl Config {
             ),
             Some(t) => Some(t),
         };
+        let notify = crate::notify::NotifyConfig::from_lookup(&get, bind)?;
         Ok(Config {
             database_url,
             bind,
@@ -374,6 +377,7 @@ impl Config {
             hash_queue_wait,
             conn,
             metrics_token,
+            notify,
         })
     }
 

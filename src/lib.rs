@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod notify;
 pub mod ratelimit;
 pub mod seed;
 pub mod server;

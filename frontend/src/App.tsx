@@ -19,6 +19,9 @@ const PartnerInboxPage = lazy(() => import('./pages/Partner').then((m) => ({ def
 const PartnerCasesPage = lazy(() => import('./pages/Partner').then((m) => ({ default: m.PartnerCasesPage })));
 const UsersPage = lazy(() => import('./pages/AdminUsers').then((m) => ({ default: m.UsersPage })));
 const InstitutionsPage = lazy(() => import('./pages/AdminInstitutions').then((m) => ({ default: m.InstitutionsPage })));
+const NotificationSettingsPage = lazy(() => import('./pages/Notifications').then((m) => ({ default: m.NotificationSettingsPage })));
+const OutboxPage = lazy(() => import('./pages/Notifications').then((m) => ({ default: m.OutboxPage })));
+const WebhooksPage = lazy(() => import('./pages/Notifications').then((m) => ({ default: m.WebhooksPage })));
 const ReportsPage = lazy(() => import('./pages/Reports').then((m) => ({ default: m.ReportsPage })));
 
 function NotFound() {
@@ -55,6 +58,9 @@ function staffPage(path: string, role: string): ReactNode {
   if (biz) return desk ? <BusinessPage key={biz.id} id={biz.id} /> : <Forbidden />;
   if (path === '/admin/users') return role === 'ADMIN' ? <UsersPage /> : <Forbidden />;
   if (path === '/admin/institutions') return role === 'ADMIN' ? <InstitutionsPage /> : <Forbidden />;
+  if (path === '/admin/outbox') return role === 'ADMIN' ? <OutboxPage /> : <Forbidden />;
+  if (path === '/admin/webhooks') return role === 'ADMIN' ? <WebhooksPage /> : <Forbidden />;
+  if (path === '/profile/notifications') return <NotificationSettingsPage />;
   return <NotFound />;
 }
 

@@ -15,6 +15,7 @@ pub mod fiscal_year;
 pub mod hash_chain;
 pub mod jst;
 pub mod labels;
+pub mod notify;
 pub mod permissions;
 pub mod reference;
 pub mod referral_state;

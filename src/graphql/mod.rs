@@ -8,6 +8,7 @@ pub mod erasure;
 pub mod institutions;
 pub mod loaders;
 pub mod notes;
+pub mod notify;
 pub mod referrals;
 pub mod reports;
 pub mod status;
@@ -30,6 +31,7 @@ pub struct QueryRoot(
     status::StatusQuery,
     reports::ReportQuery,
     business::BusinessQuery,
+    notify::NotifyQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -43,6 +45,7 @@ pub struct MutationRoot(
     status::StatusMutation,
     reports::ReportMutation,
     business::BusinessMutation,
+    notify::NotifyMutation,
 );
 
 pub type DxSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

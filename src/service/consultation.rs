@@ -158,6 +158,7 @@ async fn create(st: &AppState, c: Consultation) -> AppResult<(String, String)> {
         consent_to_share: true,
         consent_by: None,
         access_code_hash: access_code::hash(&code),
+        mail_access_code: Some(code.clone()),
         actor: None,
         now,
     };

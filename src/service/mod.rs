@@ -19,6 +19,7 @@ pub mod events;
 pub mod institutions;
 pub mod intake;
 pub mod notes;
+pub mod notify;
 pub mod referrals;
 pub mod reports;
 pub mod status;

@@ -277,6 +277,9 @@ pub struct NewCase {
     pub consent_to_share: bool,
     pub consent_by: Option<Uuid>,
     pub access_code_hash: String,
+    /// The access code for the business's reference mail: only on the web
+    /// form, where the business typed the address itself (see `store::outbox`).
+    pub mail_access_code: Option<String>,
     /// The user opening it; `None` for the public web form.
     pub actor: Option<Uuid>,
     pub now: DateTime<Utc>,

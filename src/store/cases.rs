@@ -663,6 +663,7 @@ async fn write_change(
     let (count, hash) = (snap.case.event_count, snap.case.last_event_hash.clone());
     let (rows, count, hash) = chain_rows(lab_id, case_id, count, hash, &change.events, now);
     insert_events(tx, rows).await?;
+    super::outbox::after_change(tx, snap, change, now).await?;
     Ok((count, hash))
 }
 

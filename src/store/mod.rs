@@ -19,6 +19,7 @@ pub mod db;
 pub mod directory;
 pub mod idempotency;
 pub mod models;
+pub mod outbox;
 pub mod postgres;
 pub mod reports;
 pub mod roles;
@@ -38,6 +39,7 @@ pub use cases::CaseStore;
 pub use directory::DirectoryStore;
 pub use idempotency::{IdemClaim, IdemKey, IdemRow, IdempotencyStore};
 pub use models::*;
+pub use outbox::OutboxStore;
 pub use postgres::PgStore;
 pub use reports::{ReportScope, ReportStore};
 pub use sqlite::SqliteStore;
@@ -50,6 +52,7 @@ pub trait Store:
     + BusinessStore
     + ReportStore
     + IdempotencyStore
+    + OutboxStore
     + Send
     + Sync
     + 'static

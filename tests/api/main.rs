@@ -22,6 +22,8 @@ mod hardening;
 mod intake_batch;
 mod migrations_match;
 mod mutation_statements;
+mod notify;
+mod notify_instances;
 mod reports;
 mod schema;
 mod status_public;

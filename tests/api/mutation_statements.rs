@@ -218,16 +218,19 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
 /// SQLite; PostgreSQL logs its `COMMIT` (an empty statement text): one more each. Before the store wrote from the locked
 /// snapshot (no re-read) and batched its inserts, they were: openCase 13,
 /// updateCase 12, setStage 12, setStatus 10, referCase 13, acceptReferral 15,
-/// addNote 12, resolveCase 10 (sealed: 2 more each).
+/// addNote 12, resolveCase 10 (sealed: 2 more each). The notification
+/// outbox (issue 10) adds one INSERT to a write that notifies anyone:
+/// referCase, acceptReferral and resolveCase (a webhook audience for the
+/// institution whose referral it can see).
 const PINNED: [(&str, usize, usize); 8] = [
     ("openCase", 6, 7),
     ("updateCase", 8, 10),
     ("setStage", 7, 9),
     ("setStatus", 6, 8),
-    ("referCase", 9, 11),
-    ("acceptReferral", 9, 11),
+    ("referCase", 10, 12),
+    ("acceptReferral", 10, 12),
     ("addNote", 7, 9),
-    ("resolveCase", 6, 8),
+    ("resolveCase", 7, 9),
 ];
 
 async fn pinned(backend: Backend) {

@@ -83,6 +83,7 @@ fn new_case(lab: &LabRow, now: chrono::DateTime<Utc>, title: &str) -> NewCase {
         consent_to_share: true,
         consent_by: None,
         access_code_hash: "h".into(),
+        mail_access_code: None,
         actor: None,
         now,
     }

@@ -39,6 +39,7 @@ function navFor(role: string): NavItem[] {
       { href: '/partner/inbox', key: 'navInbox' },
       { href: '/partner/cases', key: 'navInstitutionCases' },
       { href: '/reports', key: 'navReports' },
+      { href: '/profile/notifications', key: 'navNotifications' },
     ];
   }
   const items: NavItem[] = [
@@ -49,7 +50,9 @@ function navFor(role: string): NavItem[] {
   ];
   if (role === 'ADMIN') {
     items.push({ href: '/admin/users', key: 'navUsers' }, { href: '/admin/institutions', key: 'navInstitutions' });
+    items.push({ href: '/admin/outbox', key: 'navOutbox' }, { href: '/admin/webhooks', key: 'navWebhooks' });
   }
+  items.push({ href: '/profile/notifications', key: 'navNotifications' });
   return items;
 }
 

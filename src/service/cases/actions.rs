@@ -112,6 +112,7 @@ pub async fn open_case(
         consent_to_share: input.consent_to_share,
         consent_by: input.consent_to_share.then_some(v.user_id),
         access_code_hash: access_code::hash(&code),
+        mail_access_code: None,
         actor: Some(v.user_id),
         now,
     };

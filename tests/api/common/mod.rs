@@ -167,6 +167,8 @@ pub async fn open_store(backend: Backend, url: &str) -> SharedStore {
 pub fn test_config() -> Config {
     let mut c = Config::from_lookup(|k| match k {
         "DXDESK_JWT_SECRET" => Some(TEST_SECRET.to_owned()),
+        // Tests drive the outbox worker themselves (`notify::worker::Worker::run_once`).
+        "DXDESK_OUTBOX_WORKER" => Some("0".to_owned()),
         _ => None,
     })
     .unwrap();
