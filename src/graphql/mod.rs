@@ -5,6 +5,7 @@ pub mod case_types;
 pub mod cases;
 pub mod erasure;
 pub mod institutions;
+pub mod live;
 pub mod loaders;
 pub mod notes;
 pub mod referrals;
@@ -17,7 +18,7 @@ use crate::auth::Authn;
 use crate::domain::permissions::Viewer;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, ID};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema, ID};
 use uuid::Uuid;
 
 #[derive(MergedObject, Default)]
@@ -42,7 +43,10 @@ pub struct MutationRoot(
     reports::ReportMutation,
 );
 
-pub type DxSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(live::LiveSubscription);
+
+pub type DxSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Limits on every request.
 pub const MAX_DEPTH: usize = 12;
@@ -70,7 +74,7 @@ pub fn schema(state: Option<AppState>) -> DxSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)

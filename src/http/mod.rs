@@ -6,6 +6,7 @@ pub mod edge;
 pub mod graphql;
 pub mod health;
 pub mod idempotency;
+pub mod live;
 pub mod reports;
 pub mod static_files;
 
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
                 idempotency::guard,
             )),
         )
+        .merge(live::router())
         .merge(health::router())
         .merge(reports::router())
         .merge(static_files::router())

@@ -16,6 +16,7 @@ pub mod erasure;
 pub mod events;
 pub mod institutions;
 pub mod intake;
+pub mod live;
 pub mod notes;
 pub mod referrals;
 pub mod reports;

@@ -514,6 +514,8 @@ pub struct Db {
     pub pool: Pool,
     /// Seals every case write when set (`DXDESK_AUDIT_KEY`).
     pub seal_key: Option<std::sync::Arc<crate::domain::seal::SealKey>>,
+    /// This instance's fan-out of committed case writes to live subscribers.
+    pub live: super::live::Hub,
 }
 
 impl Db {
@@ -521,6 +523,7 @@ impl Db {
         Self {
             pool,
             seal_key: None,
+            live: super::live::Hub::default(),
         }
     }
 }

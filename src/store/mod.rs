@@ -16,6 +16,7 @@ pub mod codec;
 pub mod db;
 pub mod directory;
 pub mod idempotency;
+pub mod live;
 pub mod models;
 pub mod postgres;
 pub mod reports;
@@ -30,6 +31,7 @@ pub use case_models::*;
 pub use cases::CaseStore;
 pub use directory::DirectoryStore;
 pub use idempotency::{IdemClaim, IdemKey, IdemRow, IdempotencyStore};
+pub use live::LiveStore;
 pub use models::*;
 pub use postgres::PgStore;
 pub use reports::{ReportScope, ReportStore};
@@ -37,7 +39,7 @@ pub use sqlite::SqliteStore;
 
 /// Every domain operation the service needs from storage.
 pub trait Store:
-    DirectoryStore + CaseStore + ReportStore + IdempotencyStore + Send + Sync + 'static
+    DirectoryStore + CaseStore + ReportStore + IdempotencyStore + LiveStore + Send + Sync + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
