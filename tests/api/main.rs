@@ -16,6 +16,7 @@ mod cli;
 mod dataloader_queries;
 mod erasure;
 mod hardening;
+mod live;
 mod migrations_match;
 mod mutation_statements;
 mod reports;
