@@ -100,7 +100,10 @@ async fn session(
     let (mut sink, input) = socket.split();
     if !acceptable {
         let _ = sink
-            .send(close(SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable"))
+            .send(close(
+                SUBPROTOCOL_NOT_ACCEPTABLE,
+                "Subprotocol not acceptable",
+            ))
             .await;
         return;
     }
@@ -153,8 +156,8 @@ async fn session(
             }
         }
     };
-    let mut gql = GqlWebSocket::new(schema, input, WebSocketProtocols::GraphQLWS)
-        .on_connection_init(on_init);
+    let mut gql =
+        GqlWebSocket::new(schema, input, WebSocketProtocols::GraphQLWS).on_connection_init(on_init);
     let init_deadline = Instant::now() + INIT_TIMEOUT;
     loop {
         let exp = *expiry.borrow();

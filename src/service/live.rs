@@ -88,7 +88,8 @@ pub async fn case_events(
             };
             match fresh {
                 Ok(events) => {
-                    let new: Vec<EventRow> = events.into_iter().filter(|e| e.seq > s.last).collect();
+                    let new: Vec<EventRow> =
+                        events.into_iter().filter(|e| e.seq > s.last).collect();
                     if let Some(e) = new.last() {
                         s.last = e.seq;
                     }
@@ -192,7 +193,9 @@ fn diff(old: &Seen, new: &Seen) -> Vec<InboxChange> {
             out.sort_by_key(|c| c.referral_id);
             out
         }
-        (Seen::Desk(old), Seen::Desk(new)) if old != new => vec![InboxChange::of(InboxReason::Overdue)],
+        (Seen::Desk(old), Seen::Desk(new)) if old != new => {
+            vec![InboxChange::of(InboxReason::Overdue)]
+        }
         _ => Vec::new(),
     }
 }
@@ -300,7 +303,10 @@ mod tests {
 
     #[test]
     fn a_partner_hears_of_new_and_changed_referrals_only() {
-        let old = partner(&[(1, 10, ReferralStatus::Pending), (2, 20, ReferralStatus::Pending)]);
+        let old = partner(&[
+            (1, 10, ReferralStatus::Pending),
+            (2, 20, ReferralStatus::Pending),
+        ]);
         let new = partner(&[
             (1, 10, ReferralStatus::Pending),
             (2, 20, ReferralStatus::Accepted),
@@ -308,7 +314,12 @@ mod tests {
         ]);
         let got: Vec<_> = diff(&old, &new)
             .into_iter()
-            .map(|c| (c.referral_id.unwrap().as_u128(), c.case_id.unwrap().as_u128()))
+            .map(|c| {
+                (
+                    c.referral_id.unwrap().as_u128(),
+                    c.case_id.unwrap().as_u128(),
+                )
+            })
             .collect();
         assert_eq!(got, vec![(2, 20), (3, 30)]);
         assert!(diff(&new, &new).is_empty());

@@ -101,7 +101,8 @@ impl Ws {
     }
 }
 
-const CASE_UPDATED: &str = "subscription($c: ID!, $a: Int) { caseUpdated(caseId: $c, afterSeq: $a) { seq kind summary } }";
+const CASE_UPDATED: &str =
+    "subscription($c: ID!, $a: Int) { caseUpdated(caseId: $c, afterSeq: $a) { seq kind summary } }";
 const INBOX_CHANGED: &str = "subscription { inboxChanged { reason caseId referralId } }";
 
 backend_tests!(case_updated_delivers_writes_made_over_http);
@@ -141,7 +142,10 @@ async fn a_partner_hears_only_what_it_may_read(backend: Backend) {
         .await;
     let p = bank.next_payload("b").await;
     assert_eq!(p["errors"][0]["extensions"]["code"], "NOT_FOUND", "{p}");
-    assert!(p["data"].is_null() || p["data"]["caseUpdated"].is_null(), "{p}");
+    assert!(
+        p["data"].is_null() || p["data"]["caseUpdated"].is_null(),
+        "{p}"
+    );
     match bank.next().await {
         Frame::Json(v) if v["type"] == "complete" && v["id"] == "b" => {}
         other => panic!("expected complete, got {other:?}"),
@@ -213,7 +217,8 @@ async fn inbox_changed_tells_each_viewer_its_own_news(backend: Backend) {
     // The desk: desk-opened cases are not news, a web-form consultation is.
     let r = consultation("株式会社ウェブ")
         .email("web@example.jp")
-        .submit_from(&app, "203.0.113.7").await;
+        .submit_from(&app, "203.0.113.7")
+        .await;
     let reference = r.ok()["submitConsultation"]["reference"].clone();
     let web = app
         .gql(
@@ -299,7 +304,12 @@ async fn a_second_instance_hears_writes_made_through_the_first() {
         let mut kinds = Vec::new();
         for _ in 0..2 {
             let d = desk.next_payload("c").await;
-            kinds.push(d["data"]["caseUpdated"]["kind"].as_str().unwrap().to_owned());
+            kinds.push(
+                d["data"]["caseUpdated"]["kind"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
         }
         kinds.sort();
         assert_eq!(kinds, ["REFERRED", "STATUS_CHANGED"]);
