@@ -8,6 +8,7 @@
 use crate::auth::{self, Authn};
 use crate::graphql::{loaders, DxSchema, RequestCtx};
 use crate::http::client_ip;
+use crate::http::graphql::Lang;
 use crate::state::AppState;
 use async_graphql::http::{WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage};
 use async_graphql::Data;
@@ -96,6 +97,7 @@ async fn session(
     ctx: RequestCtx,
     _permit: OwnedSemaphorePermit,
 ) {
+    let ctx_lang = ctx.lang;
     let acceptable = socket.protocol().is_some_and(|p| p == PROTOCOL);
     let (mut sink, input) = socket.split();
     if !acceptable {
@@ -158,6 +160,7 @@ async fn session(
     };
     let mut gql =
         GqlWebSocket::new(schema, input, WebSocketProtocols::GraphQLWS).on_connection_init(on_init);
+    let lang = ctx_lang;
     let init_deadline = Instant::now() + INIT_TIMEOUT;
     loop {
         let exp = *expiry.borrow();
@@ -171,7 +174,7 @@ async fn session(
         tokio::select! {
             out = gql.next() => match out {
                 Some(WsMessage::Text(t)) => {
-                    if sink.send(Message::Text(t.into())).await.is_err() {
+                    if sink.send(Message::Text(localize(t, lang).into())).await.is_err() {
                         return;
                     }
                 }
@@ -200,10 +203,70 @@ async fn session(
     }
 }
 
+/// Errors in a server message as `/graphql` gives them: engine errors (parse,
+/// validation) get `BAD_USER_INPUT` and `messageEn`; in English the message is
+/// the English text.
+fn localize(text: String, lang: Lang) -> String {
+    if !text.contains("\"errors\"") && !text.contains("\"type\":\"error\"") {
+        return text;
+    }
+    let Ok(mut msg) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return text;
+    };
+    let errors = match msg["type"].as_str() {
+        Some("next") => msg["payload"]["errors"].as_array_mut(),
+        Some("error") => msg["payload"].as_array_mut(),
+        _ => None,
+    };
+    let Some(errors) = errors else { return text };
+    for err in errors {
+        let message = err["message"].as_str().unwrap_or_default().to_owned();
+        let Some(obj) = err.as_object_mut() else {
+            continue;
+        };
+        let ext = obj
+            .entry("extensions")
+            .or_insert_with(|| serde_json::json!({}));
+        if ext.get("code").is_none() {
+            ext["code"] = "BAD_USER_INPUT".into();
+            ext["messageEn"] = message.clone().into();
+            obj["message"] = format!("リクエストが正しくありません: {message}").into();
+        }
+        if lang == Lang::En {
+            if let Some(en) = obj["extensions"]["messageEn"].as_str() {
+                let en = en.to_owned();
+                obj["message"] = en.into();
+            }
+        }
+    }
+    msg.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn errors_read_as_over_http() {
+        let engine =
+            json!({"type": "error", "id": "1", "payload": [{"message": "Unknown field \"x\""}]});
+        let out: serde_json::Value =
+            serde_json::from_str(&localize(engine.to_string(), Lang::Ja)).unwrap();
+        assert_eq!(out["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert!(out["payload"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("リクエストが正しくありません"));
+        let app = json!({"type": "next", "id": "1", "payload": {"data": null, "errors": [
+            {"message": "相談が見つかりません。", "extensions": {"code": "NOT_FOUND", "messageEn": "Case not found."}}
+        ]}});
+        let out: serde_json::Value =
+            serde_json::from_str(&localize(app.to_string(), Lang::En)).unwrap();
+        assert_eq!(out["payload"]["errors"][0]["message"], "Case not found.");
+        let data = json!({"type": "next", "id": "1", "payload": {"data": {"x": 1}}}).to_string();
+        assert_eq!(localize(data.clone(), Lang::En), data);
+    }
 
     #[test]
     fn the_token_comes_as_a_header_value_or_bare() {
