@@ -199,7 +199,10 @@ async fn connection(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), svc);
+        .serve_connection(TokioIo::new(stream), svc)
+        // WebSocket upgrades (`http::live`): the upgraded socket is handed to
+        // its handler's task and leaves this loop (and the connection cap).
+        .with_upgrades();
     let mut closing = false;
     loop {
         let idle_deadline = activity
@@ -207,7 +210,7 @@ async fn connection(
             .map(|since| since + limits.idle_timeout)
             .unwrap_or_else(|| Instant::now() + limits.idle_timeout);
         tokio::select! {
-            done = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => {
+            done = &mut conn => {
                 if let Err(e) = done {
                     tracing::debug!(error = %e, %peer, "connection ended with an error");
                 }
@@ -228,8 +231,11 @@ async fn connection(
             }
         }
     }
-    let io = conn.into_parts().io.into_inner();
-    linger_close(io).await;
+    // Not upgraded: hyper has sent FIN (its shutdown); read what the client
+    // still sends before closing.
+    if let Some(parts) = conn.into_parts() {
+        linger_close(parts.io.into_inner()).await;
+    }
 }
 
 /// Sends FIN, then reads what the client still sends for a moment before closing,

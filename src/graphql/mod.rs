@@ -6,6 +6,7 @@ pub mod case_types;
 pub mod cases;
 pub mod erasure;
 pub mod institutions;
+pub mod live;
 pub mod loaders;
 pub mod notes;
 pub mod notify;
@@ -19,7 +20,7 @@ use crate::auth::Authn;
 use crate::domain::permissions::Viewer;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, ID};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema, ID};
 use uuid::Uuid;
 
 #[derive(MergedObject, Default)]
@@ -48,7 +49,10 @@ pub struct MutationRoot(
     notify::NotifyMutation,
 );
 
-pub type DxSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(live::LiveSubscription);
+
+pub type DxSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Limits on every request.
 pub const MAX_DEPTH: usize = 12;
@@ -76,7 +80,7 @@ pub fn schema(state: Option<AppState>) -> DxSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)

@@ -8,6 +8,7 @@ pub mod graphql;
 pub mod health;
 pub mod idempotency;
 pub mod metrics;
+pub mod live;
 pub mod reports;
 pub mod static_files;
 
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
                 idempotency::guard,
             )),
         )
+        .merge(live::router())
         .merge(health::router())
         .merge(metrics::router())
         .merge(reports::router())

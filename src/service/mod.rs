@@ -18,6 +18,7 @@ pub mod erasure;
 pub mod events;
 pub mod institutions;
 pub mod intake;
+pub mod live;
 pub mod notes;
 pub mod notify;
 pub mod referrals;

@@ -733,9 +733,11 @@ impl<S: HasDb> CaseStore for S {
         }
         // The locked snapshot with the change applied is what the rows now
         // hold: no second read.
+        let signal =
+            super::live::Signal::new(lab_id, case_id, change.events.iter().map(|e| e.kind));
         let out = after_change(snap, change, case);
         write_seal(&mut tx, db.seal_key.as_deref(), &out, None, now).await?;
-        tx.commit().await?;
+        super::live::commit(tx, db, signal).await?;
         Ok(out)
     }
 

@@ -564,6 +564,8 @@ pub struct Db {
     pub seal_key: Option<std::sync::Arc<crate::domain::seal::SealKey>>,
     /// The intakes waiting for their lab-year's group commit.
     pub intake: std::sync::Arc<super::cases::intake::IntakeQueue>,
+    /// This instance's fan-out of committed case writes to live subscribers.
+    pub live: super::live::Hub,
 }
 
 impl Db {
@@ -572,6 +574,7 @@ impl Db {
             pool,
             seal_key: None,
             intake: Default::default(),
+            live: super::live::Hub::default(),
         }
     }
 }

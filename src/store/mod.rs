@@ -18,6 +18,7 @@ pub mod codec;
 pub mod db;
 pub mod directory;
 pub mod idempotency;
+pub mod live;
 pub mod models;
 pub mod outbox;
 pub mod postgres;
@@ -38,6 +39,7 @@ pub use case_models::*;
 pub use cases::CaseStore;
 pub use directory::DirectoryStore;
 pub use idempotency::{IdemClaim, IdemKey, IdemRow, IdempotencyStore};
+pub use live::LiveStore;
 pub use models::*;
 pub use outbox::OutboxStore;
 pub use postgres::PgStore;
@@ -53,6 +55,7 @@ pub trait Store:
     + ReportStore
     + IdempotencyStore
     + OutboxStore
+    + LiveStore
     + Send
     + Sync
     + 'static

@@ -20,6 +20,7 @@ mod deploy;
 mod erasure;
 mod hardening;
 mod intake_batch;
+mod live;
 mod migrations_match;
 mod mutation_statements;
 mod notify;

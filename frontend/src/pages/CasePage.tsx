@@ -1,7 +1,8 @@
 // One case: summary, desk controls, referrals, notes and the full timeline.
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { useApp } from '../app/context';
 import { useQuery } from '../app/hooks';
+import { CASE_UPDATED, useLive } from '../app/live';
 import { Link } from '../app/router';
 import { Banner, ErrorState, Loading, PageTitle, StageBadge, StatusBadge } from '../components/ui';
 import { CaseDoc } from '../graphql/ops';
@@ -15,8 +16,26 @@ import { Timeline } from './case/Timeline';
 export function CasePage({ id }: { id: string }) {
   const { t, e, lang, user } = useApp();
   const q = useQuery(CaseDoc, { id });
-  const [msg, setMsg] = useState<{ kind: 'success' | 'error' | 'warning'; text: string } | null>(null);
+  const [msg, setMsg] = useState<{ kind: 'success' | 'error' | 'warning' | 'info'; text: string } | null>(null);
   const desk = user!.role !== 'PARTNER';
+  // Someone else's change: say so and show it (own writes reload by themselves).
+  const loadedSeq = q.data?.case?.events.at(-1)?.seq ?? null;
+  const seenSeq = useRef<number | null>(null);
+  if (loadedSeq != null && (seenSeq.current == null || loadedSeq > seenSeq.current)) seenSeq.current = loadedSeq;
+  useLive(
+    CASE_UPDATED,
+    id,
+    () => ({ caseId: id, afterSeq: seenSeq.current }),
+    (d) => {
+      const ev = d.caseUpdated as { seq: number; actor: { id: string } | null } | undefined;
+      if (!ev) return;
+      if (seenSeq.current == null || ev.seq > seenSeq.current) seenSeq.current = ev.seq;
+      if (ev.actor?.id === user!.id) return;
+      setMsg({ kind: 'info', text: t('liveCaseUpdated') });
+      void q.reload();
+    },
+    loadedSeq != null,
+  );
 
   if (q.loading && !q.data) return <Loading />;
   if (q.error && !q.data) {

@@ -1,5 +1,6 @@
 import { useApp } from '../app/context';
 import { useNow, useQuery } from '../app/hooks';
+import { useInboxLive } from '../app/live';
 import { Link } from '../app/router';
 import { CaseTable } from '../components/CaseTable';
 import { ErrorState, Loading, PageTitle } from '../components/ui';
@@ -9,6 +10,7 @@ import { formatTimeLeft } from '../lib/format';
 export function DashboardPage() {
   const { t, e, lang, user } = useApp();
   const q = useQuery(DashboardDoc, { me: user!.id });
+  useInboxLive(q.reload);
   const now = useNow();
   if (!q.data) {
     return (

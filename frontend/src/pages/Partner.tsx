@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import { useApp } from '../app/context';
 import { useNow, useQuery } from '../app/hooks';
+import { useInboxLive } from '../app/live';
 import { Link } from '../app/router';
 import { ErrorState, Loading, PageTitle, ReferralBadge, StageBadge, StatusBadge } from '../components/ui';
 import { CasesDoc } from '../graphql/ops';
@@ -16,6 +17,7 @@ export function PartnerInboxPage() {
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const page = cursors.length - 1;
   const q = useQuery(CasesDoc, { filter: { institutionId: inst, status: ['REFERRED'] }, first: PAGE, after: cursors[page] });
+  useInboxLive(q.reload);
   const now = useNow(30_000);
   const rows = (q.data?.cases.edges ?? [])
     .map((e) => ({ c: e.node, r: e.node.referrals.find((r) => r.institution.id === inst && r.status === 'PENDING') }))

@@ -227,7 +227,18 @@ async fn try_batch(
         }
     }
     // Per-batch statements (aggregates over the batch's cases) go here.
-    tx.commit()
+    let signals: Vec<crate::store::live::Signal> = out
+        .iter()
+        .filter_map(|s| s.as_ref().ok())
+        .map(|s| {
+            crate::store::live::Signal::new(
+                s.case.lab_id,
+                s.case.id,
+                [crate::domain::types::EventKind::Opened],
+            )
+        })
+        .collect();
+    crate::store::live::commit_many(tx, db, signals)
         .await
         .map_err(|e| Failed::Final(AppError::from(e)))?;
     Ok(out)

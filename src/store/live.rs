@@ -1,0 +1,247 @@
+//! Live updates' delivery: every committed case write announces a small
+//! [`Signal`] (lab, case, event kinds — ids and enum values only) to the
+//! subscribers of every instance. PostgreSQL: `pg_notify` inside the writing
+//! transaction (delivered on commit, never for a rollback) and one `LISTEN`
+//! connection per instance fanning out through a tokio broadcast, reconnecting
+//! when lost; SQLite (one instance): the same broadcast, sent after commit.
+//! A signal only says "look again": subscribers re-read through the service.
+
+use super::db::{sql, Db, HasDb, Pool, Tx};
+use crate::domain::types::EventKind;
+use crate::error::{AppError, AppResult};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, OnceCell};
+use uuid::Uuid;
+
+/// The PostgreSQL notification channel.
+pub const CHANNEL: &str = "dxdesk_live";
+/// Signals a slow subscriber may fall behind by before it is told to re-read everything.
+const BUFFER: usize = 1024;
+/// Wait between attempts to re-open a lost `LISTEN` connection.
+const RECONNECT_WAIT: Duration = Duration::from_secs(1);
+
+/// What a committed write announces: the payload of the notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signal {
+    pub lab: Uuid,
+    pub case: Uuid,
+    /// The stored names of the kinds of the events the write appended.
+    pub kinds: Vec<String>,
+}
+
+impl Signal {
+    pub fn new(lab: Uuid, case: Uuid, kinds: impl IntoIterator<Item = EventKind>) -> Self {
+        Self {
+            lab,
+            case,
+            kinds: kinds.into_iter().map(|k| k.as_str().to_owned()).collect(),
+        }
+    }
+
+    pub fn has(&self, kind: EventKind) -> bool {
+        self.kinds.iter().any(|k| k == kind.as_str())
+    }
+}
+
+/// What a subscriber hears.
+#[derive(Debug, Clone)]
+pub enum Heard {
+    Signal(Arc<Signal>),
+    /// Signals may have been missed (the `LISTEN` connection was lost and is
+    /// back, or the subscriber fell behind): re-read everything.
+    Resync,
+}
+
+/// One instance's fan-out of signals to its subscribers.
+#[derive(Clone)]
+pub struct Hub {
+    tx: broadcast::Sender<Heard>,
+    /// Set once this instance's `LISTEN` connection is listening (PostgreSQL only).
+    listening: Arc<OnceCell<()>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            tx: broadcast::channel(BUFFER).0,
+            listening: Arc::new(OnceCell::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("subscribers", &self.tx.receiver_count())
+            .finish()
+    }
+}
+
+/// Commits a case write and announces it: on PostgreSQL the notification is
+/// sent inside the transaction (so it is delivered exactly when the write
+/// commits), on SQLite the broadcast follows the commit. The one call
+/// `open_case`/`update_case` make instead of `tx.commit()`.
+/// [`commit`] for a write of several cases (a batch of intakes): one signal each.
+pub async fn commit_many(mut tx: Tx, db: &Db, signals: Vec<Signal>) -> sqlx::Result<()> {
+    let postgres = matches!(tx.dialect(), super::db::Dialect::Postgres);
+    let mut payloads = Vec::with_capacity(signals.len());
+    for signal in &signals {
+        payloads.push(serde_json::to_string(signal).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+    }
+    if postgres {
+        for payload in payloads {
+            sql("SELECT pg_notify(")
+                .bind(CHANNEL)
+                .push(", ")
+                .bind(payload)
+                .push(")")
+                .execute(&mut tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    if !postgres {
+        for signal in signals {
+            let _ = db.live.tx.send(Heard::Signal(Arc::new(signal)));
+        }
+    }
+    Ok(())
+}
+
+pub async fn commit(mut tx: Tx, db: &Db, signal: Signal) -> sqlx::Result<()> {
+    if signal.kinds.is_empty() {
+        // A write that appended no event (an edit that changed nothing) has nothing to say.
+        return tx.commit().await;
+    }
+    let payload = serde_json::to_string(&signal).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let local = match tx.dialect() {
+        super::db::Dialect::Postgres => {
+            sql("SELECT pg_notify(")
+                .bind(CHANNEL)
+                .push(", ")
+                .bind(payload)
+                .push(")")
+                .execute(&mut tx)
+                .await?;
+            false
+        }
+        super::db::Dialect::Sqlite => true,
+    };
+    tx.commit().await?;
+    if local {
+        // No receiver is not an error: nobody is subscribed.
+        let _ = db.live.tx.send(Heard::Signal(Arc::new(signal)));
+    }
+    Ok(())
+}
+
+#[async_trait]
+pub trait LiveStore: Send + Sync {
+    /// A receiver of every signal committed from now on (on PostgreSQL, once
+    /// this instance's `LISTEN` is in place, so nothing committed after this
+    /// returns is missed).
+    async fn live_subscribe(&self) -> AppResult<broadcast::Receiver<Heard>>;
+}
+
+#[async_trait]
+impl<S: HasDb> LiveStore for S {
+    async fn live_subscribe(&self) -> AppResult<broadcast::Receiver<Heard>> {
+        let db = self.db();
+        let rx = db.live.tx.subscribe();
+        if let Pool::Postgres(pool) = &db.pool {
+            db.live
+                .listening
+                .get_or_try_init(|| start_listener(pool.clone(), db.live.tx.clone()))
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot LISTEN for live updates");
+                    AppError::internal(anyhow::anyhow!("LISTEN {CHANNEL}: {e}"))
+                })?;
+        }
+        Ok(rx)
+    }
+}
+
+async fn listen(pool: &sqlx::PgPool) -> sqlx::Result<sqlx::postgres::PgListener> {
+    let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
+    l.listen(CHANNEL).await?;
+    Ok(l)
+}
+
+/// Opens the instance's `LISTEN` connection and leaves a task forwarding its
+/// notifications; the task ends when the hub is gone.
+async fn start_listener(pool: sqlx::PgPool, tx: broadcast::Sender<Heard>) -> sqlx::Result<()> {
+    let listener = listen(&pool).await?;
+    tokio::spawn(forward(pool, listener, tx.downgrade()));
+    Ok(())
+}
+
+async fn forward(
+    pool: sqlx::PgPool,
+    mut listener: sqlx::postgres::PgListener,
+    tx: broadcast::WeakSender<Heard>,
+) {
+    loop {
+        let lost = match listener.try_recv().await {
+            Ok(Some(n)) => {
+                let Some(tx) = tx.upgrade() else { return };
+                match serde_json::from_str::<Signal>(n.payload()) {
+                    Ok(s) => {
+                        let _ = tx.send(Heard::Signal(Arc::new(s)));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "ignoring a malformed live signal"),
+                }
+                false
+            }
+            Ok(None) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "live updates: LISTEN connection failed");
+                true
+            }
+        };
+        if !lost {
+            continue;
+        }
+        // Re-open explicitly (rather than on the next receive), so that the
+        // subscribers are told to re-read only once LISTEN is back in place:
+        // a write committed after their re-read is then announced.
+        drop(listener);
+        listener = loop {
+            if tx.upgrade().is_none() {
+                return;
+            }
+            match listen(&pool).await {
+                Ok(l) => break l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "live updates: re-opening LISTEN");
+                    tokio::time::sleep(RECONNECT_WAIT).await;
+                }
+            }
+        };
+        tracing::info!("live updates: LISTEN connection re-opened");
+        let Some(tx) = tx.upgrade() else { return };
+        let _ = tx.send(Heard::Resync);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_is_ids_and_kind_names_only() {
+        let (lab, case) = (Uuid::nil(), Uuid::max());
+        let s = Signal::new(lab, case, [EventKind::Referred, EventKind::StatusChanged]);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            json,
+            format!(r#"{{"lab":"{lab}","case":"{case}","kinds":["REFERRED","STATUS_CHANGED"]}}"#)
+        );
+        assert!(s.has(EventKind::Referred));
+        assert!(!s.has(EventKind::Opened));
+        assert_eq!(serde_json::from_str::<Signal>(&json).unwrap(), s);
+    }
+}
