@@ -9,6 +9,7 @@
 //! (see `decide_*`), so they are unit-tested without a database.
 
 pub mod access;
+pub mod accounts;
 pub mod audit;
 pub mod cases;
 pub mod consultation;
@@ -16,6 +17,8 @@ pub mod erasure;
 pub mod events;
 pub mod institutions;
 pub mod intake;
+pub mod lab_import;
+pub mod lab_settings;
 pub mod notes;
 pub mod referrals;
 pub mod reports;

@@ -8,6 +8,7 @@
 //! store (`impl<S: HasDb> … for S`), so the two cannot drift. The domain
 //! rules SQL needs come from [`rules`].
 
+pub mod accounts;
 #[cfg(feature = "bench")]
 pub mod bulk;
 pub mod case_models;
@@ -26,6 +27,7 @@ pub mod sqlite;
 use crate::config::{backend_of, Backend};
 use std::sync::Arc;
 
+pub use accounts::AccountStore;
 pub use case_models::*;
 pub use cases::CaseStore;
 pub use directory::DirectoryStore;
@@ -37,7 +39,14 @@ pub use sqlite::SqliteStore;
 
 /// Every domain operation the service needs from storage.
 pub trait Store:
-    DirectoryStore + CaseStore + ReportStore + IdempotencyStore + Send + Sync + 'static
+    DirectoryStore
+    + CaseStore
+    + ReportStore
+    + IdempotencyStore
+    + AccountStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
