@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod onboarding_cli;
 pub mod ratelimit;
 pub mod seed;
 pub mod server;

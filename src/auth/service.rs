@@ -119,7 +119,8 @@ pub async fn login(
         if !known {
             slots.push(ratelimit::take(store, ratelimit::LOGIN_PER_ACCOUNT, &email, now).await?);
             if first_of_pair {
-                slots.push(ratelimit::take(store, ratelimit::LOGIN_PER_ADDRESS, client, now).await?);
+                slots
+                    .push(ratelimit::take(store, ratelimit::LOGIN_PER_ADDRESS, client, now).await?);
             }
         }
         Ok(())

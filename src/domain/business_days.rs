@@ -260,15 +260,30 @@ mod tests {
 
     #[test]
     fn extra_closure_days() {
-        assert_eq!(ClosureDay::parse("--08-14"), Some(ClosureDay::Yearly { month: 8, day: 14 }));
-        assert_eq!(ClosureDay::parse("2025-08-13"), Some(ClosureDay::Date(d(2025, 8, 13))));
+        assert_eq!(
+            ClosureDay::parse("--08-14"),
+            Some(ClosureDay::Yearly { month: 8, day: 14 })
+        );
+        assert_eq!(
+            ClosureDay::parse("2025-08-13"),
+            Some(ClosureDay::Date(d(2025, 8, 13)))
+        );
         assert_eq!(ClosureDay::parse("--02-30"), None);
         assert_eq!(ClosureDay::parse("2025-8-13"), None);
         assert_eq!(ClosureDay::parse("--08-14").unwrap().render(), "--08-14");
         // Tue 2025-08-12 + 3 business days = Fri 8/15; closed 8/13 and every 8/14: Mon 8/18.
-        let extra = [ClosureDay::parse("2025-08-13").unwrap(), ClosureDay::parse("--08-14").unwrap()];
-        assert_eq!(add_business_days_closed(d(2025, 8, 12), 3, &[]), d(2025, 8, 15));
-        assert_eq!(add_business_days_closed(d(2025, 8, 12), 3, &extra), d(2025, 8, 19));
+        let extra = [
+            ClosureDay::parse("2025-08-13").unwrap(),
+            ClosureDay::parse("--08-14").unwrap(),
+        ];
+        assert_eq!(
+            add_business_days_closed(d(2025, 8, 12), 3, &[]),
+            d(2025, 8, 15)
+        );
+        assert_eq!(
+            add_business_days_closed(d(2025, 8, 12), 3, &extra),
+            d(2025, 8, 19)
+        );
         assert_eq!(
             pickup_deadline_closed(jst(2025, 8, 12, 10, 0), 3, &[]),
             pickup_deadline(jst(2025, 8, 12, 10, 0), 3)

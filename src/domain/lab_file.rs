@@ -47,7 +47,11 @@ pub struct Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}: {} / {}", self.line, self.path, self.ja, self.en)
+        write!(
+            f,
+            "line {}: {}: {} / {}",
+            self.line, self.path, self.ja, self.en
+        )
     }
 }
 
@@ -143,18 +147,32 @@ impl Validator {
         }
     }
 
-    fn text(&mut self, o: &Map<String, Value>, path: &str, key: &str, max: usize) -> Option<String> {
+    fn text(
+        &mut self,
+        o: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        max: usize,
+    ) -> Option<String> {
         let p = format!("{path}.{key}");
         match o.get(key) {
             None => {
-                self.bad(path, format!("「{key}」がありません。"), format!("{key} is missing"));
+                self.bad(
+                    path,
+                    format!("「{key}」がありません。"),
+                    format!("{key} is missing"),
+                );
                 None
             }
             Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= max => {
                 Some(s.trim().to_owned())
             }
             Some(Value::String(_)) => {
-                self.bad(&p, format!("空でない{max}文字以内の文字列にしてください。"), format!("must be a non-empty string of at most {max} characters"));
+                self.bad(
+                    &p,
+                    format!("空でない{max}文字以内の文字列にしてください。"),
+                    format!("must be a non-empty string of at most {max} characters"),
+                );
                 None
             }
             Some(_) => {
@@ -164,34 +182,64 @@ impl Validator {
         }
     }
 
-    fn optional_text(&mut self, o: &Map<String, Value>, path: &str, key: &str, max: usize) -> String {
+    fn optional_text(
+        &mut self,
+        o: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        max: usize,
+    ) -> String {
         match o.get(key) {
             None | Some(Value::Null) => String::new(),
             Some(_) => self.text(o, path, key, max).unwrap_or_default(),
         }
     }
 
-    fn array<'v>(&mut self, o: &'v Map<String, Value>, path: &str, key: &str, required: bool) -> &'v [Value] {
+    fn array<'v>(
+        &mut self,
+        o: &'v Map<String, Value>,
+        path: &str,
+        key: &str,
+        required: bool,
+    ) -> &'v [Value] {
         match o.get(key) {
             None if !required => &[],
             None => {
-                self.bad(path, format!("「{key}」がありません。"), format!("{key} is missing"));
+                self.bad(
+                    path,
+                    format!("「{key}」がありません。"),
+                    format!("{key} is missing"),
+                );
                 &[]
             }
             Some(Value::Array(a)) => a,
             Some(_) => {
-                self.bad(&format!("{path}.{key}"), "配列ではありません。", "is not an array");
+                self.bad(
+                    &format!("{path}.{key}"),
+                    "配列ではありません。",
+                    "is not an array",
+                );
                 &[]
             }
         }
     }
 
-    fn strings(&mut self, o: &Map<String, Value>, path: &str, key: &str, max: usize) -> Vec<String> {
+    fn strings(
+        &mut self,
+        o: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        max: usize,
+    ) -> Vec<String> {
         let mut out = Vec::new();
         for (i, x) in self.array(o, path, key, false).iter().enumerate() {
             match x.as_str().map(str::trim) {
                 Some(s) if !s.is_empty() && s.chars().count() <= max => out.push(s.to_owned()),
-                _ => self.bad(&format!("{path}.{key}[{i}]"), format!("空でない{max}文字以内の文字列にしてください。"), format!("must be a non-empty string of at most {max} characters")),
+                _ => self.bad(
+                    &format!("{path}.{key}[{i}]"),
+                    format!("空でない{max}文字以内の文字列にしてください。"),
+                    format!("must be a non-empty string of at most {max} characters"),
+                ),
             }
         }
         out
@@ -203,7 +251,11 @@ impl Validator {
             Some(v) => match v.as_i64() {
                 Some(n) if (1..=30).contains(&n) => Some(n),
                 _ => {
-                    self.bad(&format!("{path}.pickup_days"), "受付期限の営業日数は1から30の整数にしてください。", "pickup_days must be an integer from 1 to 30");
+                    self.bad(
+                        &format!("{path}.pickup_days"),
+                        "受付期限の営業日数は1から30の整数にしてください。",
+                        "pickup_days must be an integer from 1 to 30",
+                    );
                     None
                 }
             },
@@ -224,7 +276,11 @@ impl Validator {
             let path = format!("$.labs[{i}]");
             if let Some(spec) = self.lab(lab, &path) {
                 if !codes.insert(spec.code.clone()) {
-                    self.bad(&format!("{path}.code"), format!("ラボのコード {} が重複しています。", spec.code), format!("lab code {} appears twice", spec.code));
+                    self.bad(
+                        &format!("{path}.code"),
+                        format!("ラボのコード {} が重複しています。", spec.code),
+                        format!("lab code {} appears twice", spec.code),
+                    );
                 }
                 out.push(spec);
             }
@@ -234,7 +290,22 @@ impl Validator {
 
     fn lab(&mut self, v: &Value, path: &str) -> Option<LabSpec> {
         let o = self.object(v, path)?;
-        self.known_keys(o, path, &["code", "name", "name_en", "selected", "secretariat", "desk", "regions", "institutions", "kpi_targets", "pickup_days"]);
+        self.known_keys(
+            o,
+            path,
+            &[
+                "code",
+                "name",
+                "name_en",
+                "selected",
+                "secretariat",
+                "desk",
+                "regions",
+                "institutions",
+                "kpi_targets",
+                "pickup_days",
+            ],
+        );
         let code = self.text(o, path, "code", 16);
         if let Some(c) = &code {
             if !is_code(c, 16) {
@@ -244,8 +315,15 @@ impl Validator {
         let name = self.text(o, path, "name", 100);
         let name_en = self.optional_text(o, path, "name_en", 200);
         if let Some(s) = o.get("selected") {
-            if s.as_str().and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()).is_none() {
-                self.bad(&format!("{path}.selected"), "選定日は YYYY-MM-DD の日付にしてください。", "selected must be a date YYYY-MM-DD");
+            if s.as_str()
+                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                .is_none()
+            {
+                self.bad(
+                    &format!("{path}.selected"),
+                    "選定日は YYYY-MM-DD の日付にしてください。",
+                    "selected must be a date YYYY-MM-DD",
+                );
             }
         }
         self.pickup_days(o, path);
@@ -257,7 +335,11 @@ impl Validator {
             let p = format!("{path}.institutions[{i}]");
             if let Some(inst) = self.institution(x, &p, &region_codes) {
                 if !names.insert(inst.name.clone()) {
-                    self.bad(&format!("{p}.name"), format!("連携機関「{}」が重複しています。", inst.name), format!("institution {:?} appears twice", inst.name));
+                    self.bad(
+                        &format!("{p}.name"),
+                        format!("連携機関「{}」が重複しています。", inst.name),
+                        format!("institution {:?} appears twice", inst.name),
+                    );
                 }
                 institutions.push(inst);
             }
@@ -277,27 +359,41 @@ impl Validator {
     fn regions(&mut self, o: &Map<String, Value>, path: &str) -> Vec<RegionSpec> {
         let list = self.array(o, path, "regions", true);
         if list.is_empty() && o.get("regions").is_some_and(Value::is_array) {
-            self.bad(&format!("{path}.regions"), "地域が1つもありません。", "holds no region");
+            self.bad(
+                &format!("{path}.regions"),
+                "地域が1つもありません。",
+                "holds no region",
+            );
         }
         let mut codes = HashSet::new();
         let mut seen: HashMap<String, String> = HashMap::new();
         let mut out = Vec::new();
         for (i, r) in list.iter().enumerate() {
             let p = format!("{path}.regions[{i}]");
-            let Some(ro) = self.object(r, &p) else { continue };
+            let Some(ro) = self.object(r, &p) else {
+                continue;
+            };
             self.known_keys(ro, &p, &["code", "name", "municipalities"]);
             let code = self.text(ro, &p, "code", 32);
             if let Some(c) = &code {
                 if !is_code(c, 32) {
                     self.bad(&format!("{p}.code"), "地域コードは英大文字で始まる英大文字・数字・_ にしてください（例: TOSEI）。", "a region code is upper-case letters, digits and _, starting with a letter (e.g. TOSEI)");
                 } else if !codes.insert(c.clone()) {
-                    self.bad(&format!("{p}.code"), format!("地域コード {c} が重複しています。"), format!("region code {c} appears twice"));
+                    self.bad(
+                        &format!("{p}.code"),
+                        format!("地域コード {c} が重複しています。"),
+                        format!("region code {c} appears twice"),
+                    );
                 }
             }
             let name = self.text(ro, &p, "name", 50);
             let ms = self.array(ro, &p, "municipalities", true);
             if ms.is_empty() && ro.get("municipalities").is_some_and(Value::is_array) {
-                self.bad(&format!("{p}.municipalities"), "市区町村が1つもありません。", "holds no municipality");
+                self.bad(
+                    &format!("{p}.municipalities"),
+                    "市区町村が1つもありません。",
+                    "holds no municipality",
+                );
             }
             let mut municipalities = Vec::new();
             for (j, m) in ms.iter().enumerate() {
@@ -315,21 +411,46 @@ impl Validator {
                 }
             }
             if let (Some(code), Some(name)) = (code, name) {
-                out.push(RegionSpec { code, name, municipalities });
+                out.push(RegionSpec {
+                    code,
+                    name,
+                    municipalities,
+                });
             }
         }
         out
     }
 
-    fn institution(&mut self, v: &Value, path: &str, regions: &HashSet<&str>) -> Option<InstitutionSpec> {
+    fn institution(
+        &mut self,
+        v: &Value,
+        path: &str,
+        regions: &HashSet<&str>,
+    ) -> Option<InstitutionSpec> {
         let o = self.object(v, path)?;
-        self.known_keys(o, path, &["name", "kind", "tags", "regions", "formerly", "pickup_days"]);
+        self.known_keys(
+            o,
+            path,
+            &[
+                "name",
+                "kind",
+                "tags",
+                "regions",
+                "formerly",
+                "pickup_days",
+                "role",
+            ],
+        );
         let name = self.text(o, path, "name", 100);
         let kind = self.text(o, path, "kind", 40).and_then(|k| {
             let parsed = InstitutionKind::parse(&k);
             if parsed.is_none() {
                 let all: Vec<&str> = InstitutionKind::ALL.iter().map(|k| k.as_str()).collect();
-                self.bad(&format!("{path}.kind"), format!("種別「{k}」はありません（{}）。", all.join(", ")), format!("unknown kind {k:?} ({})", all.join(", ")));
+                self.bad(
+                    &format!("{path}.kind"),
+                    format!("種別「{k}」はありません（{}）。", all.join(", ")),
+                    format!("unknown kind {k:?} ({})", all.join(", ")),
+                );
             }
             parsed
         });
@@ -337,7 +458,11 @@ impl Validator {
         let rs = self.strings(o, path, "regions", 32);
         for (i, r) in rs.iter().enumerate() {
             if !regions.contains(r.as_str()) {
-                self.bad(&format!("{path}.regions[{i}]"), format!("地域コード {r} はこのラボにありません。"), format!("region {r} is not a region of this lab"));
+                self.bad(
+                    &format!("{path}.regions[{i}]"),
+                    format!("地域コード {r} はこのラボにありません。"),
+                    format!("region {r} is not a region of this lab"),
+                );
             }
         }
         let formerly = self.strings(o, path, "formerly", 100);
@@ -353,12 +478,25 @@ impl Validator {
     }
 
     fn kpi(&mut self, v: &Value, path: &str) {
-        let Some(o) = self.object(v, path) else { return };
-        self.known_keys(o, path, &["name", "unit", "per_fiscal_year", "cumulative_by", "target"]);
+        let Some(o) = self.object(v, path) else {
+            return;
+        };
+        self.known_keys(
+            o,
+            path,
+            &["name", "unit", "per_fiscal_year", "cumulative_by", "target"],
+        );
         self.text(o, path, "name", 100);
         self.text(o, path, "unit", 20);
-        let positive = |k: &str| o.get(k).and_then(Value::as_f64).is_some_and(|n| n > 0.0 && n.is_finite());
-        let year = o.get("cumulative_by").and_then(Value::as_str).is_some_and(|y| y.len() == 4 && y.parse::<i32>().is_ok());
+        let positive = |k: &str| {
+            o.get(k)
+                .and_then(Value::as_f64)
+                .is_some_and(|n| n > 0.0 && n.is_finite())
+        };
+        let year = o
+            .get("cumulative_by")
+            .and_then(Value::as_str)
+            .is_some_and(|y| y.len() == 4 && y.parse::<i32>().is_ok());
         if !(positive("per_fiscal_year") || (year && positive("target"))) {
             self.bad(path, "目標は per_fiscal_year（毎年度の数）か、cumulative_by（年度 \"2026\"）と target の組にしてください。", "a target has per_fiscal_year, or cumulative_by (a year, \"2026\") with target, all positive");
         }
@@ -500,9 +638,17 @@ mod tests {
   "institutions": [{"name": "機関", "kind": "NOPE", "regions": ["B"]}]
 }]}"#;
         let err = parse(text).unwrap_err();
-        assert!(err.iter().any(|p| p.line == 5 && p.path.ends_with("municipalities[1]")), "{err:#?}");
+        assert!(
+            err.iter()
+                .any(|p| p.line == 5 && p.path.ends_with("municipalities[1]")),
+            "{err:#?}"
+        );
         assert!(err.iter().any(|p| p.path.ends_with(".kind")), "{err:#?}");
-        assert!(err.iter().any(|p| p.path.ends_with("regions[0]") && p.line == 7), "{err:#?}");
+        assert!(
+            err.iter()
+                .any(|p| p.path.ends_with("regions[0]") && p.line == 7),
+            "{err:#?}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The GraphQL API: the schema builder shared by the server, the tests and the
 //! SDL file, the per-request context, and one module per area.
 
+pub mod accounts;
 pub mod case_types;
 pub mod cases;
 pub mod erasure;
@@ -28,6 +29,7 @@ pub struct QueryRoot(
     referrals::ReferralsQuery,
     status::StatusQuery,
     reports::ReportQuery,
+    accounts::AccountQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -40,6 +42,7 @@ pub struct MutationRoot(
     erasure::ErasureMutation,
     status::StatusMutation,
     reports::ReportMutation,
+    accounts::AccountMutation,
 );
 
 pub type DxSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -47,7 +47,9 @@ pub fn link_path(purpose: TokenPurpose, token: &str) -> String {
 }
 
 fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(format!("dxdesk-account-token\n{token}").as_bytes()))
+    hex::encode(Sha256::digest(
+        format!("dxdesk-account-token\n{token}").as_bytes(),
+    ))
 }
 
 fn new_token() -> String {
@@ -275,7 +277,12 @@ pub async fn update_user(
                 "A partner user needs an institution.",
             ))
         }
-        (_, Some(_)) if input.institution_id.as_deref().is_some_and(|s| !s.trim().is_empty()) => {
+        (_, Some(_))
+            if input
+                .institution_id
+                .as_deref()
+                .is_some_and(|s| !s.trim().is_empty()) =>
+        {
             return Err(AppError::bad_input(
                 Some("institutionId"),
                 "所属機関を指定できるのは連携機関の担当者だけです。",
@@ -341,10 +348,12 @@ pub struct CliCreated {
 pub async fn create_from_cli(st: &AppState, input: CliUser) -> anyhow::Result<CliCreated> {
     let store = st.store.as_ref();
     let one_line = |e: AppError| anyhow::anyhow!("{}", e.message().en);
-    let lab = store
-        .lab_by_code(input.lab.trim())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("unknown lab {:?}: import it first with `dxdesk lab import FILE.json`", input.lab))?;
+    let lab = store.lab_by_code(input.lab.trim()).await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown lab {:?}: import it first with `dxdesk lab import FILE.json`",
+            input.lab
+        )
+    })?;
     let email = validation::email("email", &input.email).map_err(|e| one_line(e.into()))?;
     if store.user_by_email(&email).await?.is_some() {
         anyhow::bail!("the email {email} is already registered");
@@ -353,18 +362,26 @@ pub async fn create_from_cli(st: &AppState, input: CliUser) -> anyhow::Result<Cl
         .map_err(|e| one_line(e.into()))?;
     let institution_id = match (input.role, input.institution.as_deref().map(str::trim)) {
         (Role::Partner, None) | (Role::Partner, Some("")) => {
-            anyhow::bail!("a PARTNER needs --institution NAME_OR_ID (an institution of lab {})", lab.code)
+            anyhow::bail!(
+                "a PARTNER needs --institution NAME_OR_ID (an institution of lab {})",
+                lab.code
+            )
         }
         (Role::Partner, Some(want)) => {
             let all = store.institutions(lab.id).await?;
             let found = all
                 .iter()
                 .find(|i| i.id.to_string() == want || i.name == want)
-                .ok_or_else(|| anyhow::anyhow!("unknown institution {want:?} in lab {}", lab.code))?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!("unknown institution {want:?} in lab {}", lab.code)
+                })?;
             Some(found.id)
         }
         (_, Some(x)) if !x.is_empty() => {
-            anyhow::bail!("only a PARTNER belongs to an institution (drop --institution for {})", input.role.as_str())
+            anyhow::bail!(
+                "only a PARTNER belongs to an institution (drop --institution for {})",
+                input.role.as_str()
+            )
         }
         _ => None,
     };

@@ -88,7 +88,9 @@ pub async fn import(
                 (id, Vec::new())
             }
             Some(lab) => {
-                if lab.name != spec.name || lab.name_en != spec.name_en || lab.regions.0 != wanted_regions
+                if lab.name != spec.name
+                    || lab.name_en != spec.name_en
+                    || lab.regions.0 != wanted_regions
                 {
                     writes.push(ImportWrite::UpdateLab {
                         id: lab.id,

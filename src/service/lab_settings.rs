@@ -136,8 +136,10 @@ pub async fn update(st: &AppState, v: &Viewer, input: SettingsInput) -> AppResul
         None => cur.display_name.clone(),
     };
     let contact_line = match input.contact_line.as_deref() {
-        Some(c) => crate::domain::validation::optional_text("contactLine", "窓口の連絡先", Some(c), 200)?
-            .unwrap_or_default(),
+        Some(c) => {
+            crate::domain::validation::optional_text("contactLine", "窓口の連絡先", Some(c), 200)?
+                .unwrap_or_default()
+        }
         None => cur.contact_line.clone(),
     };
     let row = LabSettingsRow {

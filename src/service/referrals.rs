@@ -240,9 +240,7 @@ pub async fn refer_case(
         v,
         case_id,
         None,
-        Box::new(move |s| {
-            decide_refer_until(s, actor, rid, &institution, note, deadline, now)
-        }),
+        Box::new(move |s| decide_refer_until(s, actor, rid, &institution, note, deadline, now)),
     )
     .await?;
     find(snap, rid)

@@ -65,7 +65,9 @@ pub enum ImportWrite {
         regions: Json<Vec<Region>>,
     },
     /// Creates the lab's settings row or stamps its `updated_at`.
-    TouchLab { id: Uuid },
+    TouchLab {
+        id: Uuid,
+    },
     InsertInstitution(InstitutionRow),
     UpdateInstitution {
         id: Uuid,
@@ -74,9 +76,16 @@ pub enum ImportWrite {
         tags: Json<Vec<String>>,
         regions: Json<Vec<String>>,
     },
-    SetInstitutionPickup { id: Uuid, days: Option<i64> },
+    SetInstitutionPickup {
+        id: Uuid,
+        days: Option<i64>,
+    },
     InsertKpi(KpiTargetRow),
-    UpdateKpi { id: Uuid, unit: String, target: f64 },
+    UpdateKpi {
+        id: Uuid,
+        unit: String,
+        target: f64,
+    },
 }
 
 #[async_trait]
@@ -161,12 +170,7 @@ async fn revoke_sessions(
     q.execute(&mut *tx).await
 }
 
-async fn set_hash(
-    tx: &mut Tx,
-    user_id: Uuid,
-    hash: &str,
-    now: DateTime<Utc>,
-) -> sqlx::Result<u64> {
+async fn set_hash(tx: &mut Tx, user_id: Uuid, hash: &str, now: DateTime<Utc>) -> sqlx::Result<u64> {
     sql("UPDATE users SET password_hash = ")
         .bind(hash)
         .push(", updated_at = ")
@@ -311,12 +315,13 @@ impl<S: HasDb> AccountStore for S {
 
     #[tracing::instrument(skip_all)]
     async fn is_known_address(&self, account: &str, address: &str) -> AppResult<bool> {
-        let row: Option<(i64,)> = sql("SELECT 1 FROM login_known_addresses WHERE account = ")
-            .bind(account)
-            .push(" AND address = ")
-            .bind(address)
-            .fetch_optional(&self.db().pool)
-            .await?;
+        let row: Option<(String,)> =
+            sql("SELECT address FROM login_known_addresses WHERE account = ")
+                .bind(account)
+                .push(" AND address = ")
+                .bind(address)
+                .fetch_optional(&self.db().pool)
+                .await?;
         Ok(row.is_some())
     }
 
@@ -478,108 +483,109 @@ impl<S: HasDb> AccountStore for S {
     async fn apply_import(&self, writes: &[ImportWrite], now: DateTime<Utc>) -> AppResult<()> {
         let mut tx = self.db().pool.begin_write().await?;
         for w in writes {
-            let res = match w {
-                ImportWrite::InsertLab(l) => {
-                    Sql::default()
-                        .insert(
-                            "labs",
-                            vec![
-                                ("id", l.id.into()),
-                                ("code", (&l.code).into()),
-                                ("name", (&l.name).into()),
-                                ("name_en", (&l.name_en).into()),
-                                ("regions", (&l.regions).into()),
-                                ("pickup_days", l.pickup_days.into()),
-                                ("created_at", l.created_at.into()),
-                            ],
-                        )
-                        .execute(&mut tx)
-                        .await
-                }
-                ImportWrite::UpdateLab {
-                    id,
-                    name,
-                    name_en,
-                    regions,
-                } => {
-                    Sql::default()
-                        .update(
-                            "labs",
-                            vec![
-                                ("name", name.into()),
-                                ("name_en", name_en.into()),
-                                ("regions", regions.into()),
-                            ],
-                        )
-                        .push(" WHERE id = ")
-                        .bind(*id)
-                        .execute(&mut tx)
-                        .await
-                }
-                ImportWrite::TouchLab { id } => {
-                    Sql::default()
+            let res =
+                match w {
+                    ImportWrite::InsertLab(l) => {
+                        Sql::default()
+                            .insert(
+                                "labs",
+                                vec![
+                                    ("id", l.id.into()),
+                                    ("code", (&l.code).into()),
+                                    ("name", (&l.name).into()),
+                                    ("name_en", (&l.name_en).into()),
+                                    ("regions", (&l.regions).into()),
+                                    ("pickup_days", l.pickup_days.into()),
+                                    ("created_at", l.created_at.into()),
+                                ],
+                            )
+                            .execute(&mut tx)
+                            .await
+                    }
+                    ImportWrite::UpdateLab {
+                        id,
+                        name,
+                        name_en,
+                        regions,
+                    } => {
+                        Sql::default()
+                            .update(
+                                "labs",
+                                vec![
+                                    ("name", name.into()),
+                                    ("name_en", name_en.into()),
+                                    ("regions", regions.into()),
+                                ],
+                            )
+                            .push(" WHERE id = ")
+                            .bind(*id)
+                            .execute(&mut tx)
+                            .await
+                    }
+                    ImportWrite::TouchLab { id } => Sql::default()
                         .insert(
                             "lab_settings",
                             vec![("lab_id", (*id).into()), ("updated_at", now.into())],
                         )
-                        .push(" ON CONFLICT (lab_id) DO UPDATE SET updated_at = excluded.updated_at")
-                        .execute(&mut tx)
-                        .await
-                }
-                ImportWrite::InsertInstitution(r) => {
-                    Sql::default()
-                        .insert("institutions", institution_cols(r))
-                        .execute(&mut tx)
-                        .await
-                }
-                ImportWrite::UpdateInstitution {
-                    id,
-                    name,
-                    kind,
-                    tags,
-                    regions,
-                } => {
-                    Sql::default()
-                        .update(
-                            "institutions",
-                            vec![
-                                ("name", name.into()),
-                                ("kind", (*kind).into()),
-                                ("tags", tags.into()),
-                                ("regions", regions.into()),
-                                ("updated_at", now.into()),
-                            ],
+                        .push(
+                            " ON CONFLICT (lab_id) DO UPDATE SET updated_at = excluded.updated_at",
                         )
-                        .push(" WHERE id = ")
-                        .bind(*id)
                         .execute(&mut tx)
-                        .await
-                }
-                ImportWrite::SetInstitutionPickup { id, days } => {
-                    upsert_institution_pickup(&mut tx, *id, *days, now).await
-                }
-                ImportWrite::InsertKpi(k) => {
-                    Sql::default()
-                        .insert("kpi_targets", kpi_cols(k))
-                        .execute(&mut tx)
-                        .await
-                }
-                ImportWrite::UpdateKpi { id, unit, target } => {
-                    Sql::default()
-                        .update(
-                            "kpi_targets",
-                            vec![
-                                ("unit", unit.into()),
-                                ("target", (*target).into()),
-                                ("updated_at", now.into()),
-                            ],
-                        )
-                        .push(" WHERE id = ")
-                        .bind(*id)
-                        .execute(&mut tx)
-                        .await
-                }
-            };
+                        .await,
+                    ImportWrite::InsertInstitution(r) => {
+                        Sql::default()
+                            .insert("institutions", institution_cols(r))
+                            .execute(&mut tx)
+                            .await
+                    }
+                    ImportWrite::UpdateInstitution {
+                        id,
+                        name,
+                        kind,
+                        tags,
+                        regions,
+                    } => {
+                        Sql::default()
+                            .update(
+                                "institutions",
+                                vec![
+                                    ("name", name.into()),
+                                    ("kind", (*kind).into()),
+                                    ("tags", tags.into()),
+                                    ("regions", regions.into()),
+                                    ("updated_at", now.into()),
+                                ],
+                            )
+                            .push(" WHERE id = ")
+                            .bind(*id)
+                            .execute(&mut tx)
+                            .await
+                    }
+                    ImportWrite::SetInstitutionPickup { id, days } => {
+                        upsert_institution_pickup(&mut tx, *id, *days, now).await
+                    }
+                    ImportWrite::InsertKpi(k) => {
+                        Sql::default()
+                            .insert("kpi_targets", kpi_cols(k))
+                            .execute(&mut tx)
+                            .await
+                    }
+                    ImportWrite::UpdateKpi { id, unit, target } => {
+                        Sql::default()
+                            .update(
+                                "kpi_targets",
+                                vec![
+                                    ("unit", unit.into()),
+                                    ("target", (*target).into()),
+                                    ("updated_at", now.into()),
+                                ],
+                            )
+                            .push(" WHERE id = ")
+                            .bind(*id)
+                            .execute(&mut tx)
+                            .await
+                    }
+                };
             unique_or(res, || {
                 AppError::conflict(
                     "ラボファイルの内容が既存のデータと重複しています。",

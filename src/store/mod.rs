@@ -39,14 +39,7 @@ pub use sqlite::SqliteStore;
 
 /// Every domain operation the service needs from storage.
 pub trait Store:
-    DirectoryStore
-    + CaseStore
-    + ReportStore
-    + IdempotencyStore
-    + AccountStore
-    + Send
-    + Sync
-    + 'static
+    DirectoryStore + CaseStore + ReportStore + IdempotencyStore + AccountStore + Send + Sync + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
