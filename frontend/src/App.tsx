@@ -15,6 +15,8 @@ import { InstitutionsPage } from './pages/AdminInstitutions';
 import { ReportsPage } from './pages/Reports';
 import { StatusPage } from './pages/PublicStatus';
 import { ConsultPage } from './pages/PublicConsult';
+import { ForgotPasswordPage, SetPasswordPage } from './pages/SetPassword';
+import { LabSettingsPage } from './pages/LabSettings';
 import { Link } from './app/router';
 
 function NotFound() {
@@ -49,6 +51,7 @@ function staffPage(path: string, role: string): ReactNode {
   if (c) return <CasePage key={c.id} id={c.id} />;
   if (path === '/admin/users') return role === 'ADMIN' ? <UsersPage /> : <Forbidden />;
   if (path === '/admin/institutions') return role === 'ADMIN' ? <InstitutionsPage /> : <Forbidden />;
+  if (path === '/admin/settings') return role === 'ADMIN' ? <LabSettingsPage /> : <Forbidden />;
   return <NotFound />;
 }
 
@@ -68,6 +71,8 @@ function Routes() {
 
   if (path === '/status') return <PublicLayout><StatusPage /></PublicLayout>;
   if (path === '/consult') return <PublicLayout><ConsultPage /></PublicLayout>;
+  if (path === '/set-password' || path === '/reset-password') return <PublicLayout><SetPasswordPage reset={path === '/reset-password'} /></PublicLayout>;
+  if (path === '/forgot-password') return <PublicLayout><ForgotPasswordPage /></PublicLayout>;
   if (resuming) return <div className="center-page"><Loading /></div>;
   if (!user) return <LoginPage />;
   return <StaffLayout>{staffPage(path, user.role)}</StaffLayout>;

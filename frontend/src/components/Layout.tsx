@@ -48,7 +48,7 @@ function navFor(role: string): NavItem[] {
     { href: '/reports', key: 'navReports' },
   ];
   if (role === 'ADMIN') {
-    items.push({ href: '/admin/users', key: 'navUsers' }, { href: '/admin/institutions', key: 'navInstitutions' });
+    items.push({ href: '/admin/users', key: 'navUsers' }, { href: '/admin/institutions', key: 'navInstitutions' }, { href: '/admin/settings', key: 'navSettings' });
   }
   return items;
 }

@@ -673,3 +673,65 @@ export const SetKpiActualDoc = graphql(`
     }
   }
 `);
+
+// ---------------------------------------------------------------- accounts and lab settings (issue 11)
+
+export const ResetPasswordDoc = graphql(`
+  mutation ResetPassword($token: String!, $newPassword: String!) {
+    resetPassword(token: $token, newPassword: $newPassword) {
+      user {
+        email
+      }
+    }
+  }
+`);
+
+export const ChangePasswordDoc = graphql(`
+  mutation ChangePassword($currentPassword: String!, $newPassword: String!) {
+    changePassword(currentPassword: $currentPassword, newPassword: $newPassword)
+  }
+`);
+
+export const RequestPasswordResetDoc = graphql(`
+  mutation RequestPasswordReset($email: String!) {
+    requestPasswordReset(email: $email)
+  }
+`);
+
+export const UpdateUserDoc = graphql(`
+  mutation UpdateUser($id: ID!, $input: UpdateUserInput!) {
+    updateUser(id: $id, input: $input) {
+      ...UserFields
+    }
+  }
+`);
+
+export const IssuePasswordLinkDoc = graphql(`
+  mutation IssuePasswordLink($userId: ID!) {
+    issuePasswordLink(userId: $userId)
+  }
+`);
+
+export const LabSettingsDoc = graphql(`
+  query LabSettings {
+    labSettings {
+      pickupDays
+      closureDays
+      escalationRepeatDays
+      displayName
+      contactLine
+    }
+  }
+`);
+
+export const UpdateLabSettingsDoc = graphql(`
+  mutation UpdateLabSettings($input: LabSettingsInput!) {
+    updateLabSettings(input: $input) {
+      pickupDays
+      closureDays
+      escalationRepeatDays
+      displayName
+      contactLine
+    }
+  }
+`);
