@@ -53,14 +53,14 @@ describe('a new lab starts without the demo', () => {
     const { page: p } = await newPage(browser, server.base);
     await p.goto(server.setupResult);
     await p.getByRole('heading', { name: 'パスワードの設定' }).waitFor();
-    await p.getByLabel('新しいパスワード', { exact: true }).fill('password1234');
-    await p.getByLabel('新しいパスワード（確認）').fill('password1234');
+    await p.locator('#new-password').fill('password1234');
+    await p.locator('#new-password-again').fill('password1234');
     await p.getByRole('button', { name: 'パスワードを設定してログイン' }).click();
     await p.getByText('よく使われていて').waitFor();
     await shot(p, 'onb-01-common-password-refused');
     const pw = 'iwate secretariat 2025';
-    await p.getByLabel('新しいパスワード', { exact: true }).fill(pw);
-    await p.getByLabel('新しいパスワード（確認）').fill(pw);
+    await p.locator('#new-password').fill(pw);
+    await p.locator('#new-password-again').fill(pw);
     await p.getByRole('button', { name: 'パスワードを設定してログイン' }).click();
     await p.getByRole('heading', { name: 'ダッシュボード' }).waitFor();
 
@@ -71,9 +71,9 @@ describe('a new lab starts without the demo', () => {
       ['concierge@iwate.example', 'CONCIERGE', null],
       ['center@iwate.example', 'PARTNER', '岩手県工業技術センター'],
     ]) {
-      await p.getByLabel('メールアドレス').fill(email);
-      await p.getByLabel('表示名').last().fill(email.split('@')[0]);
-      await p.getByLabel('初期パスワード').fill('iwate staff pass 1');
+      await p.locator('#u-email').fill(email);
+      await p.locator('#u-name').fill(email.split('@')[0]);
+      await p.locator('#u-password').fill('iwate staff pass 1');
       await p.locator('#u-role').selectOption(role);
       if (inst) await p.locator('#u-institution').selectOption({ label: inst });
       await p.getByRole('button', { name: 'ユーザーを作成' }).click();
@@ -86,8 +86,8 @@ describe('a new lab starts without the demo', () => {
 
     // Lab settings.
     await p.getByRole('link', { name: 'ラボ設定' }).click();
-    await p.getByLabel('受付期限（営業日）').fill('4');
-    await p.getByLabel('窓口の連絡先（公開ページに表示）').fill('019-000-0000（平日9時〜17時）');
+    await p.locator('#s-pickup').fill('4');
+    await p.locator('#s-contact').fill('019-000-0000（平日9時〜17時）');
     await p.getByRole('button', { name: '保存' }).click();
     await p.getByText('保存しました').waitFor();
     await shot(p, 'onb-03-settings');
@@ -103,8 +103,29 @@ describe('a new lab starts without the demo', () => {
     await c.getByLabel('相談内容').fill('外観検査を画像認識で自動化できるか相談したい。');
     await c.getByLabel('受付経路').selectOption('WALK_IN');
     await c.getByLabel('事業者から情報提供の同意を得た').check();
-    await c.getByRole('button', { name: /受付/ }).last().click();
-    await c.getByRole('button', { name: /紹介/ }).first().waitFor();
-    await shot(c, 'onb-04-case');
+    await c.getByRole('button', { name: '受け付ける', exact: true }).click();
+    await c.getByRole('heading', { name: '案件を受け付けました' }).waitFor();
+    assert.match((await c.getByTestId('new-reference').innerText()).trim(), /^IWT-\d{4}-\d{6}$/);
+    await c.getByRole('link', { name: '案件を開く' }).click();
+    await c.getByRole('heading', { name: /検査工程を画像で/ }).waitFor();
+    const CENTER = '岩手県工業技術センター';
+    const suggested = c.getByRole('button', { name: `この機関へ紹介: ${CENTER}` });
+    if (await suggested.count()) {
+      await suggested.click();
+    } else {
+      await c.getByLabel('その他の機関').selectOption({ label: CENTER });
+      await c.getByRole('button', { name: 'この機関へ紹介', exact: true }).click();
+    }
+    await c.getByTestId('referral-PENDING').filter({ hasText: CENTER }).waitFor();
+    await shot(c, 'onb-04-case-referred');
+    await c.setViewportSize({ width: 390, height: 844 });
+    await shot(c, 'onb-05-case-referred-390');
+
+    // The partner signs in and finds it in the inbox.
+    const { page: pp } = await newPage(browser, server.base);
+    await signIn(pp, 'center@iwate.example', 'iwate staff pass 1');
+    await pp.getByRole('heading', { name: '紹介受付箱' }).waitFor();
+    await pp.getByTestId('inbox-item').first().waitFor();
+    await shot(pp, 'onb-06-partner-inbox');
   });
 });
