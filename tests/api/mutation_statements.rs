@@ -212,13 +212,15 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
 /// SQLite; PostgreSQL logs its `COMMIT` (an empty statement text): one more each. Before the store wrote from the locked
 /// snapshot (no re-read) and batched its inserts, they were: openCase 13,
 /// updateCase 12, setStage 12, setStatus 10, referCase 13, acceptReferral 15,
-/// addNote 12, resolveCase 10 (sealed: 2 more each).
+/// addNote 12, resolveCase 10 (sealed: 2 more each). referCase reads two
+/// settings before its write transaction since issue 11 (the institution's own
+/// pick-up days and the lab's closure days): 9 → 11.
 const PINNED: [(&str, usize, usize); 8] = [
     ("openCase", 6, 7),
     ("updateCase", 8, 10),
     ("setStage", 7, 9),
     ("setStatus", 6, 8),
-    ("referCase", 9, 11),
+    ("referCase", 11, 13),
     ("acceptReferral", 9, 11),
     ("addNote", 7, 9),
     ("resolveCase", 6, 8),
