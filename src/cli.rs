@@ -1,5 +1,5 @@
-//! The `dxdesk` command line: `serve`, `migrate`, `seed-demo`, `audit verify|reseal`,
-//! `report`, `schema`, `labels`, `healthcheck`.
+//! The `dxdesk` command line: `serve`, `migrate`, `seed-demo`, `lab import`,
+//! `user create`, `audit verify|reseal`, `report`, `schema`, `labels`, `healthcheck`.
 
 use crate::app::Application;
 use crate::config::Config;
@@ -30,7 +30,22 @@ pub enum Command {
         grant_app_role: Option<String>,
     },
     /// Load the reference labs, demo accounts and demo cases (idempotent).
-    SeedDemo,
+    /// Refused under DXDESK_ENV=production unless --i-know-this-is-demo-data.
+    SeedDemo {
+        /// Load the demo (published passwords, undeletable demo cases) even in production.
+        #[arg(long = "i-know-this-is-demo-data")]
+        i_know_this_is_demo_data: bool,
+    },
+    /// Create or update labs from a lab file (docs/lab-file.md).
+    Lab {
+        #[command(subcommand)]
+        what: crate::onboarding_cli::LabCommand,
+    },
+    /// Staff accounts.
+    User {
+        #[command(subcommand)]
+        what: crate::onboarding_cli::UserCommand,
+    },
     /// Tamper checks of the support record.
     Audit {
         #[command(subcommand)]
@@ -145,7 +160,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::SeedDemo => {
+        Command::Lab { what } => crate::onboarding_cli::lab(&config, what).await,
+        Command::User { what } => crate::onboarding_cli::user(config, what).await,
+        Command::SeedDemo {
+            i_know_this_is_demo_data,
+        } => {
+            if config.is_production() && !i_know_this_is_demo_data {
+                anyhow::bail!("seed-demo refused: DXDESK_ENV=production and the demo has published passwords and demo cases that can never be deleted; set up a real lab with `dxdesk lab import FILE.json` and `dxdesk user create …` (or pass --i-know-this-is-demo-data)");
+            }
             let store = crate::store::connect_for(&config).await?;
             let state = AppState::new(store, config);
             let r = crate::seed::seed_demo(&state).await?;

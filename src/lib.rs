@@ -12,6 +12,7 @@ pub mod graphql;
 pub mod http;
 pub mod metrics;
 pub mod notify;
+pub mod onboarding_cli;
 pub mod ratelimit;
 pub mod seed;
 pub mod server;

@@ -21,17 +21,33 @@ pub struct Limit {
     pub window: Duration,
 }
 
-/// Login attempts per account; a successful login clears the account's count,
-/// so a correct password after failures works until the limit is reached.
+// Login throttling (issue 11): failures are counted per account and per
+// (account, address); an address the account signed in from before is not held
+// back by the account's count (the owner is not refused because of someone
+// else's guessing elsewhere); the per-address limit counts *different*
+// accounts failed from it (spraying), with a higher threshold. See
+// `auth::service::login` and the README's "Login throttling".
+
+/// Failed logins per account from addresses it has not signed in from: past
+/// it, such addresses are refused until the window moves on (the account is
+/// slowed, not closed: its known addresses still get in). A successful login
+/// clears it.
 pub const LOGIN_PER_ACCOUNT: Limit = Limit {
     bucket: "login-account",
     max: 10,
     window: Duration::minutes(15),
 };
-/// Failed login attempts per client address (a successful one gives its slot back).
+/// Failed logins per (account, address), known addresses included.
+pub const LOGIN_PER_ACCOUNT_ADDRESS: Limit = Limit {
+    bucket: "login-account-address",
+    max: 10,
+    window: Duration::minutes(15),
+};
+/// Different accounts that failed to sign in from one address (password
+/// spraying); an account's own known address is not held back by it.
 pub const LOGIN_PER_ADDRESS: Limit = Limit {
     bucket: "login-address",
-    max: 10,
+    max: 50,
     window: Duration::minutes(15),
 };
 
@@ -88,6 +104,15 @@ pub struct Slot {
     bucket: &'static str,
     key: String,
     token: String,
+    /// Hits the key held in the window before this one.
+    prior: i64,
+}
+
+impl Slot {
+    /// How many hits the key held in the window before this slot was taken.
+    pub fn prior(&self) -> i64 {
+        self.prior
+    }
 }
 
 /// Seconds until the oldest hit of the window leaves it (at least 1).
@@ -130,6 +155,7 @@ async fn take_inner(
         bucket: limit.bucket,
         key: key.to_owned(),
         token,
+        prior: taken.before.count,
     })
 }
 

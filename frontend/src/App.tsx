@@ -22,7 +22,9 @@ const InstitutionsPage = lazy(() => import('./pages/AdminInstitutions').then((m)
 const NotificationSettingsPage = lazy(() => import('./pages/Notifications').then((m) => ({ default: m.NotificationSettingsPage })));
 const OutboxPage = lazy(() => import('./pages/Notifications').then((m) => ({ default: m.OutboxPage })));
 const WebhooksPage = lazy(() => import('./pages/Notifications').then((m) => ({ default: m.WebhooksPage })));
+const LabSettingsPage = lazy(() => import('./pages/LabSettings').then((m) => ({ default: m.LabSettingsPage })));
 const ReportsPage = lazy(() => import('./pages/Reports').then((m) => ({ default: m.ReportsPage })));
+import { ForgotPasswordPage, SetPasswordPage } from './pages/SetPassword';
 
 function NotFound() {
   const { t } = useApp();
@@ -61,6 +63,7 @@ function staffPage(path: string, role: string): ReactNode {
   if (path === '/admin/outbox') return role === 'ADMIN' ? <OutboxPage /> : <Forbidden />;
   if (path === '/admin/webhooks') return role === 'ADMIN' ? <WebhooksPage /> : <Forbidden />;
   if (path === '/profile/notifications') return <NotificationSettingsPage />;
+  if (path === '/admin/settings') return role === 'ADMIN' ? <LabSettingsPage /> : <Forbidden />;
   return <NotFound />;
 }
 
@@ -80,6 +83,8 @@ function Routes() {
 
   if (path === '/status') return <PublicLayout><StatusPage /></PublicLayout>;
   if (path === '/consult') return <PublicLayout><ConsultPage /></PublicLayout>;
+  if (path === '/set-password' || path === '/reset-password') return <PublicLayout><SetPasswordPage reset={path === '/reset-password'} /></PublicLayout>;
+  if (path === '/forgot-password') return <PublicLayout><ForgotPasswordPage /></PublicLayout>;
   if (resuming) return <div className="center-page"><Loading /></div>;
   if (!user) return <LoginPage />;
   return (

@@ -289,21 +289,8 @@ pub fn warm_up() {
 
 /// A password a new account may have.
 pub fn check_strength(password: &str) -> Result<(), crate::error::AppError> {
-    if password.chars().count() < 10 {
-        return Err(crate::error::AppError::bad_input(
-            Some("password"),
-            "パスワードは10文字以上にしてください。",
-            "The password must be at least 10 characters long.",
-        ));
-    }
-    if password.len() > 256 {
-        return Err(crate::error::AppError::bad_input(
-            Some("password"),
-            "パスワードが長すぎます（256バイトまで）。",
-            "The password is too long (256 bytes at most).",
-        ));
-    }
-    Ok(())
+    crate::domain::password_policy::check(password)
+        .map_err(|r| crate::error::AppError::bad_input(Some("password"), r.ja(), r.en()))
 }
 
 #[cfg(test)]

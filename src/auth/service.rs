@@ -85,10 +85,18 @@ async fn start_session(state: &AppState, user: UserRow, family_id: Uuid) -> AppR
 }
 
 /// `login(email, password)`: the same error, after the same work, for an unknown
-/// email and a wrong password. Each attempt takes a slot per account and per
-/// address *before* the password is verified (atomically, see `ratelimit`), so
-/// concurrent guesses cannot all pass; a correct password clears the account's
-/// count and gives the address's slot back. A saturated hasher answers
+/// email and a wrong password. Each attempt takes its slots *before* the
+/// password is verified (atomically, see `ratelimit`), so concurrent guesses
+/// cannot all pass:
+/// - per (account, address), always;
+/// - per account, unless the address is one the account signed in from before
+///   (the owner is not refused because of guessing from elsewhere);
+/// - per address over *different* accounts (spraying): the first failure of an
+///   (account, address) pair in the window takes one, again except from the
+///   account's known address.
+///
+/// A correct password gives every slot back, clears the account's and the
+/// pair's counts and remembers the address. A saturated hasher answers
 /// `RATE_LIMITED` and the attempt does not count.
 pub async fn login(
     state: &AppState,
@@ -100,42 +108,84 @@ pub async fn login(
     let _admitted = state.hasher.admit().await?;
     let now = state.now();
     let store = state.store.as_ref();
-    let account = ratelimit::take(store, ratelimit::LOGIN_PER_ACCOUNT, &email, now).await?;
-    let address = match ratelimit::take(store, ratelimit::LOGIN_PER_ADDRESS, client, now).await {
-        Ok(slot) => slot,
-        Err(e) => {
-            ratelimit::release(store, &account).await?;
-            return Err(e);
+    let known = store.is_known_address(&email, client).await?;
+    let pair_key = format!("{email}|{client}");
+    let mut slots = Vec::new();
+    let taken: AppResult<()> = async {
+        let pair =
+            ratelimit::take(store, ratelimit::LOGIN_PER_ACCOUNT_ADDRESS, &pair_key, now).await?;
+        let first_of_pair = pair.prior() == 0;
+        slots.push(pair);
+        if !known {
+            slots.push(ratelimit::take(store, ratelimit::LOGIN_PER_ACCOUNT, &email, now).await?);
+            if first_of_pair {
+                slots
+                    .push(ratelimit::take(store, ratelimit::LOGIN_PER_ADDRESS, client, now).await?);
+            }
         }
+        Ok(())
+    }
+    .await;
+    let release_all = |slots: Vec<ratelimit::Slot>| async move {
+        for s in &slots {
+            ratelimit::release(store, s).await?;
+        }
+        AppResult::Ok(())
     };
+    if let Err(e) = taken {
+        release_all(slots).await?;
+        return Err(e);
+    }
     let user = store.user_by_email(&email).await?;
-    let verified = state
-        .hasher
-        .verify(
-            pw.to_owned(),
-            user.as_ref().map(|u| u.password_hash.clone()),
-        )
-        .await;
+    // An account without a usable password (created with a set-password link)
+    // costs the same as an unknown one.
+    let phc = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .filter(|h| h.starts_with('$'));
+    let verified = state.hasher.verify(pw.to_owned(), phc.clone()).await;
     let ok = match verified {
-        Ok(ok) => ok,
+        Ok(ok) => ok && phc.is_some(),
         Err(e) => {
             // Not verified at all: the attempt does not count.
-            ratelimit::release(store, &account).await?;
-            ratelimit::release(store, &address).await?;
+            release_all(slots).await?;
             return Err(e);
         }
     };
     match user {
         Some(user) if ok && user.active => {
+            release_all(slots).await?;
             store
                 .rate_clear(ratelimit::LOGIN_PER_ACCOUNT.bucket, &email)
                 .await?;
-            ratelimit::release(store, &address).await?;
+            store
+                .rate_clear(ratelimit::LOGIN_PER_ACCOUNT_ADDRESS.bucket, &pair_key)
+                .await?;
+            store.remember_address(&email, client, now).await?;
             tracing::info!(user = %user.id, "login");
             start_session(state, user, Uuid::now_v7()).await
         }
         _ => Err(bad_credentials()),
     }
+}
+
+/// A new session for `user` (after a password reset): new tokens, a new family.
+pub async fn session_for(state: &AppState, user: UserRow) -> AppResult<AuthOutcome> {
+    start_session(state, user, Uuid::now_v7()).await
+}
+
+/// The session family of a request's access token, if it verifies (no
+/// database read): "the other sessions" are the user's other families.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionFamily(pub Option<Uuid>);
+
+pub fn session_family(state: &AppState, header: Option<&str>) -> SessionFamily {
+    SessionFamily(
+        header
+            .and_then(bearer_token)
+            .and_then(|t| state.jwt.verify(t).ok())
+            .and_then(|c| c.sid.parse().ok()),
+    )
 }
 
 /// `refreshSession`: rotates the refresh token; presenting one already used

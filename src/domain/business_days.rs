@@ -121,6 +121,81 @@ pub fn pickup_deadline(created_at: DateTime<Utc>, days: u32) -> DateTime<Utc> {
     }
 }
 
+/// A lab's extra closure day beyond 12/29–1/3: one date (`2025-08-13`) or a
+/// month-day every year (`--08-14`, ISO 8601's recurring form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosureDay {
+    Date(NaiveDate),
+    Yearly { month: u32, day: u32 },
+}
+
+impl ClosureDay {
+    /// Parses `YYYY-MM-DD` or `--MM-DD`; `None` when it is neither.
+    pub fn parse(s: &str) -> Option<ClosureDay> {
+        let s = s.trim();
+        if let Some(md) = s.strip_prefix("--") {
+            let (m, d) = md.split_once('-')?;
+            if m.len() != 2 || d.len() != 2 {
+                return None;
+            }
+            let (month, day): (u32, u32) = (m.parse().ok()?, d.parse().ok()?);
+            // Valid in a leap year (so 02-29 is allowed).
+            NaiveDate::from_ymd_opt(2024, month, day)?;
+            return Some(ClosureDay::Yearly { month, day });
+        }
+        if s.len() != 10 {
+            return None;
+        }
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .map(ClosureDay::Date)
+    }
+
+    /// The stored form.
+    pub fn render(self) -> String {
+        match self {
+            ClosureDay::Date(d) => d.format("%Y-%m-%d").to_string(),
+            ClosureDay::Yearly { month, day } => format!("--{month:02}-{day:02}"),
+        }
+    }
+
+    pub fn covers(self, d: NaiveDate) -> bool {
+        match self {
+            ClosureDay::Date(x) => x == d,
+            ClosureDay::Yearly { month, day } => d.month() == month && d.day() == day,
+        }
+    }
+}
+
+/// [`add_business_days`] where the `extra` closure days are not business days either.
+pub fn add_business_days_closed(start: NaiveDate, n: u32, extra: &[ClosureDay]) -> NaiveDate {
+    let mut d = start;
+    let mut left = n;
+    while left > 0 {
+        match d.succ_opt() {
+            Some(next) => d = next,
+            None => return d,
+        }
+        if is_business_day(d) && !extra.iter().any(|c| c.covers(d)) {
+            left -= 1;
+        }
+    }
+    d
+}
+
+/// [`pickup_deadline`] skipping the lab's extra closure days too.
+pub fn pickup_deadline_closed(
+    created_at: DateTime<Utc>,
+    days: u32,
+    extra: &[ClosureDay],
+) -> DateTime<Utc> {
+    let due = add_business_days_closed(jst::date_of(created_at), days, extra);
+    match due.succ_opt() {
+        Some(next) => jst::start_of_day(next) - Duration::milliseconds(1),
+        None => DateTime::<Utc>::MAX_UTC,
+    }
+}
+
 /// Whether `now` is past `deadline` (the deadline instant itself is still on time).
 pub fn is_overdue(deadline: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     now > deadline
@@ -181,6 +256,38 @@ mod tests {
     /// A JST wall-clock time as UTC.
     fn jst(y: i32, m: u32, day: u32, h: u32, min: u32) -> DateTime<Utc> {
         jst::to_utc(d(y, m, day).and_hms_opt(h, min, 0).unwrap())
+    }
+
+    #[test]
+    fn extra_closure_days() {
+        assert_eq!(
+            ClosureDay::parse("--08-14"),
+            Some(ClosureDay::Yearly { month: 8, day: 14 })
+        );
+        assert_eq!(
+            ClosureDay::parse("2025-08-13"),
+            Some(ClosureDay::Date(d(2025, 8, 13)))
+        );
+        assert_eq!(ClosureDay::parse("--02-30"), None);
+        assert_eq!(ClosureDay::parse("2025-8-13"), None);
+        assert_eq!(ClosureDay::parse("--08-14").unwrap().render(), "--08-14");
+        // Tue 2025-08-12 + 3 business days = Fri 8/15; closed 8/13 and every 8/14: Mon 8/18.
+        let extra = [
+            ClosureDay::parse("2025-08-13").unwrap(),
+            ClosureDay::parse("--08-14").unwrap(),
+        ];
+        assert_eq!(
+            add_business_days_closed(d(2025, 8, 12), 3, &[]),
+            d(2025, 8, 15)
+        );
+        assert_eq!(
+            add_business_days_closed(d(2025, 8, 12), 3, &extra),
+            d(2025, 8, 19)
+        );
+        assert_eq!(
+            pickup_deadline_closed(jst(2025, 8, 12, 10, 0), 3, &[]),
+            pickup_deadline(jst(2025, 8, 12, 10, 0), 3)
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! SDL file, the per-request context, and one module per area.
 
 pub mod business;
+pub mod accounts;
 pub mod case_types;
 pub mod cases;
 pub mod erasure;
@@ -33,6 +34,7 @@ pub struct QueryRoot(
     reports::ReportQuery,
     business::BusinessQuery,
     notify::NotifyQuery,
+    accounts::AccountQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -47,6 +49,7 @@ pub struct MutationRoot(
     reports::ReportMutation,
     business::BusinessMutation,
     notify::NotifyMutation,
+    accounts::AccountMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -42,6 +42,14 @@ impl User {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// Whether the account has a password (false until its set-password link is used).
+    async fn has_password(&self) -> bool {
+        self.0.password_hash.starts_with('$')
+    }
+    /// The language the user reads the desk in: `JA` (default) or `EN`.
+    async fn language(&self, ctx: &Context<'_>) -> crate::error::AppResult<String> {
+        crate::service::accounts::language_of(super::state(ctx), self.0.id).await
+    }
 }
 
 /// A region of a lab and its municipalities.
@@ -118,5 +126,12 @@ impl Institution {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// The institution's own pick-up days for referrals; null: the lab's.
+    async fn pickup_days(&self, ctx: &Context<'_>) -> crate::error::AppResult<Option<i64>> {
+        super::state(ctx)
+            .store
+            .institution_pickup_days(self.0.id)
+            .await
     }
 }

@@ -48,6 +48,10 @@ pub struct PublicLab {
     pub code: String,
     pub name: String,
     pub regions: Vec<super::types::Region>,
+    /// The name the public pages show (lab settings; the lab's name by default).
+    pub display_name: String,
+    /// The desk's contact line for the public pages (may be empty).
+    pub contact_line: String,
 }
 
 #[derive(Default)]
@@ -78,15 +82,19 @@ impl UserQuery {
 
     /// The labs of this deployment, for the public consultation form (no login).
     async fn public_labs(&self, ctx: &Context<'_>) -> AppResult<Vec<PublicLab>> {
-        Ok(svc::public_labs(state(ctx))
-            .await?
-            .into_iter()
-            .map(|l| PublicLab {
+        let st = state(ctx);
+        let mut out = Vec::new();
+        for l in svc::public_labs(st).await? {
+            let s = crate::service::lab_settings::of_lab(st, &l).await?;
+            out.push(PublicLab {
                 code: l.code.clone(),
                 name: l.name.clone(),
                 regions: l.regions.iter().map(Into::into).collect(),
-            })
-            .collect())
+                display_name: s.display_name,
+                contact_line: s.contact_line,
+            });
+        }
+        Ok(out)
     }
 }
 

@@ -184,7 +184,11 @@ async fn run(
             client,
             lang,
         })
-        .data(loaders::new_loaders(state.store.clone()));
+        .data(loaders::new_loaders(state.store.clone()))
+        .data(auth::service::session_family(
+            &state,
+            auth_header.as_deref(),
+        ));
     let mut resp = schema.execute(gql_req).await;
     for err in &mut resp.errors {
         let ext = err.extensions.get_or_insert_with(Default::default);

@@ -9,6 +9,7 @@
 //! (see `decide_*`), so they are unit-tested without a database.
 
 pub mod access;
+pub mod accounts;
 pub mod audit;
 pub mod business;
 pub mod cases;
@@ -19,6 +20,8 @@ pub mod events;
 pub mod institutions;
 pub mod intake;
 pub mod live;
+pub mod lab_import;
+pub mod lab_settings;
 pub mod notes;
 pub mod notify;
 pub mod referrals;

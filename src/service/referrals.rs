@@ -80,6 +80,22 @@ pub fn decide_refer(
     pickup_days: u32,
     now: DateTime<Utc>,
 ) -> AppResult<CaseChange> {
+    let deadline = business_days::pickup_deadline(now, pickup_days);
+    decide_refer_until(s, actor, referral_id, institution, note, deadline, now)
+}
+
+/// [`decide_refer`] with the pick-up deadline already computed (the
+/// institution's or the lab's days and the lab's closure days, see
+/// `service::lab_settings::pickup_deadline`).
+pub fn decide_refer_until(
+    s: &CaseSnapshot,
+    actor: Uuid,
+    referral_id: Uuid,
+    institution: &InstitutionRow,
+    note: Option<String>,
+    pickup_deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> AppResult<CaseChange> {
     case_state::ensure_open(s.case.status, "紹介", "refer")?;
     if !s.case.consent_to_share {
         return Err(no_consent());
@@ -111,7 +127,7 @@ pub fn decide_refer(
         summary: None,
         referred_by: Some(actor),
         decided_by: None,
-        pickup_deadline: business_days::pickup_deadline(now, pickup_days),
+        pickup_deadline,
         created_at: now,
         decided_at: None,
         completed_at: None,
@@ -217,14 +233,14 @@ pub async fn refer_case(
     }
     let note = validation::optional_text("note", "紹介メモ", note.as_deref(), MAX_NOTE)?;
     let lab = lab_of(st, v).await?;
-    let pickup_days = u32::try_from(lab.pickup_days.max(0)).unwrap_or(3);
     let (actor, now, rid) = (v.user_id, st.now(), Uuid::now_v7());
+    let deadline = super::lab_settings::pickup_deadline(st, &lab, &institution, now).await?;
     let snap = apply(
         st,
         v,
         case_id,
         None,
-        Box::new(move |s| decide_refer(s, actor, rid, &institution, note, pickup_days, now)),
+        Box::new(move |s| decide_refer_until(s, actor, rid, &institution, note, deadline, now)),
     )
     .await?;
     find(snap, rid)

@@ -8,6 +8,7 @@
 //! store (`impl<S: HasDb> … for S`), so the two cannot drift. The domain
 //! rules SQL needs come from [`rules`].
 
+pub mod accounts;
 #[cfg(feature = "bench")]
 pub mod bulk;
 pub mod business;
@@ -35,6 +36,7 @@ pub use business::{
     HistoryRow,
 };
 pub use case_list::{CaseListStore, ListedCase, PageWith};
+pub use accounts::AccountStore;
 pub use case_models::*;
 pub use cases::CaseStore;
 pub use directory::DirectoryStore;
@@ -56,6 +58,7 @@ pub trait Store:
     + IdempotencyStore
     + OutboxStore
     + LiveStore
+    + AccountStore
     + Send
     + Sync
     + 'static

@@ -25,6 +25,7 @@ mod migrations_match;
 mod mutation_statements;
 mod notify;
 mod notify_instances;
+mod onboarding;
 mod reports;
 mod schema;
 mod status_public;

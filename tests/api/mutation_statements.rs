@@ -222,13 +222,15 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
 /// addNote 12, resolveCase 10 (sealed: 2 more each). The notification
 /// outbox (issue 10) adds one INSERT to a write that notifies anyone:
 /// referCase, acceptReferral and resolveCase (a webhook audience for the
-/// institution whose referral it can see).
+/// institution whose referral it can see). referCase also reads two
+/// settings before its write transaction since issue 11 (the institution's own
+/// pick-up days and the lab's closure days): 9 → 11.
 const PINNED: [(&str, usize, usize); 8] = [
     ("openCase", 6, 7),
     ("updateCase", 8, 10),
     ("setStage", 7, 9),
     ("setStatus", 6, 8),
-    ("referCase", 10, 12),
+    ("referCase", 12, 14),
     ("acceptReferral", 10, 12),
     ("addNote", 7, 9),
     ("resolveCase", 7, 9),

@@ -50,7 +50,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Seed a fresh demo database in a temporary folder and start `dxdesk serve` on a free port
  * (`{ frontend: false }` for API-only tests, which need no built front end; `env` adds variables). */
-export async function startServer({ frontend = true, env: extraEnv = {} } = {}) {
+export async function startServer({ frontend = true, env: extraEnv = {}, setup = null } = {}) {
   const bin = process.env.DXDESK_BIN ?? join(repoRoot, 'target', 'debug', 'dxdesk');
   if (!existsSync(bin)) throw new Error(`dxdesk binary not found at ${bin} (build it with \`cargo build\`, or set DXDESK_BIN)`);
   if (frontend && !existsSync(join(repoRoot, 'frontend', 'dist', 'index.html'))) {
@@ -64,9 +64,12 @@ export async function startServer({ frontend = true, env: extraEnv = {} } = {}) 
     DXDESK_BIND: `127.0.0.1:${port}`,
     DXDESK_JWT_SECRET: process.env.DXDESK_JWT_SECRET ?? '3Hnq2mZO1/UkuZ+zhlN0oY1u0KBn4jJ+KEptAXFRftsx',
     RUST_LOG: process.env.RUST_LOG ?? 'warn',
+    DXDESK_PUBLIC_URL: `http://127.0.0.1:${port}`,
     ...extraEnv,
   };
-  await run(bin, ['seed-demo'], env);
+  // The demo by default; `setup({ dxdesk })` prepares the database otherwise
+  // (`dxdesk(args)` runs the binary on it and resolves to its output).
+  const setupResult = setup ? await setup({ dxdesk: (args) => run(bin, args, env), dir }) : await run(bin, ['seed-demo'], env);
   const proc = spawn(bin, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
   let log = '';
   proc.stdout.on('data', (d) => (log += d));
@@ -91,6 +94,7 @@ export async function startServer({ frontend = true, env: extraEnv = {} } = {}) 
   }
   return {
     base,
+    setupResult,
     log: () => log,
     async stop() {
       if (exited === null) {

@@ -49,7 +49,7 @@ function navFor(role: string): NavItem[] {
     { href: '/reports', key: 'navReports' },
   ];
   if (role === 'ADMIN') {
-    items.push({ href: '/admin/users', key: 'navUsers' }, { href: '/admin/institutions', key: 'navInstitutions' });
+    items.push({ href: '/admin/users', key: 'navUsers' }, { href: '/admin/institutions', key: 'navInstitutions' }, { href: '/admin/settings', key: 'navSettings' });
     items.push({ href: '/admin/outbox', key: 'navOutbox' }, { href: '/admin/webhooks', key: 'navWebhooks' });
   }
   items.push({ href: '/profile/notifications', key: 'navNotifications' });

@@ -737,6 +737,13 @@ export const BusinessDoc = graphql(`
           municipality
         }
         reasonLabels
+// ---------------------------------------------------------------- accounts and lab settings (issue 11)
+
+export const ResetPasswordDoc = graphql(`
+  mutation ResetPassword($token: String!, $newPassword: String!) {
+    resetPassword(token: $token, newPassword: $newPassword) {
+      user {
+        email
       }
     }
   }
@@ -747,6 +754,22 @@ export const UpdateBusinessDoc = graphql(`
     updateBusiness(id: $id, expectedVersion: $expectedVersion, input: $input) {
       id
       version
+export const ChangePasswordDoc = graphql(`
+  mutation ChangePassword($currentPassword: String!, $newPassword: String!) {
+    changePassword(currentPassword: $currentPassword, newPassword: $newPassword)
+  }
+`);
+
+export const RequestPasswordResetDoc = graphql(`
+  mutation RequestPasswordReset($email: String!) {
+    requestPasswordReset(email: $email)
+  }
+`);
+
+export const UpdateUserDoc = graphql(`
+  mutation UpdateUser($id: ID!, $input: UpdateUserInput!) {
+    updateUser(id: $id, input: $input) {
+      ...UserFields
     }
   }
 `);
@@ -755,6 +778,20 @@ export const AddBusinessContactDoc = graphql(`
   mutation AddBusinessContact($businessId: ID!, $input: BusinessContactInput!) {
     addBusinessContact(businessId: $businessId, input: $input) {
       id
+export const IssuePasswordLinkDoc = graphql(`
+  mutation IssuePasswordLink($userId: ID!) {
+    issuePasswordLink(userId: $userId)
+  }
+`);
+
+export const LabSettingsDoc = graphql(`
+  query LabSettings {
+    labSettings {
+      pickupDays
+      closureDays
+      escalationRepeatDays
+      displayName
+      contactLine
     }
   }
 `);
@@ -771,6 +808,14 @@ export const MergeBusinessesDoc = graphql(`
   mutation MergeBusinesses($keepId: ID!, $mergeId: ID!) {
     mergeBusinesses(keepId: $keepId, mergeId: $mergeId) {
       id
+export const UpdateLabSettingsDoc = graphql(`
+  mutation UpdateLabSettings($input: LabSettingsInput!) {
+    updateLabSettings(input: $input) {
+      pickupDays
+      closureDays
+      escalationRepeatDays
+      displayName
+      contactLine
     }
   }
 `);

@@ -50,6 +50,9 @@ export function LoginPage() {
           </button>
         </form>
         <p className="login-public">
+          <Link href="/forgot-password">{t('forgotPassword')}</Link>
+        </p>
+        <p className="login-public">
           {t('publicLinks')}: <Link href="/consult">{t('navConsult')}</Link> ・ <Link href="/status">{t('navStatus')}</Link>
         </p>
       </main>
