@@ -14,10 +14,10 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 pub const DEFAULT_PICKUP_DAYS: i64 = 3;
-/// The escalation repeat interval when none is set, in days.
-// LEAD: engineer N's migration 0010 adds `labs.escalation_repeat_days`; this
-// setting is stored in `lab_settings.escalation_repeat_days` — unify them.
-pub const DEFAULT_ESCALATION_REPEAT_DAYS: i64 = 1;
+/// The escalation repeat interval when none is set, in business days (the
+/// default of `labs.escalation_repeat_days`, which the notification worker
+/// reads; `updateLabSettings` writes both in one transaction).
+pub const DEFAULT_ESCALATION_REPEAT_DAYS: i64 = 2;
 
 /// The settings as the API shows them.
 #[derive(Debug, Clone)]

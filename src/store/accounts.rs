@@ -373,9 +373,13 @@ impl<S: HasDb> AccountStore for S {
             .push(" ON CONFLICT (lab_id) DO UPDATE SET display_name = excluded.display_name, contact_line = excluded.contact_line, escalation_repeat_days = excluded.escalation_repeat_days, closure_days = excluded.closure_days, updated_at = excluded.updated_at")
             .execute(&mut tx)
             .await?;
+        // The escalation interval also lives on the lab row, where the
+        // notification worker reads it with its referrals.
         sql("UPDATE labs SET pickup_days = ")
             .bind(pickup_days)
-            .push(" WHERE id = ")
+            .push(", escalation_repeat_days = COALESCE(")
+            .bind(r.escalation_repeat_days)
+            .push(", escalation_repeat_days) WHERE id = ")
             .bind(r.lab_id)
             .execute(&mut tx)
             .await?;
