@@ -14,6 +14,7 @@ pub mod fiscal_year;
 pub mod hash_chain;
 pub mod jst;
 pub mod labels;
+pub mod ngram;
 pub mod permissions;
 pub mod reference;
 pub mod referral_state;

@@ -95,7 +95,7 @@ pub trait CaseStore: Send + Sync {
 }
 
 /// The select list of a case row (alias `c`).
-static CASE_COLS: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static CASE_COLS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "c.id, c.lab_id, c.reference, c.business_id, c.title, c.description, c.channel, c.stage, c.status, c.priority, \
          c.assigned_to, c.consent_to_share, c.consent_at, c.consent_by, c.access_code_hash, c.outcomes, c.outcome_summary, c.version, \
@@ -791,6 +791,7 @@ impl<S: HasDb> CaseStore for S {
             .await?;
         write_topics(&mut tx, new.lab_id, new.id, &topics, false).await?;
         insert_events(&mut tx, event_rows).await?;
+        super::search::index_new_case(&mut tx, &case, &business.name).await?;
         // What was just written, without reading it back.
         let snap = CaseSnapshot {
             case,
@@ -830,6 +831,7 @@ impl<S: HasDb> CaseStore for S {
             }
         }
         let change = decide(&snap)?;
+        let reindex = super::search::reindex_needed(&snap, &change);
         let (count, hash) = write_change(&mut tx, &snap, &change, now).await?;
         let mut case = change.case.clone().unwrap_or_else(|| snap.case.clone());
         case.version = snap.case.version + i64::from(change.bump_version);
@@ -851,6 +853,7 @@ impl<S: HasDb> CaseStore for S {
         // The locked snapshot with the change applied is what the rows now
         // hold: no second read.
         let out = after_change(snap, change, case);
+        super::search::reindex(&mut tx, reindex, &out).await?;
         write_seal(&mut tx, db.seal_key.as_deref(), &out, None, now).await?;
         tx.commit().await?;
         Ok(out)
@@ -890,6 +893,10 @@ impl<S: HasDb> CaseStore for S {
         after: Option<Uuid>,
         limit: i64,
     ) -> AppResult<Vec<CaseRow>> {
+        let window = super::search::SCAN_WINDOW;
+        if let Some(rows) = super::search::list(self.db(), cq, after, limit, window).await? {
+            return Ok(rows);
+        }
         let mut q = sql(&format!("SELECT {} FROM cases c WHERE ", *CASE_COLS));
         push_case_where(&mut q, cq, after);
         q.push(&format!(
@@ -901,6 +908,9 @@ impl<S: HasDb> CaseStore for S {
 
     #[tracing::instrument(skip_all)]
     async fn count_cases(&self, cq: &CaseQuery) -> AppResult<i64> {
+        if let Some(n) = super::search::count(self.db(), cq).await? {
+            return Ok(n);
+        }
         let mut q = sql("SELECT COUNT(*) FROM cases c WHERE ");
         push_case_where(&mut q, cq, None);
         let (n,): (i64,) = q.fetch_one(&self.db().pool).await?;

@@ -20,5 +20,6 @@ mod migrations_match;
 mod mutation_statements;
 mod reports;
 mod schema;
+mod search;
 mod status_public;
 mod store_story;
