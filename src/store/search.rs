@@ -76,7 +76,10 @@ pub async fn list(
         };
         let mut q = sql("SELECT c.id FROM cases c WHERE ");
         push_case_where(&mut q, &plain, after);
-        q.push(&format!(" ORDER BY c.id DESC LIMIT 1 OFFSET {}", window - 1));
+        q.push(&format!(
+            " ORDER BY c.id DESC LIMIT 1 OFFSET {}",
+            window - 1
+        ));
         let floor: Option<(Uuid,)> = q.fetch_optional(pool).await?;
         let mut q = sql(&format!("SELECT {cols} FROM cases c WHERE "));
         push_case_where(&mut q, cq, after);
@@ -179,9 +182,11 @@ pub(crate) fn reindex_needed(before: &CaseSnapshot, change: &CaseChange) -> Rein
     {
         return Reindex::Business;
     }
-    if change.case.as_ref().is_some_and(|c| {
-        c.title != before.case.title || c.description != before.case.description
-    }) {
+    if change
+        .case
+        .as_ref()
+        .is_some_and(|c| c.title != before.case.title || c.description != before.case.description)
+    {
         return Reindex::Case;
     }
     Reindex::Nothing
@@ -205,9 +210,7 @@ pub(crate) async fn reindex(tx: &mut Tx, what: Reindex, after: &CaseSnapshot) ->
                         .bind(&c.description)
                         .push(", ")
                         .bind(&after.business.name)
-                        .push(
-                            ")) ON CONFLICT (case_id) DO UPDATE SET grams = excluded.grams",
-                        )
+                        .push(")) ON CONFLICT (case_id) DO UPDATE SET grams = excluded.grams")
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -245,14 +248,13 @@ pub async fn reindex_business(tx: &mut Tx, business_id: Uuid) -> AppResult<()> {
             .await?;
         }
         Dialect::Sqlite => {
-            let rows: Vec<(i64, String, String, String)> = sql(
-                "SELECT m.id, c.title, c.description, b.name FROM cases c \
+            let rows: Vec<(i64, String, String, String)> =
+                sql("SELECT m.id, c.title, c.description, b.name FROM cases c \
                  JOIN businesses b ON b.id = c.business_id \
-                 JOIN case_search m ON m.case_id = c.id WHERE c.business_id = ",
-            )
-            .bind(business_id)
-            .fetch_all(&mut *tx)
-            .await?;
+                 JOIN case_search m ON m.case_id = c.id WHERE c.business_id = ")
+                .bind(business_id)
+                .fetch_all(&mut *tx)
+                .await?;
             write_sqlite_documents(tx, rows).await?;
         }
     }
@@ -286,11 +288,9 @@ pub async fn index_cases(tx: &mut Tx, ids: &[Uuid]) -> AppResult<()> {
     }
     match tx.dialect() {
         Dialect::Postgres => {
-            sql(
-                "INSERT INTO case_search (case_id, grams) \
+            sql("INSERT INTO case_search (case_id, grams) \
                  SELECT c.id, dxdesk_search_grams(c.title, c.description, b.name) \
-                 FROM cases c JOIN businesses b ON b.id = c.business_id WHERE c.id IN (",
-            )
+                 FROM cases c JOIN businesses b ON b.id = c.business_id WHERE c.id IN (")
             .bind_list(ids.iter().copied())
             .push(") ON CONFLICT (case_id) DO NOTHING")
             .execute(&mut *tx)
@@ -302,15 +302,14 @@ pub async fn index_cases(tx: &mut Tx, ids: &[Uuid]) -> AppResult<()> {
                 q.push(if i > 0 { ", (" } else { "(" }).bind(*id).push(")");
             }
             q.execute(&mut *tx).await?;
-            let rows: Vec<(i64, String, String, String)> = sql(
-                "SELECT m.id, c.title, c.description, b.name FROM cases c \
+            let rows: Vec<(i64, String, String, String)> =
+                sql("SELECT m.id, c.title, c.description, b.name FROM cases c \
                  JOIN businesses b ON b.id = c.business_id \
-                 JOIN case_search m ON m.case_id = c.id WHERE c.id IN (",
-            )
-            .bind_list(ids.iter().copied())
-            .push(")")
-            .fetch_all(&mut *tx)
-            .await?;
+                 JOIN case_search m ON m.case_id = c.id WHERE c.id IN (")
+                .bind_list(ids.iter().copied())
+                .push(")")
+                .fetch_all(&mut *tx)
+                .await?;
             write_sqlite_documents(tx, rows).await?;
         }
     }

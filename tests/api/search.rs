@@ -144,9 +144,7 @@ async fn store_search(app: &TestApp, lab: Uuid, term: &str, window: i64, page: i
         {
             Some(rows) => rows,
             // Not index-able (under two characters): the plain list answers.
-            None => {
-                app.state.store.list_cases(&cq, after, page).await.unwrap()
-            }
+            None => app.state.store.list_cases(&cq, after, page).await.unwrap(),
         };
         let n = rows.len() as i64;
         out.extend(rows.iter().map(|r| r.id));
@@ -186,7 +184,11 @@ async fn compare_all(app: &TestApp, token: &str, lab: Uuid, terms: &[String], wh
         let want = scan(app, lab, term).await;
         let (api, total) = api_search(app, token, term).await;
         assert_eq!(api, want, "{b:?} {what}: API search {term:?}");
-        assert_eq!(total, want.len() as i64, "{b:?} {what}: totalCount {term:?}");
+        assert_eq!(
+            total,
+            want.len() as i64,
+            "{b:?} {what}: totalCount {term:?}"
+        );
         for (window, page) in [(0, 2), (1, 1), (3, 2), (2000, 101)] {
             let got = store_search(app, lab, term, window, page).await;
             assert_eq!(got, want, "{b:?} {what}: window {window} {term:?}");
@@ -217,10 +219,26 @@ async fn indexed_search_equals_the_substring_scan(b: Backend) {
     let admin = app.login(ADMIN).await;
     let lab = lab_id(&app, &desk).await;
     let fixture = [
-        ("在庫管理のクラウド化", "倉庫の在庫を数えるのが大変", "津軽精密"),
-        ("IoT Sensor 導入", "工場の稼働をiotで見える化", "ACME Trading"),
-        ("売上100%増を目指す", "割引率_50_の計算を自動化 C:\\data", "株式会社100パーセント"),
-        ("ＤＸ推進（全角）", "Ä ÖÜ 大文字 Straße", "Ｅｘａｍｐｌｅ合同会社"),
+        (
+            "在庫管理のクラウド化",
+            "倉庫の在庫を数えるのが大変",
+            "津軽精密",
+        ),
+        (
+            "IoT Sensor 導入",
+            "工場の稼働をiotで見える化",
+            "ACME Trading",
+        ),
+        (
+            "売上100%増を目指す",
+            "割引率_50_の計算を自動化 C:\\data",
+            "株式会社100パーセント",
+        ),
+        (
+            "ＤＸ推進（全角）",
+            "Ä ÖÜ 大文字 Straße",
+            "Ｅｘａｍｐｌｅ合同会社",
+        ),
         ("在", "庫", "在庫商事"),
         ("DX認定の取得", "在庫と受発注", "弘前りんご農園"),
         ("生成AIを活用", "AIで議事録", "AI Labs"),
@@ -237,7 +255,10 @@ async fn indexed_search_equals_the_substring_scan(b: Backend) {
         );
     }
     // A second case of 八戸在庫センター, for the erasure below.
-    let business = opened[7].case["business"]["id"].as_str().unwrap().to_owned();
+    let business = opened[7].case["business"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let second = case("別の相談")
         .description("ABC")
         .business_id(&business)
@@ -264,9 +285,15 @@ async fn indexed_search_equals_the_substring_scan(b: Backend) {
     .await
     .ok();
     let v = version(&app, &desk, &opened[5].id).await;
-    update_case(&app, &desk, &opened[5].id, v, json!({ "description": "受発注だけ" }))
-        .await
-        .ok();
+    update_case(
+        &app,
+        &desk,
+        &opened[5].id,
+        v,
+        json!({ "description": "受発注だけ" }),
+    )
+    .await
+    .ok();
     assert_eq!(scan(&app, lab, "iot").await.len(), 0, "{b:?} edit applied");
     compare_all(&app, &desk, lab, &terms, "after edits").await;
 
@@ -280,7 +307,9 @@ async fn indexed_search_equals_the_substring_scan(b: Backend) {
             .ok();
         close(&app, &desk, id).await.ok();
     }
-    app.gql(Some(&admin), ERASE, json!({ "b": business })).await.ok();
+    app.gql(Some(&admin), ERASE, json!({ "b": business }))
+        .await
+        .ok();
     assert!(
         scan(&app, lab, "八戸").await.is_empty(),
         "{b:?}: erased company name"
