@@ -30,23 +30,27 @@ fn indexed_term(cq: &CaseQuery) -> Option<Vec<String>> {
     ngram::term_grams(&term.to_lowercase())
 }
 
-/// `(…) k`: the ids of the cases holding every bigram of the term.
+/// `WITH k AS MATERIALIZED (…) `: the ids of the cases holding every bigram of
+/// the term, computed first. Materialised, so that PostgreSQL reads them from
+/// the GIN: inlined, it may instead walk `case_search` in id order testing
+/// `grams @>` row by row to serve the `ORDER BY id` (measured: 39 s instead of
+/// 1 ms for a rare term at 77k cases); SQLite likewise starts from them.
 fn push_candidates(q: &mut Sql, d: Dialect, grams: &[String]) {
     match d {
         Dialect::Sqlite => q
             .push(
-                "(SELECT m.case_id FROM case_search_fts JOIN case_search m \
+                "WITH k AS MATERIALIZED (SELECT m.case_id FROM case_search_fts JOIN case_search m \
                  ON m.id = case_search_fts.rowid WHERE case_search_fts MATCH ",
             )
             .bind(ngram::sqlite_match(grams))
-            .push(") k"),
+            .push(") "),
         Dialect::Postgres => q
             .push(
-                "(SELECT s.case_id FROM case_search s \
+                "WITH k AS MATERIALIZED (SELECT s.case_id FROM case_search s \
                  WHERE s.grams @> ARRAY(SELECT jsonb_array_elements_text(",
             )
             .bind(Val::json(&grams))
-            .push("))) k"),
+            .push("))) "),
     };
 }
 
@@ -95,11 +99,12 @@ pub async fn list(
             Some((f,)) => below = Some(f),
         }
     }
-    let mut q = sql(&format!("SELECT {cols} FROM "));
+    let mut q = Sql::default();
     push_candidates(&mut q, pool.dialect(), &grams);
-    // CROSS JOIN: SQLite keeps the candidates as the outer loop (PostgreSQL
-    // plans it as any join).
-    q.push(" CROSS JOIN cases c WHERE c.id = k.case_id AND ");
+    // CROSS JOIN: SQLite keeps the candidates as the outer loop.
+    q.push(&format!(
+        "SELECT {cols} FROM k CROSS JOIN cases c WHERE c.id = k.case_id AND "
+    ));
     push_case_where(&mut q, cq, below);
     q.push(&format!(
         " ORDER BY c.id DESC LIMIT {}",
@@ -115,9 +120,9 @@ pub async fn count(db: &Db, cq: &CaseQuery) -> AppResult<Option<i64>> {
     let Some(grams) = indexed_term(cq) else {
         return Ok(None);
     };
-    let mut q = sql("SELECT COUNT(*) FROM ");
+    let mut q = Sql::default();
     push_candidates(&mut q, db.pool.dialect(), &grams);
-    q.push(" CROSS JOIN cases c WHERE c.id = k.case_id AND ");
+    q.push("SELECT COUNT(*) FROM k CROSS JOIN cases c WHERE c.id = k.case_id AND ");
     push_case_where(&mut q, cq, None);
     let (n,): (i64,) = q.fetch_one(&db.pool).await?;
     Ok(Some(n))
