@@ -18,6 +18,7 @@ pub mod lab_file;
 pub mod labels;
 pub mod notify;
 pub mod password_policy;
+pub mod ngram;
 pub mod permissions;
 pub mod reference;
 pub mod referral_state;

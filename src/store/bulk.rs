@@ -40,16 +40,85 @@ pub struct BulkReport {
     pub events: usize,
 }
 
-const TITLES: &[&str] = &[
-    "在庫管理のクラウド化について相談したい",
-    "IoTセンサーで設備の稼働状況を見える化したい",
-    "ECサイトを開設して県外に販路を広げたい",
-    "IT導入補助金の申請を手伝ってほしい",
-    "生成AIを事務作業に活用したい",
-    "受発注業務をペーパーレス化したい",
-    "社内のセキュリティ対策を見直したい",
-    "DX認定の取得を目指したい",
+/// Synthetic titles are `TITLE_FORMS` over `WORK` × `MEANS`; descriptions two
+/// or three of `SENTENCES`, plus now and then a sentence with a mid-frequency
+/// (`MID_TERM`, ~1 %) or rare (`RARE_TERM`, ~0.01 %) term. 在庫 ends up in
+/// about a quarter of the cases: the common search term.
+const WORK: &[&str] = &[
+    "在庫管理",
+    "受発注",
+    "経理",
+    "勤怠管理",
+    "顧客管理",
+    "生産管理",
+    "採用",
+    "営業",
+    "請求書発行",
+    "品質検査",
+    "配送",
+    "予約受付",
 ];
+const MEANS: &[&str] = &[
+    "クラウド化",
+    "ペーパーレス化",
+    "自動化",
+    "見える化",
+    "システム導入",
+    "データ活用",
+    "AI活用",
+    "DX",
+];
+const TITLE_FORMS: &[(&str, &str)] = &[
+    ("の", "について相談したい"),
+    ("を", "したい"),
+    ("の", "を進めたい"),
+    ("で", "ができないか知りたい"),
+];
+const SENTENCES: &[&str] = &[
+    "紙の帳票が多く、転記ミスが起きている。",
+    "担当者が一人しかおらず、休むと業務が止まる。",
+    "在庫の数が合わず、月末の棚卸しに時間がかかる。",
+    "取引先からEDIへの対応を求められている。",
+    "補助金を使って設備を更新したい。",
+    "Excelのマクロが古く、誰も直せない。",
+    "受注はFAXと電話が中心で、確認に手間がかかる。",
+    "若手の採用が難しく、省力化を急ぎたい。",
+    "ホームページからの問い合わせを増やしたい。",
+    "製造ラインの稼働状況が見えていない。",
+    "過剰在庫と欠品が同時に起きている。",
+    "会計ソフトとの連携がうまくいっていない。",
+    "セキュリティ対策を何から始めればよいか分からない。",
+    "社長がITに詳しくなく、社内に相談相手がいない。",
+    "配送ルートを効率化して燃料費を抑えたい。",
+    "顧客情報が担当者ごとに分散している。",
+];
+/// In about 1 % of the descriptions.
+pub const MID_TERM: &str = "酒蔵";
+/// In about 0.01 % of the descriptions.
+pub const RARE_TERM: &str = "漆器";
+const MID_SENTENCE: &str = "酒蔵の温度管理をIoTで行いたい。";
+const RARE_SENTENCE: &str = "輪島塗の漆器を海外のECサイトで販売したい。";
+
+/// A synthetic title and description.
+fn texts(rng: &mut StdRng) -> (String, String) {
+    let (b, c) = TITLE_FORMS[rng.gen_range(0..TITLE_FORMS.len())];
+    let title = format!(
+        "{}{b}{}{c}",
+        WORK[rng.gen_range(0..WORK.len())],
+        MEANS[rng.gen_range(0..MEANS.len())]
+    );
+    let mut d = String::new();
+    for _ in 0..rng.gen_range(2..=3) {
+        d.push_str(SENTENCES[rng.gen_range(0..SENTENCES.len())]);
+    }
+    if rng.gen_bool(0.01) {
+        d.push_str(MID_SENTENCE);
+    }
+    if rng.gen_bool(0.0001) {
+        d.push_str(RARE_SENTENCE);
+    }
+    (title, d)
+}
 const TOPICS: &[&str] = &[
     "在庫管理",
     "IoT",
@@ -74,7 +143,8 @@ struct GenCase {
     id: Uuid,
     reference: String,
     business: Uuid,
-    title: &'static str,
+    title: String,
+    description: String,
     channel: Channel,
     stage: Stage,
     status: CaseStatus,
@@ -203,11 +273,13 @@ fn generate(spec: &BulkSpec, start: usize, end: usize, counters: &mut HashMap<i3
                 deadline: crate::domain::business_days::pickup_deadline(created_at, 3),
             });
         }
+        let (title, description) = texts(&mut rng);
         g.cases.push(GenCase {
             id,
             reference: crate::domain::reference::format_reference(&spec.lab_code, year, *seq),
             business,
-            title: TITLES[rng.gen_range(0..TITLES.len())],
+            title,
+            description,
             channel: [
                 Channel::WalkIn,
                 Channel::Phone,
@@ -249,6 +321,13 @@ async fn seed(
     // binds per statement (22 columns a case, at most two events a case).
     let chunk = 1000;
     let mut start = 0;
+    // The search index's GIN is built once at the end: faster than keeping it
+    // up to date over a million inserts. Searches stay correct without it.
+    if pool.dialect() == super::db::Dialect::Postgres {
+        sql("DROP INDEX IF EXISTS case_search_grams")
+            .execute(pool)
+            .await?;
+    }
     while start < spec.cases {
         let end = (start + chunk).min(spec.cases);
         let g = generate(spec, start, end, &mut counters);
@@ -284,8 +363,8 @@ async fn seed(
                     spec.lab_id.into(),
                     (&c.reference).into(),
                     c.business.into(),
-                    c.title.into(),
-                    "ベンチマーク用の相談内容です。在庫管理や受発注の効率化について。".into(),
+                    (&c.title).into(),
+                    (&c.description).into(),
                     c.channel.into(),
                     c.stage.into(),
                     c.status.into(),
@@ -309,6 +388,8 @@ async fn seed(
             }),
         );
         q.execute(&mut tx).await?;
+        let ids: Vec<Uuid> = g.cases.iter().map(|c| c.id).collect();
+        super::search::index_cases(&mut tx, &ids).await?;
         let mut q = sql("INSERT INTO case_topics (case_id, lab_id, topic)");
         push_rows(
             &mut q,
@@ -370,6 +451,16 @@ async fn seed(
         report.events += g.events.len();
         start = end;
         progress(report.cases);
+    }
+    if pool.dialect() == super::db::Dialect::Postgres {
+        let mut tx = pool.begin().await?;
+        sql("SET LOCAL maintenance_work_mem = '256MB'")
+            .execute(&mut tx)
+            .await?;
+        sql("CREATE INDEX IF NOT EXISTS case_search_grams ON case_search USING gin (grams)")
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
     }
     // Later cases opened normally continue the numbering.
     for (year, last) in counters {

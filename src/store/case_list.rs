@@ -245,6 +245,19 @@ pub fn page_sql(
     limit: i64,
     with: PageWith,
 ) -> Sql {
+    page_sql_among(d, cq, after, limit, with, None)
+}
+
+/// [`page_sql`], restricted to the cases `among` (a search's page, found
+/// through the search index).
+fn page_sql_among(
+    d: Dialect,
+    cq: &CaseQuery,
+    after: Option<Uuid>,
+    limit: i64,
+    with: PageWith,
+    among: Option<&[Uuid]>,
+) -> Sql {
     let mut cols = CASE_COLS.clone();
     let mut joins = String::new();
     if with.business {
@@ -263,6 +276,11 @@ pub fn page_sql(
     }
     let mut q = sql(&format!("SELECT {cols} FROM cases c{joins} WHERE "));
     push_case_where(&mut q, cq, after);
+    if let Some(ids) = among {
+        q.push(" AND c.id IN (")
+            .bind_list(ids.iter().copied())
+            .push(")");
+    }
     q.push(&format!(
         " ORDER BY c.id DESC LIMIT {}",
         limit.clamp(1, 1000)
@@ -291,6 +309,23 @@ impl<S: HasDb> CaseListStore for S {
         with: PageWith,
     ) -> AppResult<Vec<ListedCase>> {
         let pool = &self.db().pool;
+        // A text search finds its page through the search index first
+        // (`store::search`); the page statement then reads those cases with
+        // their nested rows.
+        if let Some(found) =
+            super::search::list(self.db(), cq, after, limit, super::search::SCAN_WINDOW).await?
+        {
+            if found.is_empty() {
+                return Ok(vec![]);
+            }
+            let ids: Vec<Uuid> = found.iter().map(|c| c.id).collect();
+            let plain = CaseQuery {
+                search: None,
+                ..cq.clone()
+            };
+            let q = page_sql_among(pool.dialect(), &plain, None, limit, with, Some(&ids));
+            return Ok(q.fetch_all(pool).await?);
+        }
         let q = page_sql(pool.dialect(), cq, after, limit, with);
         Ok(q.fetch_all(pool).await?)
     }
@@ -310,6 +345,9 @@ impl<S: HasDb> CaseListStore for S {
 
     #[tracing::instrument(skip_all)]
     async fn count_cases_up_to(&self, cq: &CaseQuery, cap: i64) -> AppResult<i64> {
+        if let Some(n) = super::search::count(self.db(), cq).await? {
+            return Ok(n.min(cap));
+        }
         let mut q = sql("SELECT COUNT(*) FROM (SELECT 1 FROM cases c WHERE ");
         push_case_where(&mut q, cq, None);
         q.push(&format!(" LIMIT {}) capped", cap.max(1)));

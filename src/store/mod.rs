@@ -26,6 +26,7 @@ pub mod postgres;
 pub mod reports;
 pub mod roles;
 pub mod rules;
+pub mod search;
 pub mod sqlite;
 
 use crate::config::{backend_of, Backend};

@@ -28,5 +28,6 @@ mod notify_instances;
 mod onboarding;
 mod reports;
 mod schema;
+mod search;
 mod status_public;
 mod store_story;

@@ -218,9 +218,12 @@ async fn try_batch(
         .collect();
     rows.insert_all(&mut tx).await.map_err(retry)?;
     // Per-case rows other features keep in the same transaction: the
-    // notifications the intake causes (outbox).
+    // search index and the notifications the intake causes (outbox).
     for (snap, new) in out.iter().zip(&news) {
         if let Ok(snap) = snap {
+            crate::store::search::index_new_case(&mut tx, &snap.case, &snap.business.name)
+                .await
+                .map_err(Failed::Retry)?;
             crate::store::outbox::after_open(&mut tx, snap, new.mail_access_code.as_deref(), new.now)
                 .await
                 .map_err(Failed::Retry)?;
