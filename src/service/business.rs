@@ -209,8 +209,7 @@ pub async fn update(
     require_desk(v)?;
     let lab = crate::service::cases::lab_of(st, v).await?;
     let (actor, now) = (v.user_id, st.now());
-    // search-index: the business name may change here; reindex its cases once S's
-    // maintenance function is on main.
+    // The store reindexes the business's cases for search in the same transaction.
     st.store
         .change_business(
             v.lab_id,
@@ -751,7 +750,7 @@ pub async fn merge(
             )
             .await?;
     }
-    // search-index: the moved cases now carry the kept business's name.
+    // `finish_merge` reindexes the moved cases for search.
     store
         .finish_merge(v.lab_id, keep, merge, actor, st.now())
         .await

@@ -105,8 +105,8 @@ pub async fn erase_business(
     }
     let actor = v.user_id;
     let mut last = None;
-    // search-index: titles, descriptions and the business name are erased
-    // here; drop them from S's index once its maintenance function is on main.
+    // Each `update_case` below re-tokenises the case for search (the erased
+    // title, description and business name) in its own transaction.
     for c in &cases {
         let now = st.now();
         let snap = store

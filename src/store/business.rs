@@ -389,6 +389,8 @@ impl<S: HasDb> BusinessStore for S {
             return Err(AppError::stale_version());
         }
         insert_history(&mut tx, &change.history).await?;
+        // The cases' search tokens carry the business name.
+        super::search::reindex_business(&mut tx, id).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -554,6 +556,8 @@ impl<S: HasDb> BusinessStore for S {
             from.other_business_id = Some(keep);
             insert_history(&mut tx, &[into, from]).await?;
         }
+        // The moved cases now carry the kept business's name.
+        super::search::reindex_business(&mut tx, keep).await?;
         tx.commit().await?;
         Ok(k)
     }
