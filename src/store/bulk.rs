@@ -382,6 +382,8 @@ async fn seed(
             .execute(pool)
             .await?;
     }
+    // The report's rollup, as the case writes would have kept it.
+    super::rollup::rebuild(pool).await?;
     Ok(report)
 }
 

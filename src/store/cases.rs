@@ -798,6 +798,9 @@ impl<S: HasDb> CaseStore for S {
             referrals: Vec::new(),
             business,
         };
+        super::rollup::Delta::new_case(std::slice::from_ref(&opened), new.now)
+            .apply(&mut tx, &snap)
+            .await?;
         write_seal(
             &mut tx,
             db.seal_key.as_deref(),
@@ -850,7 +853,9 @@ impl<S: HasDb> CaseStore for S {
         }
         // The locked snapshot with the change applied is what the rows now
         // hold: no second read.
+        let rollup = super::rollup::Delta::before(&snap, &change.events, now);
         let out = after_change(snap, change, case);
+        rollup.apply(&mut tx, &out).await?;
         write_seal(&mut tx, db.seal_key.as_deref(), &out, None, now).await?;
         tx.commit().await?;
         Ok(out)

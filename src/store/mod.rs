@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod models;
 pub mod postgres;
 pub mod reports;
+pub mod rollup;
 pub mod roles;
 pub mod rules;
 pub mod sqlite;

@@ -18,6 +18,7 @@ mod erasure;
 mod hardening;
 mod migrations_match;
 mod mutation_statements;
+mod report_rollup;
 mod reports;
 mod schema;
 mod status_public;
