@@ -67,8 +67,8 @@ CREATE INDEX report_resolutions_outcome ON report_resolutions (lab_id, fiscal_ye
 -- migration ran is rolled up by the application at its next start (pick-up
 -- times need the business-day calendar, which lives in Rust).
 CREATE TABLE report_rollup_state (
-    id       bigint PRIMARY KEY,
+    id       text PRIMARY KEY,
     built    boolean NOT NULL,
     built_at timestamptz
 );
-INSERT INTO report_rollup_state (id, built) SELECT 1, NOT EXISTS (SELECT 1 FROM cases);
+INSERT INTO report_rollup_state (id, built) SELECT 'rollup', NOT EXISTS (SELECT 1 FROM cases);

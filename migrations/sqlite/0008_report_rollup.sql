@@ -43,7 +43,7 @@ CREATE TABLE report_moves (
 );
 -- The pick-up time (business days) of every decided referral.
 CREATE TABLE report_pickups (
-    referral_id    BLOB PRIMARY KEY,
+    referral_id    BLOB NOT NULL PRIMARY KEY,
     lab_id         BLOB NOT NULL,
     fiscal_year    INTEGER NOT NULL,
     institution_id BLOB NOT NULL,
@@ -67,8 +67,8 @@ CREATE INDEX report_resolutions_outcome ON report_resolutions (lab_id, fiscal_ye
 -- migration ran is rolled up by the application at its next start (pick-up
 -- times need the business-day calendar, which lives in Rust).
 CREATE TABLE report_rollup_state (
-    id       INTEGER PRIMARY KEY,
+    id       TEXT NOT NULL PRIMARY KEY,
     built    INTEGER NOT NULL,
     built_at TEXT
 );
-INSERT INTO report_rollup_state (id, built) SELECT 1, NOT EXISTS (SELECT 1 FROM cases);
+INSERT INTO report_rollup_state (id, built) SELECT 'rollup', NOT EXISTS (SELECT 1 FROM cases);

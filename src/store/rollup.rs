@@ -748,7 +748,7 @@ const ROLLUP_TABLES: [&str; 5] = [
 /// Whether the rollup holds the database's data (false after migration 0008
 /// on a database that already had cases, until [`rebuild`] runs).
 pub async fn is_built(pool: &Pool) -> AppResult<bool> {
-    let row: Option<(bool,)> = sql("SELECT built FROM report_rollup_state WHERE id = 1")
+    let row: Option<(bool,)> = sql("SELECT built FROM report_rollup_state WHERE id = 'rollup'")
         .fetch_optional(pool)
         .await?;
     Ok(row.is_some_and(|r| r.0))
@@ -925,7 +925,7 @@ pub async fn rebuild(pool: &Pool) -> AppResult<RebuildReport> {
         .bind(true)
         .push(", built_at = ")
         .bind(Utc::now())
-        .push(" WHERE id = 1")
+        .push(" WHERE id = 'rollup'")
         .execute(&mut tx)
         .await?;
     tx.commit().await?;
