@@ -610,7 +610,6 @@ pub fn round_rate(v: f64) -> f64 {
     (v * 10_000.0).round() / 10_000.0
 }
 
-
 fn enum_items<T: Copy + Eq + std::hash::Hash>(
     all: &[T],
     counts: &HashMap<T, i64>,

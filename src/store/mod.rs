@@ -19,8 +19,8 @@ pub mod idempotency;
 pub mod models;
 pub mod postgres;
 pub mod reports;
-pub mod rollup;
 pub mod roles;
+pub mod rollup;
 pub mod rules;
 pub mod sqlite;
 

@@ -119,8 +119,7 @@ impl Contribution {
             .any(|r| r.status == ReferralStatus::Pending);
         let referred = crate::domain::case_state::displayed_status(c.status, has_pending)
             == CaseStatus::Referred
-            && crate::domain::case_state::displayed_status(c.status, false)
-                != CaseStatus::Referred;
+            && crate::domain::case_state::displayed_status(c.status, false) != CaseStatus::Referred;
         let (fy, m) = fy_month(c.created_at);
         out.cells.push((
             fy,
@@ -149,8 +148,7 @@ impl Contribution {
                     .insert(r.id, (fy, r.institution_id, pickup_days(r.created_at, d)));
             }
         }
-        if let (false, Some(at)) = (crate::domain::case_state::is_open(c.status), c.resolved_at)
-        {
+        if let (false, Some(at)) = (crate::domain::case_state::is_open(c.status), c.resolved_at) {
             let (fy, m) = fy_month(at);
             out.cells.push((
                 fy,
@@ -231,7 +229,12 @@ fn pickup_row(lab_id: Uuid, id: Uuid, p: &(i64, Uuid, f64)) -> Vec<Col> {
     ]
 }
 
-fn resolution_row(lab_id: Uuid, case_id: Uuid, business_id: Uuid, r: &(String, i64, f64)) -> Vec<Col> {
+fn resolution_row(
+    lab_id: Uuid,
+    case_id: Uuid,
+    business_id: Uuid,
+    r: &(String, i64, f64),
+) -> Vec<Col> {
     vec![
         ("case_id", case_id.into()),
         ("outcome", (&r.0).into()),
@@ -874,9 +877,7 @@ pub async fn rebuild(pool: &Pool) -> AppResult<RebuildReport> {
             if let (Some(from), Some(to)) = (from, to) {
                 let (lab_id, _) = lab_business[&case_id];
                 let (fy, m) = fy_month(at);
-                *moves
-                    .entry((lab_id, fy, m, from, to, case_id))
-                    .or_default() += 1;
+                *moves.entry((lab_id, fy, m, from, to, case_id)).or_default() += 1;
             }
         }
         let moves: Vec<Vec<Col>> = moves
@@ -996,12 +997,18 @@ mod tests {
             CaseStatus::InProgress,
             vec![
                 r(ReferralStatus::Pending, None),
-                r(ReferralStatus::Accepted, Some(at + chrono::Duration::days(1))),
+                r(
+                    ReferralStatus::Accepted,
+                    Some(at + chrono::Duration::days(1)),
+                ),
                 r(ReferralStatus::Withdrawn, Some(at)),
             ],
         ));
         assert_eq!(c.cells[0].7, 1, "shown as REFERRED");
-        assert_eq!(c.cells[1].0, 2024, "the referral of March 31 JST is of FY2024");
+        assert_eq!(
+            c.cells[1].0, 2024,
+            "the referral of March 31 JST is of FY2024"
+        );
         assert_eq!(c.cells[1].2, 11);
         assert_eq!(c.pickups.len(), 1);
     }

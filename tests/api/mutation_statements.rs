@@ -192,7 +192,13 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
     let v = i32::try_from(version(id).await).unwrap();
     let (n, s) = count(
         backend,
-        cases::update_case(&st, &desk, id, v, edit(Some(another_desk_user(&st).await), None)),
+        cases::update_case(
+            &st,
+            &desk,
+            id,
+            v,
+            edit(Some(another_desk_user(&st).await), None),
+        ),
     )
     .await;
     out.insert("assign", n);
@@ -261,7 +267,9 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
     assert_as_stored(&st, &again).await;
     // Declined and withdrawn referrals, on that case.
     let id2 = again.case.id;
-    let r2 = referrals::refer_case(&st, &desk, id2, inst, None).await.unwrap();
+    let r2 = referrals::refer_case(&st, &desk, id2, inst, None)
+        .await
+        .unwrap();
     let decline = referrals::Action::Decline {
         reason: DeclineReason::NoCapacity,
         note: None,
@@ -269,7 +277,9 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
     let (n, d) = count(backend, referrals::act(&st, &partner, r2.id, decline)).await;
     out.insert("declineReferral", n);
     d.unwrap();
-    let r3 = referrals::refer_case(&st, &desk, id2, inst, None).await.unwrap();
+    let r3 = referrals::refer_case(&st, &desk, id2, inst, None)
+        .await
+        .unwrap();
     let withdraw = referrals::Action::Withdraw { note: None };
     let (n, w) = count(backend, referrals::act(&st, &desk, r3.id, withdraw)).await;
     out.insert("withdrawReferral", n);
@@ -280,9 +290,16 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
     cases::set_status(&st, &desk, x.case.id, 1, CaseStatus::InProgress, None)
         .await
         .unwrap();
-    cases::resolve_case(&st, &desk, x.case.id, 2, vec![Outcome::AdviceOnly], "助言".into())
-        .await
-        .unwrap();
+    cases::resolve_case(
+        &st,
+        &desk,
+        x.case.id,
+        2,
+        vec![Outcome::AdviceOnly],
+        "助言".into(),
+    )
+    .await
+    .unwrap();
     let (n, e) = count(
         backend,
         erasure::erase_business(&st, &admin, x.case.business_id),

@@ -48,7 +48,10 @@ fn normalised(f: ReportFacts) -> String {
 pub async fn assert_rollup_matches(store: &SharedStore, lab: Uuid, fy: i32, now: DateTime<Utc>) {
     let scope = ReportScope::lab(lab);
     let rolled = store.report_facts(scope, fy, now).await.unwrap();
-    let scratch = store.report_facts_from_scratch(scope, fy, now).await.unwrap();
+    let scratch = store
+        .report_facts_from_scratch(scope, fy, now)
+        .await
+        .unwrap();
     assert_eq!(
         normalised(rolled),
         normalised(scratch),
@@ -88,8 +91,8 @@ async fn rollup_equals_the_report_from_the_rows(backend: Backend) {
     let bank = user("partner.bank@aomori.example").await;
     let univ = user("partner.univ@aomori.example").await;
     let lab = desk.lab_id;
-    let open = |name: &str, business_id: Option<Uuid>, stage: Stage, channel: Channel| {
-        cases::OpenCase {
+    let open =
+        |name: &str, business_id: Option<Uuid>, stage: Stage, channel: Channel| cases::OpenCase {
             business_id,
             business: business_id.is_none().then(|| BusinessFields {
                 name: name.to_owned(),
@@ -105,13 +108,10 @@ async fn rollup_equals_the_report_from_the_rows(backend: Backend) {
             consent_to_share: true,
             priority: None,
             assigned_to: None,
-        }
-    };
+        };
     let version = |id: Uuid| {
         let st = st.clone();
-        async move {
-            i32::try_from(st.store.case_by_id(id).await.unwrap().unwrap().version).unwrap()
-        }
+        async move { i32::try_from(st.store.case_by_id(id).await.unwrap().unwrap().version).unwrap() }
     };
     let at = |t: DateTime<Utc>| clock.set(t);
 
@@ -129,7 +129,12 @@ async fn rollup_equals_the_report_from_the_rows(backend: Backend) {
     let (b, _) = cases::open_case(
         &st,
         &desk,
-        open("甲", Some(a.case.business_id), Stage::Consult, Channel::Email),
+        open(
+            "甲",
+            Some(a.case.business_id),
+            Stage::Consult,
+            Channel::Email,
+        ),
     )
     .await
     .unwrap();
@@ -146,9 +151,16 @@ async fn rollup_equals_the_report_from_the_rows(backend: Backend) {
     cases::set_stage(&st, &desk, a_id, version(a_id).await, Stage::Consult, None)
         .await
         .unwrap();
-    cases::set_stage(&st, &desk, b_id, version(b_id).await, Stage::Try, Some("試す".into()))
-        .await
-        .unwrap();
+    cases::set_stage(
+        &st,
+        &desk,
+        b_id,
+        version(b_id).await,
+        Stage::Try,
+        Some("試す".into()),
+    )
+    .await
+    .unwrap();
     cases::set_stage(&st, &desk, b_id, version(b_id).await, Stage::Consult, None)
         .await
         .unwrap();
@@ -175,9 +187,14 @@ async fn rollup_equals_the_report_from_the_rows(backend: Backend) {
     let rw = referrals::refer_case(&st, &desk, b_id, univ.partner_institution(), None)
         .await
         .unwrap();
-    referrals::act(&st, &desk, rw.id, referrals::Action::Withdraw { note: None })
-        .await
-        .unwrap();
+    referrals::act(
+        &st,
+        &desk,
+        rw.id,
+        referrals::Action::Withdraw { note: None },
+    )
+    .await
+    .unwrap();
     at(jst(2025, 4, 8, 9, 0));
     referrals::refer_case(&st, &desk, b_id, univ.partner_institution(), None)
         .await
@@ -221,12 +238,26 @@ async fn rollup_equals_the_report_from_the_rows(backend: Backend) {
     .unwrap();
     cases::close_case(&st, &desk, a_id).await.unwrap();
     // C: in progress, on hold, resolved, and its business erased.
-    cases::set_status(&st, &desk, c_id, version(c_id).await, CaseStatus::InProgress, None)
-        .await
-        .unwrap();
-    cases::set_status(&st, &desk, c_id, version(c_id).await, CaseStatus::OnHold, None)
-        .await
-        .unwrap();
+    cases::set_status(
+        &st,
+        &desk,
+        c_id,
+        version(c_id).await,
+        CaseStatus::InProgress,
+        None,
+    )
+    .await
+    .unwrap();
+    cases::set_status(
+        &st,
+        &desk,
+        c_id,
+        version(c_id).await,
+        CaseStatus::OnHold,
+        None,
+    )
+    .await
+    .unwrap();
     cases::resolve_case(
         &st,
         &desk,
@@ -253,16 +284,27 @@ async fn rollup_equals_the_report_from_the_rows(backend: Backend) {
     referrals::refer_case(&st, &desk, e.case.id, bank.partner_institution(), None)
         .await
         .unwrap();
-    cases::set_status(&st, &desk, e.case.id, version(e.case.id).await, CaseStatus::OnHold, None)
-        .await
-        .unwrap();
+    cases::set_status(
+        &st,
+        &desk,
+        e.case.id,
+        version(e.case.id).await,
+        CaseStatus::OnHold,
+        None,
+    )
+    .await
+    .unwrap();
 
     let now = jst(2025, 6, 1, 12, 0);
     let report = store
         .report_facts(ReportScope::lab(lab), 2025, now)
         .await
         .unwrap();
-    assert_eq!(report.cases.iter().map(|c| c.count).sum::<i64>(), 4, "B, C, D, E");
+    assert_eq!(
+        report.cases.iter().map(|c| c.count).sum::<i64>(),
+        4,
+        "B, C, D, E"
+    );
     assert!(
         report.referrals.iter().any(|r| r.overdue > 0),
         "D's referral is overdue"
