@@ -63,10 +63,13 @@ pub enum Command {
         url: Option<String>,
     },
     /// Write a lab's fiscal-year activity report (JSON) or its cases/referrals (CSV).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Report {
+        #[command(subcommand)]
+        action: Option<ReportCommand>,
         /// The fiscal year, e.g. 2024 (= 令和6年度, April 2024 – March 2025).
-        #[arg(long)]
-        fiscal_year: i32,
+        #[arg(long, required = true)]
+        fiscal_year: Option<i32>,
         #[arg(long, value_enum, default_value = "json")]
         format: crate::service::reports::CliFormat,
         /// The lab's code (e.g. AOM); needed when the deployment has several labs.
@@ -79,6 +82,13 @@ pub enum Command {
         #[arg(long)]
         output: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Rebuild the activity report's rollup from the cases (the report of a
+    /// lab reads it; every case write keeps it up to date, this is for safety).
+    RebuildRollup,
 }
 
 #[derive(Subcommand, Debug)]
@@ -261,6 +271,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(1)
         }
         Command::Report {
+            action: Some(ReportCommand::RebuildRollup),
+            ..
+        } => {
+            let store = crate::store::connect_for(&config).await?;
+            let started = std::time::Instant::now();
+            let r = store.rebuild_rollup().await?;
+            println!(
+                "rollup rebuilt from {} cases in {:.1} s: {} cells, {} business-years, {} stage moves, {} pick-ups, {} resolution rows",
+                r.cases,
+                started.elapsed().as_secs_f64(),
+                r.cells,
+                r.business_years,
+                r.moves,
+                r.pickups,
+                r.resolutions
+            );
+            Ok(0)
+        }
+        Command::Report {
+            action: None,
             fiscal_year,
             format,
             lab,
@@ -270,7 +300,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let store = crate::store::connect_for(&config).await?;
             crate::service::reports::run_cli(
                 store.as_ref(),
-                fiscal_year,
+                fiscal_year.unwrap_or_default(),
                 format,
                 lab.as_deref(),
                 kind,

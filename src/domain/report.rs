@@ -327,19 +327,70 @@ pub struct ReferralCell {
     pub overdue: i64,
 }
 
-/// A decided referral created in the year: created → decided (accepted or declined).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pickup {
-    pub institution_id: Uuid,
-    pub created_at: DateTime<Utc>,
-    pub decided_at: DateTime<Utc>,
+/// The pick-up time of a referral: business days from its creation to the
+/// institution's decision (accept or decline).
+pub fn pickup_days(created_at: DateTime<Utc>, decided_at: DateTime<Utc>) -> f64 {
+    business_days_between(created_at, decided_at)
 }
 
-/// A case resolved in the year: opened → resolved.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Resolution {
-    pub created_at: DateTime<Utc>,
-    pub resolved_at: DateTime<Utc>,
+/// The resolution time of a case: calendar days from opening to resolution.
+pub fn resolution_days(created_at: DateTime<Utc>, resolved_at: DateTime<Utc>) -> f64 {
+    (resolved_at - created_at).num_milliseconds().max(0) as f64 / 86_400_000.0
+}
+
+/// A sample of durations in days as the report needs it: its size, median and
+/// nearest-rank 90th percentile (unrounded). Made from the whole sample
+/// ([`DaySummary::of`]) or from the values at the few ranks that decide it
+/// ([`DaySummary::ranks`], [`DaySummary::from_ranked`]), which a database can
+/// read from an index without handing over the sample.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DaySummary {
+    pub count: i64,
+    pub median: Option<f64>,
+    pub p90: Option<f64>,
+}
+
+impl DaySummary {
+    /// The summary of a whole sample.
+    pub fn of(mut v: Vec<f64>) -> Self {
+        DaySummary {
+            count: v.len() as i64,
+            median: stats::median(&mut v),
+            p90: stats::percentile(&mut v, 90.0),
+        }
+    }
+
+    /// The 1-based ranks in the ascending sample of `n` values that decide
+    /// the summary: the lower and upper middle (equal for odd `n`) and the
+    /// 90th percentile, as [`stats::median`] and [`stats::percentile`] pick them.
+    pub fn ranks(n: i64) -> [i64; 3] {
+        let n = n.max(1);
+        let p90 = (((90.0 / 100.0) * n as f64).ceil() as i64).clamp(1, n);
+        if n % 2 == 1 {
+            [n / 2 + 1, n / 2 + 1, p90]
+        } else {
+            [n / 2, n / 2 + 1, p90]
+        }
+    }
+
+    /// The summary of a sample of `n` values, given the value at each rank of
+    /// [`DaySummary::ranks`].
+    pub fn from_ranked(n: i64, value_at: impl Fn(i64) -> Option<f64>) -> Self {
+        if n <= 0 {
+            return DaySummary::default();
+        }
+        let [lo, hi, p90] = Self::ranks(n);
+        let median = if lo == hi {
+            value_at(lo)
+        } else {
+            value_at(lo).zip(value_at(hi)).map(|(a, b)| (a + b) / 2.0)
+        };
+        DaySummary {
+            count: n,
+            median,
+            p90: value_at(p90),
+        }
+    }
 }
 
 /// Cases resolved in the year having an outcome, and their distinct businesses.
@@ -375,8 +426,14 @@ pub struct ReportFacts {
     pub places: Vec<PlaceCell>,
     pub businesses: Vec<BusinessCell>,
     pub referrals: Vec<ReferralCell>,
-    pub pickups: Vec<Pickup>,
-    pub resolutions: Vec<Resolution>,
+    /// Pick-up times of the referrals created in the year, all together.
+    pub pickups: DaySummary,
+    /// The same per institution (those with at least one).
+    pub pickups_by_institution: Vec<(Uuid, DaySummary)>,
+    /// Resolution times of the cases resolved in the year.
+    pub resolutions: DaySummary,
+    /// Cases resolved in the year, by the month of their resolution.
+    pub resolved_by_month: [i64; 12],
     pub outcomes: Vec<OutcomeCell>,
     pub movements: Vec<MovementCell>,
     pub reach: Vec<MovementReach>,
@@ -553,12 +610,6 @@ pub fn round_rate(v: f64) -> f64 {
     (v * 10_000.0).round() / 10_000.0
 }
 
-fn median_p90(mut v: Vec<f64>) -> (Option<f64>, Option<f64>) {
-    let m = stats::median(&mut v).map(round_days);
-    let p = stats::percentile(&mut v, 90.0).map(round_days);
-    (m, p)
-}
-
 fn enum_items<T: Copy + Eq + std::hash::Hash>(
     all: &[T],
     counts: &HashMap<T, i64>,
@@ -578,7 +629,7 @@ fn norm(v: &Option<String>) -> String {
     v.as_deref().map(str::trim).unwrap_or("").to_owned()
 }
 
-fn referral_figures(cells: &[&ReferralCell], mut pickup_days: Vec<f64>) -> ReferralFigures {
+fn referral_figures(cells: &[&ReferralCell], pickups: DaySummary) -> ReferralFigures {
     let mut by_status: HashMap<ReferralStatus, i64> = HashMap::new();
     let mut reasons: HashMap<DeclineReason, i64> = HashMap::new();
     let mut overdue = 0;
@@ -600,8 +651,9 @@ fn referral_figures(cells: &[&ReferralCell], mut pickup_days: Vec<f64>) -> Refer
         n(ReferralStatus::Completed),
     );
     let accepted = accepted_now + completed;
-    let pickup_count = pickup_days.len() as i64;
-    let (pickup_median_days, pickup_p90_days) = median_p90(std::mem::take(&mut pickup_days));
+    let pickup_count = pickups.count;
+    let pickup_median_days = pickups.median.map(round_days);
+    let pickup_p90_days = pickups.p90.map(round_days);
     ReferralFigures {
         referrals: pending + accepted + declined + withdrawn,
         pending,
@@ -747,18 +799,13 @@ pub fn assemble(ctx: &ReportContext, facts: &ReportFacts) -> ActivityReport {
     }
 
     // Referrals.
-    let mut pickups_by_inst: HashMap<Uuid, Vec<f64>> = HashMap::new();
-    let mut all_pickups = Vec::with_capacity(facts.pickups.len());
-    for p in &facts.pickups {
-        let d = business_days_between(p.created_at, p.decided_at);
-        pickups_by_inst.entry(p.institution_id).or_default().push(d);
-        all_pickups.push(d);
-    }
+    let mut pickups_by_inst: HashMap<Uuid, DaySummary> =
+        facts.pickups_by_institution.iter().copied().collect();
     for r in &facts.referrals {
         monthly[month(r.month)].referrals += r.count;
     }
     let all_cells: Vec<&ReferralCell> = facts.referrals.iter().collect();
-    let referrals = referral_figures(&all_cells, all_pickups);
+    let referrals = referral_figures(&all_cells, facts.pickups);
     let mut inst_ids: Vec<Uuid> = facts.referrals.iter().map(|r| r.institution_id).collect();
     inst_ids.sort();
     inst_ids.dedup();
@@ -794,18 +841,13 @@ pub fn assemble(ctx: &ReportContext, facts: &ReportFacts) -> ActivityReport {
     });
 
     // Resolution.
-    let mut days = Vec::with_capacity(facts.resolutions.len());
-    for r in &facts.resolutions {
-        days.push((r.resolved_at - r.created_at).num_milliseconds().max(0) as f64 / 86_400_000.0);
-        if r.resolved_at >= from && r.resolved_at < to {
-            monthly[fiscal_year::month_index(r.resolved_at) as usize].cases_resolved += 1;
-        }
+    for (m, n) in monthly.iter_mut().zip(facts.resolved_by_month) {
+        m.cases_resolved += n;
     }
-    let (median_days, p90_days) = median_p90(days);
     let resolution = ResolutionFigures {
-        cases_resolved: facts.resolutions.len() as i64,
-        median_days,
-        p90_days,
+        cases_resolved: facts.resolutions.count,
+        median_days: facts.resolutions.median.map(round_days),
+        p90_days: facts.resolutions.p90.map(round_days),
     };
 
     // Outcomes: every outcome, in declaration order.
@@ -957,6 +999,21 @@ mod tests {
                 .and_hms_opt(h, min, 0)
                 .unwrap(),
         )
+    }
+
+    proptest::proptest! {
+        /// The summary from the values at its deciding ranks equals the one
+        /// from the whole sample (what the rollup reads from an index).
+        #[test]
+        fn summary_from_ranks_equals_summary_of_sample(
+            v in proptest::collection::vec(0.0f64..400.0, 0..60)
+        ) {
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            let n = sorted.len() as i64;
+            let ranked = DaySummary::from_ranked(n, |r| sorted.get((r - 1) as usize).copied());
+            proptest::prop_assert_eq!(ranked, DaySummary::of(v));
+        }
     }
 
     #[test]

@@ -476,6 +476,8 @@ async fn seed(
             .await?;
     }
     after_seed(pool, spec).await?;
+    // The report's rollup, as the case writes would have kept it.
+    super::rollup::rebuild(pool).await?;
     sql("ANALYZE").execute(pool).await?;
     Ok(report)
 }

@@ -739,7 +739,9 @@ impl<S: HasDb> CaseStore for S {
         // hold: no second read.
         let signal =
             super::live::Signal::new(lab_id, case_id, change.events.iter().map(|e| e.kind));
+        let rollup = super::rollup::Delta::before(&snap, &change.events, now);
         let out = after_change(snap, change, case);
+        rollup.apply(&mut tx, &out).await?;
         super::search::reindex(&mut tx, reindex, &out).await?;
         write_seal(&mut tx, db.seal_key.as_deref(), &out, None, now).await?;
         super::live::commit(tx, db, signal).await?;

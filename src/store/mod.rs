@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod postgres;
 pub mod reports;
 pub mod roles;
+pub mod rollup;
 pub mod rules;
 pub mod search;
 pub mod sqlite;

@@ -39,10 +39,10 @@ impl PgStore {
             .await
             .context("cannot connect to PostgreSQL")?;
         migrate_if_needed(&pool).await?;
-        Ok(Self {
-            db: Db::new(Pool::Postgres(pool.clone())),
-            pool,
-        })
+        let db = Db::new(Pool::Postgres(pool.clone()));
+        // Migration 0008 leaves the rollup of existing cases to the first start.
+        super::rollup::ensure_built(&db.pool).await?;
+        Ok(Self { db, pool })
     }
 
     /// The same store, sealing every case write with `key` from now on.

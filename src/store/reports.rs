@@ -111,13 +111,27 @@ pub struct ReferralExportRow {
 
 #[async_trait]
 pub trait ReportStore: Send + Sync {
-    /// The aggregates of fiscal year `fy` in `scope`; `now` decides what is overdue.
+    /// The aggregates of fiscal year `fy` in `scope`; `now` decides what is
+    /// overdue. A lab's own report reads the rollup (`store::rollup`), a
+    /// partner's is computed from the rows.
     async fn report_facts(
         &self,
         scope: ReportScope,
         fy: i32,
         now: DateTime<Utc>,
     ) -> AppResult<ReportFacts>;
+
+    /// The same aggregates computed from the case, referral and event rows,
+    /// whatever the scope (what the rollup must equal).
+    async fn report_facts_from_scratch(
+        &self,
+        scope: ReportScope,
+        fy: i32,
+        now: DateTime<Utc>,
+    ) -> AppResult<ReportFacts>;
+
+    /// Rebuilds the report's rollup from the cases (`dxdesk report rebuild-rollup`).
+    async fn rebuild_rollup(&self) -> AppResult<super::rollup::RebuildReport>;
 
     /// When the lab's first case was opened (for the fiscal-year picker).
     async fn first_case_at(&self, lab_id: Uuid) -> AppResult<Option<DateTime<Utc>>>;
@@ -370,7 +384,11 @@ async fn facts_referrals(
         .collect())
 }
 
-async fn facts_pickups(pool: &Pool, y: Span<'_>) -> AppResult<Vec<Pickup>> {
+/// Pick-up times of the decided referrals of the year, all together and per institution.
+async fn facts_pickups(
+    pool: &Pool,
+    y: Span<'_>,
+) -> AppResult<(DaySummary, Vec<(Uuid, DaySummary)>)> {
     let mut q = sql("SELECT r.institution_id, r.created_at, r.decided_at FROM referrals r WHERE ");
     y.push_in_year(&mut q, "r.lab_id", "r.created_at");
     q.push(&format!(
@@ -379,29 +397,38 @@ async fn facts_pickups(pool: &Pool, y: Span<'_>) -> AppResult<Vec<Pickup>> {
     ));
     y.push_referral_scope(&mut q);
     let rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)> = q.fetch_all(pool).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(institution_id, created_at, decided_at)| Pickup {
-            institution_id,
-            created_at,
-            decided_at,
-        })
-        .collect())
+    let mut by_inst: std::collections::BTreeMap<Uuid, Vec<f64>> = Default::default();
+    let mut all = Vec::with_capacity(rows.len());
+    for (institution_id, created_at, decided_at) in rows {
+        let d = pickup_days(created_at, decided_at);
+        by_inst.entry(institution_id).or_default().push(d);
+        all.push(d);
+    }
+    Ok((
+        DaySummary::of(all),
+        by_inst
+            .into_iter()
+            .map(|(id, v)| (id, DaySummary::of(v)))
+            .collect(),
+    ))
 }
 
-async fn facts_resolutions(pool: &Pool, y: Span<'_>) -> AppResult<Vec<Resolution>> {
+/// Resolution times of the cases resolved in the year, and how many by month.
+async fn facts_resolutions(pool: &Pool, y: Span<'_>) -> AppResult<(DaySummary, [i64; 12])> {
     let mut q = sql("SELECT c.created_at, c.resolved_at FROM cases c WHERE ");
     y.push_in_year(&mut q, "c.lab_id", "c.resolved_at");
     q.push(&format!(" AND c.status IN {}", *rules::NOT_OPEN));
     y.push_case_scope(&mut q, "c.id");
     let rows: Vec<(DateTime<Utc>, DateTime<Utc>)> = q.fetch_all(pool).await?;
-    Ok(rows
+    let mut by_month = [0i64; 12];
+    let days = rows
         .into_iter()
-        .map(|(created_at, resolved_at)| Resolution {
-            created_at,
-            resolved_at,
+        .map(|(created_at, resolved_at)| {
+            by_month[crate::domain::fiscal_year::month_index(resolved_at) as usize] += 1;
+            resolution_days(created_at, resolved_at)
         })
-        .collect())
+        .collect();
+    Ok((DaySummary::of(days), by_month))
 }
 
 async fn facts_outcomes(pool: &Pool, y: Span<'_>) -> AppResult<Vec<OutcomeCell>> {
@@ -498,6 +525,24 @@ impl<S: HasDb> ReportStore for S {
         fy: i32,
         now: DateTime<Utc>,
     ) -> AppResult<ReportFacts> {
+        match scope.institution_id {
+            None => super::rollup::facts(&self.db().pool, scope.lab_id, fy, now).await,
+            Some(_) => self.report_facts_from_scratch(scope, fy, now).await,
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn rebuild_rollup(&self) -> AppResult<super::rollup::RebuildReport> {
+        super::rollup::rebuild(&self.db().pool).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn report_facts_from_scratch(
+        &self,
+        scope: ReportScope,
+        fy: i32,
+        now: DateTime<Utc>,
+    ) -> AppResult<ReportFacts> {
         let pool = &self.db().pool;
         let (from, to) = fiscal_year_bounds(fy);
         let months = month_starts(fy);
@@ -512,8 +557,8 @@ impl<S: HasDb> ReportStore for S {
             cases,
             (places, businesses),
             referrals,
-            pickups,
-            resolutions,
+            (pickups, pickups_by_institution),
+            (resolutions, resolved_by_month),
             outcomes,
             (movements, reach),
         ) = futures::try_join!(
@@ -531,7 +576,9 @@ impl<S: HasDb> ReportStore for S {
             businesses,
             referrals,
             pickups,
+            pickups_by_institution,
             resolutions,
+            resolved_by_month,
             outcomes,
             movements,
             reach,

@@ -39,10 +39,10 @@ impl SqliteStore {
             .run(&pool)
             .await
             .context("applying SQLite migrations")?;
-        Ok(Self {
-            db: Db::new(Pool::Sqlite(pool.clone())),
-            pool,
-        })
+        let db = Db::new(Pool::Sqlite(pool.clone()));
+        // Migration 0008 leaves the rollup of existing cases to the first start.
+        super::rollup::ensure_built(&db.pool).await?;
+        Ok(Self { db, pool })
     }
 
     /// The same store, sealing every case write with `key` from now on.

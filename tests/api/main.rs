@@ -26,6 +26,7 @@ mod mutation_statements;
 mod notify;
 mod notify_instances;
 mod onboarding;
+mod report_rollup;
 mod reports;
 mod schema;
 mod search;

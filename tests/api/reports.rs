@@ -736,6 +736,9 @@ async fn fixture(backend: Backend) -> Fx {
         .await; // FY2025
     fx.stage_change(other, "C9", "KNOW", "CONSULT", jst(2024, 6, 2, 10, 0, 0))
         .await;
+    // The fixture wrote rows behind the store's back: roll them up as
+    // `dxdesk report rebuild-rollup` would.
+    fx.store.rebuild_rollup().await.unwrap();
     fx
 }
 
@@ -1257,6 +1260,12 @@ backend_tests!(activity_report_figures_on_every_backend);
 async fn activity_report_figures_on_every_backend(backend: Backend) {
     let fx = fixture(backend).await;
     kpi_targets(&fx).await;
+    // The rebuilt rollup holds what the rows say, year by year.
+    for lab in [fx.lab, fx.other_admin.lab_id] {
+        for fy in 2023..=2025 {
+            crate::report_rollup::assert_rollup_matches(&fx.store, lab, fy, now()).await;
+        }
+    }
 
     let admin = fx
         .gql_ok(&fx.admin, REPORT_QUERY, json!({ "fy": 2024 }))

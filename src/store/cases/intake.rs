@@ -224,6 +224,11 @@ async fn try_batch(
             crate::store::search::index_new_case(&mut tx, &snap.case, &snap.business.name)
                 .await
                 .map_err(Failed::Retry)?;
+            // A new case's figures in the report's rollup (an opening moves no stage).
+            crate::store::rollup::Delta::new_case(&[], new.now)
+                .apply(&mut tx, snap)
+                .await
+                .map_err(Failed::Retry)?;
             crate::store::outbox::after_open(&mut tx, snap, new.mail_access_code.as_deref(), new.now)
                 .await
                 .map_err(Failed::Retry)?;
