@@ -152,7 +152,10 @@ mod tests {
     #[test]
     fn legacy_codes_keep_working() {
         let old = "K7QM-3VXD-9PRT-0000-AAAA-BBBB-CCCC";
-        assert_eq!(normalize(&old.replace('-', "").to_lowercase()).as_deref(), Some(old));
+        assert_eq!(
+            normalize(&old.replace('-', "").to_lowercase()).as_deref(),
+            Some(old)
+        );
         // The stored hash of release 0.1: SHA-256 of the domain and the grouped code.
         let stored = hex::encode(Sha256::digest(format!("{HASH_DOMAIN}{old}").as_bytes()));
         assert!(verify(old, &stored));

@@ -1,8 +1,8 @@
 //! The GraphQL API: the schema builder shared by the server, the tests and the
 //! SDL file, the per-request context, and one module per area.
 
-pub mod business;
 pub mod accounts;
+pub mod business;
 pub mod case_types;
 pub mod cases;
 pub mod erasure;

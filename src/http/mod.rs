@@ -7,8 +7,8 @@ pub mod edge;
 pub mod graphql;
 pub mod health;
 pub mod idempotency;
-pub mod metrics;
 pub mod live;
+pub mod metrics;
 pub mod reports;
 pub mod static_files;
 

@@ -33,12 +33,12 @@ pub mod sqlite;
 use crate::config::{backend_of, Backend};
 use std::sync::Arc;
 
+pub use accounts::AccountStore;
 pub use business::{
     BusinessChange, BusinessRecord, BusinessStore, ContactRow, DecideBusiness, DuplicateProbe,
     HistoryRow,
 };
 pub use case_list::{CaseListStore, ListedCase, PageWith};
-pub use accounts::AccountStore;
 pub use case_models::*;
 pub use cases::CaseStore;
 pub use directory::DirectoryStore;

@@ -346,6 +346,7 @@ async fn nothing_is_sent_for_a_rolled_back_change(backend: Backend) {
                         status: r.status,
                         pickup_deadline: None,
                         reason: None,
+                        withdraw_reason: None,
                     }),
                 );
                 let mut case = snap.case.clone();

@@ -229,9 +229,14 @@ async fn try_batch(
                 .apply(&mut tx, snap)
                 .await
                 .map_err(Failed::Retry)?;
-            crate::store::outbox::after_open(&mut tx, snap, new.mail_access_code.as_deref(), new.now)
-                .await
-                .map_err(Failed::Retry)?;
+            crate::store::outbox::after_open(
+                &mut tx,
+                snap,
+                new.mail_access_code.as_deref(),
+                new.now,
+            )
+            .await
+            .map_err(Failed::Retry)?;
         }
     }
     // Per-batch statements (aggregates over the batch's cases) go here.
