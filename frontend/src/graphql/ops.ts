@@ -737,6 +737,44 @@ export const BusinessDoc = graphql(`
           municipality
         }
         reasonLabels
+      }
+    }
+  }
+`);
+
+export const UpdateBusinessDoc = graphql(`
+  mutation UpdateBusiness($id: ID!, $expectedVersion: Int!, $input: BusinessUpdateInput!) {
+    updateBusiness(id: $id, expectedVersion: $expectedVersion, input: $input) {
+      id
+      version
+    }
+  }
+`);
+
+export const AddBusinessContactDoc = graphql(`
+  mutation AddBusinessContact($businessId: ID!, $input: BusinessContactInput!) {
+    addBusinessContact(businessId: $businessId, input: $input) {
+      id
+    }
+  }
+`);
+
+export const RemoveBusinessContactDoc = graphql(`
+  mutation RemoveBusinessContact($id: ID!) {
+    removeBusinessContact(id: $id) {
+      id
+    }
+  }
+`);
+
+export const MergeBusinessesDoc = graphql(`
+  mutation MergeBusinesses($keepId: ID!, $mergeId: ID!) {
+    mergeBusinesses(keepId: $keepId, mergeId: $mergeId) {
+      id
+    }
+  }
+`);
+
 // ---------------------------------------------------------------- accounts and lab settings (issue 11)
 
 export const ResetPasswordDoc = graphql(`
@@ -749,11 +787,6 @@ export const ResetPasswordDoc = graphql(`
   }
 `);
 
-export const UpdateBusinessDoc = graphql(`
-  mutation UpdateBusiness($id: ID!, $expectedVersion: Int!, $input: BusinessUpdateInput!) {
-    updateBusiness(id: $id, expectedVersion: $expectedVersion, input: $input) {
-      id
-      version
 export const ChangePasswordDoc = graphql(`
   mutation ChangePassword($currentPassword: String!, $newPassword: String!) {
     changePassword(currentPassword: $currentPassword, newPassword: $newPassword)
@@ -774,10 +807,6 @@ export const UpdateUserDoc = graphql(`
   }
 `);
 
-export const AddBusinessContactDoc = graphql(`
-  mutation AddBusinessContact($businessId: ID!, $input: BusinessContactInput!) {
-    addBusinessContact(businessId: $businessId, input: $input) {
-      id
 export const IssuePasswordLinkDoc = graphql(`
   mutation IssuePasswordLink($userId: ID!) {
     issuePasswordLink(userId: $userId)
@@ -796,18 +825,6 @@ export const LabSettingsDoc = graphql(`
   }
 `);
 
-export const RemoveBusinessContactDoc = graphql(`
-  mutation RemoveBusinessContact($id: ID!) {
-    removeBusinessContact(id: $id) {
-      id
-    }
-  }
-`);
-
-export const MergeBusinessesDoc = graphql(`
-  mutation MergeBusinesses($keepId: ID!, $mergeId: ID!) {
-    mergeBusinesses(keepId: $keepId, mergeId: $mergeId) {
-      id
 export const UpdateLabSettingsDoc = graphql(`
   mutation UpdateLabSettings($input: LabSettingsInput!) {
     updateLabSettings(input: $input) {
