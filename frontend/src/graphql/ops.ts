@@ -106,6 +106,34 @@ export const CasesDoc = graphql(`
   }
 `);
 
+/** The partner's inbox: what the desk wrote and what the partner may read, before it decides. */
+export const PartnerInboxDoc = graphql(`
+  query PartnerInbox($filter: CaseFilter, $first: Int, $after: String) {
+    cases(filter: $filter, first: $first, after: $after) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        cursor
+        node {
+          ...CaseRow
+          description
+          business {
+            id
+            municipality
+          }
+          referrals {
+            id
+            note
+          }
+        }
+      }
+    }
+  }
+`);
+
 export const DashboardDoc = graphql(`
   query Dashboard($me: ID!) {
     web: cases(filter: { channel: [WEB_FORM], status: [NEW] }, first: 10) {

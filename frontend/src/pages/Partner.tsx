@@ -4,7 +4,7 @@ import { useApp } from '../app/context';
 import { useNow, useQuery } from '../app/hooks';
 import { Link } from '../app/router';
 import { ErrorState, Loading, PageTitle, ReferralBadge, StageBadge, StatusBadge } from '../components/ui';
-import { CasesDoc } from '../graphql/ops';
+import { CasesDoc, PartnerInboxDoc } from '../graphql/ops';
 import { formatDateTime, formatTimeLeft } from '../lib/format';
 import { ReferralActions } from './case/ReferralActions';
 
@@ -15,7 +15,7 @@ export function PartnerInboxPage() {
   const inst = user!.institution?.id ?? null;
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const page = cursors.length - 1;
-  const q = useQuery(CasesDoc, { filter: { institutionId: inst, status: ['REFERRED'] }, first: PAGE, after: cursors[page] });
+  const q = useQuery(PartnerInboxDoc, { filter: { institutionId: inst, status: ['REFERRED'] }, first: PAGE, after: cursors[page] });
   const now = useNow(30_000);
   const rows = (q.data?.cases.edges ?? [])
     .map((e) => ({ c: e.node, r: e.node.referrals.find((r) => r.institution.id === inst && r.status === 'PENDING') }))
@@ -49,6 +49,22 @@ export function PartnerInboxPage() {
                   <strong>{left.text}</strong>
                 </div>
               </div>
+              <dl className="inbox-brief" data-testid="inbox-brief">
+                <div>
+                  <dt>{t('referralNote')}</dt>
+                  <dd className="prewrap" data-testid="inbox-note">{r!.note?.trim() ? r!.note : t('none')}</dd>
+                </div>
+                <div>
+                  <dt>{t('description')}</dt>
+                  <dd className="prewrap" data-testid="inbox-description">{c.description?.trim() ? c.description : t('none')}</dd>
+                </div>
+                {c.business.municipality && (
+                  <div>
+                    <dt>{t('municipality')}</dt>
+                    <dd>{c.business.municipality}</dd>
+                  </div>
+                )}
+              </dl>
               <ReferralActions referral={r!} idPrefix={`inbox-${r!.id}`} onDone={() => q.reload()} />
             </li>
           );
