@@ -152,6 +152,19 @@ export const DashboardDoc = graphql(`
         }
       }
     }
+    handedBack: cases(filter: { status: [NEW, IN_PROGRESS, ON_HOLD] }, first: 100) {
+      totalCount
+      edges {
+        node {
+          ...CaseRow
+          referrals {
+            id
+            completedAt
+            summary
+          }
+        }
+      }
+    }
     know: cases(filter: { stage: [KNOW], status: [NEW, IN_PROGRESS, ON_HOLD, REFERRED] }, first: 1) {
       totalCount
     }
