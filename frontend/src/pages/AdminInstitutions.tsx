@@ -77,7 +77,7 @@ export function InstitutionsPage() {
     ev.preventDefault();
     form.clear();
     if (!draft.name.trim()) {
-      form.setField('name', t('required'));
+      form.setField('name', t('fieldMissing', { field: t('name') }));
       return;
     }
     try {

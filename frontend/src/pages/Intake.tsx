@@ -117,11 +117,11 @@ export function IntakePage() {
       }
     }
     if (!title.trim()) {
-      form.setField('title', t('required'));
+      form.setField('title', t('fieldMissing', { field: t('title') }));
       bad = true;
     }
     if (!description.trim()) {
-      form.setField('description', t('required'));
+      form.setField('description', t('fieldMissing', { field: t('description') }));
       bad = true;
     }
     if (bad) return;

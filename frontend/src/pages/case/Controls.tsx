@@ -219,8 +219,8 @@ export function ResolveControls({ c, versioned, plain }: { c: Case; versioned: V
         onSubmit={async (ev: FormEvent) => {
           ev.preventDefault();
           const errs: Record<string, string> = {};
-          if (outcomes.length === 0) errs.outcomes = t('required');
-          if (!summary.trim()) errs.summary = t('required');
+          if (outcomes.length === 0) errs.outcomes = t('fieldChoose', { field: t('outcomes') });
+          if (!summary.trim()) errs.summary = t('fieldMissing', { field: t('outcomeSummary') });
           setLocalErr(errs);
           if (Object.keys(errs).length) return;
           const ok = await versioned((v) => resolve.mutate({ caseId: c.id, expectedVersion: v, outcomes, summary: summary.trim() }), ['outcomes', 'summary']);
