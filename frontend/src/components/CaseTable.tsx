@@ -44,7 +44,7 @@ export function CaseTable({ rows, caption, compact }: { rows: CaseRowFragment[];
                   <StatusBadge status={c.status} />
                   {overdue && <span className="badge badge-overdue">{t('overdue')}</span>}
                 </td>
-                {!compact && <td>{open.map((r) => r.institution.name).join('、') || '—'}</td>}
+                {!compact && <td>{open.map((r) => r.institution.name).join(t('listSep')) || '—'}</td>}
                 {!compact && <td>{c.assignedTo?.displayName ?? '—'}</td>}
                 <td className="nowrap">{formatDateTime(c.createdAt, lang)}</td>
               </tr>

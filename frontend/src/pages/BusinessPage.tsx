@@ -144,7 +144,7 @@ export function BusinessPage({ id }: { id: string }) {
                 {t('bizConsentCounts', { yes: b.consent.casesWithConsent, no: b.consent.casesWithoutConsent })}
               </dd>
               <dt>{t('bizInstitutions')}</dt>
-              <dd>{b.supportingInstitutions.map((i) => i.name).join('、') || t('bizNone')}</dd>
+              <dd>{b.supportingInstitutions.map((i) => i.name).join(t('listSep')) || t('bizNone')}</dd>
             </dl>
             <form onSubmit={(ev) => void onEdit(ev)} key={`edit-${b.version}`}>
               <TextField id="biz-name" name="name" label={t('businessName')} defaultValue={b.name} required />

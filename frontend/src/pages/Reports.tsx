@@ -90,7 +90,7 @@ function Breakdown({ items, titleKey, enumName, chart = true }: { items: CountFi
         <>
           {chart && <BarChart data={data} title={title} />}
           <details>
-            <summary>{title}（表）</summary>
+            <summary>{t('tableOf', { title })}</summary>
             <CountTable items={items} title={title} enumName={enumName} />
           </details>
         </>
