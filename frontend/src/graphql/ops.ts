@@ -243,6 +243,50 @@ export const OpenCaseDoc = graphql(`
       case {
         id
         reference
+        business {
+          id
+          name
+        }
+      }
+      offeredContact {
+        name
+        email
+        phone
+      }
+    }
+  }
+`);
+
+/** Before opening a case: the lab's record with the typed 法人番号, what differs, a new contact to offer, look-alikes. */
+export const BusinessIntakeCheckDoc = graphql(`
+  query BusinessIntakeCheck($input: BusinessInput!) {
+    businessIntakeCheck(input: $input) {
+      existing {
+        id
+        name
+        corporateNumber
+        municipality
+        industry
+      }
+      differences {
+        field
+        existing
+        proposed
+      }
+      newContact {
+        name
+        email
+        phone
+      }
+      duplicates {
+        business {
+          id
+          name
+          corporateNumber
+          municipality
+          industry
+        }
+        reasonLabels
       }
     }
   }
