@@ -157,4 +157,35 @@ describe('deciding with the facts in view', () => {
     assert.equal(await p.locator('#f-status').inputValue(), 'NEW,ON_HOLD');
     await shot(p, '32-case-list-filter-from-url');
   });
+  test('a returning business: the intake shows the record on file, what differs, and offers the new contact', async () => {
+    const p = await page();
+    await signIn(p, 'concierge@aomori.example');
+    await p.getByRole('link', { name: '新規受付' }).click();
+    await p.getByRole('heading', { name: '新規相談の受付' }).waitFor();
+    // A business on record with a 法人番号, as the finder lists it.
+    await p.getByLabel('既存の事業者を探す').fill('株式会社');
+    await p.getByRole('button', { name: '検索', exact: true }).click();
+    const known = p.locator('.pick-list li').filter({ hasText: /\d{13}/ }).first();
+    await known.waitFor();
+    const knownName = (await known.locator('strong').innerText()).trim();
+    const number = (await known.innerText()).match(/\d{13}/)[0];
+    await p.getByLabel('事業者名').fill(`${knownName}（表記ゆれ）`);
+    await p.getByLabel('法人番号').fill(number);
+    await p.getByLabel('所在市町村').selectOption('八戸市');
+    await p.getByLabel('ご担当者名').fill('新任 一郎');
+    await p.getByTestId('intake-check-run').click();
+    const panel = p.getByTestId('intake-check');
+    assert.equal((await panel.getByTestId('intake-existing').innerText()).trim(), knownName);
+    await panel.getByTestId('intake-differences').getByRole('row').filter({ hasText: '事業者名' }).filter({ hasText: '（表記ゆれ）' }).waitFor();
+    const add = p.getByLabel(/入力した担当者をこの事業者の連絡先に追加する/);
+    assert.ok(await add.isChecked());
+    await shot(p, '33-intake-returning-business');
+    await panel.getByTestId('intake-use-existing').click();
+    assert.equal((await p.getByTestId('picked-business').innerText()).trim(), knownName);
+    await p.getByLabel('件名').fill('再訪の相談');
+    await p.getByLabel('相談内容').fill('前回の続きで、在庫の見える化を相談したい。');
+    await p.getByRole('button', { name: '受け付ける', exact: true }).click();
+    await p.getByRole('heading', { name: '案件を受け付けました' }).waitFor();
+    await p.getByText('担当者を連絡先に追加しました。').waitFor();
+  });
 });
