@@ -102,7 +102,8 @@ describe('hand-off, safe defaults and phones', () => {
     assert.match(await p.getByTestId('public-preview').innerText(), /工場見学/);
     await shot(p, '23-note-public-preview');
     await p.getByRole('button', { name: 'メモを追加' }).click();
-    await p.getByText('次回は工場見学の日程を調整します。').first().waitFor();
+    // the posted note in the list (the preview above shows the same text before posting)
+    await p.locator('.note-body').filter({ hasText: '次回は工場見学の日程を調整します。' }).first().waitFor();
     assert.ok(await p.locator('#vis-DESK').isChecked(), 'back to DESK after posting');
     assert.equal(await p.getByTestId('public-preview').count(), 0);
   });

@@ -2,14 +2,14 @@ import { useApp } from '../app/context';
 import { Link } from '../app/router';
 import type { CaseRowFragment } from '../gql/graphql';
 import { formatDateTime } from '../lib/format';
-import { StageBadge, StatusBadge } from './ui';
+import { StageBadge, StatusBadge, TableScroll } from './ui';
 
 /** A table of cases; the reference links to the case page. */
 export function CaseTable({ rows, caption, compact }: { rows: CaseRowFragment[]; caption?: string; compact?: boolean }) {
   const { t, lang } = useApp();
   if (rows.length === 0) return <p className="empty">{t('noItems')}</p>;
   return (
-    <div className="table-wrap">
+    <TableScroll label={caption ?? t('casesTitle')}>
       <table className="table">
         {caption && <caption className="visually-hidden">{caption}</caption>}
         <thead>
@@ -44,7 +44,7 @@ export function CaseTable({ rows, caption, compact }: { rows: CaseRowFragment[];
                   <StatusBadge status={c.status} />
                   {overdue && <span className="badge badge-overdue">{t('overdue')}</span>}
                 </td>
-                {!compact && <td>{open.map((r) => r.institution.name).join('、') || '—'}</td>}
+                {!compact && <td>{open.map((r) => r.institution.name).join(t('listSep')) || '—'}</td>}
                 {!compact && <td>{c.assignedTo?.displayName ?? '—'}</td>}
                 <td className="nowrap">{formatDateTime(c.createdAt, lang)}</td>
               </tr>
@@ -52,6 +52,6 @@ export function CaseTable({ rows, caption, compact }: { rows: CaseRowFragment[];
           })}
         </tbody>
       </table>
-    </div>
+    </TableScroll>
   );
 }

@@ -216,3 +216,12 @@ export function useEnumOptions(enumName: EnumName, values: readonly string[]) {
   const { e } = useApp();
   return values.map((v) => ({ value: v, label: e(enumName, v) }));
 }
+
+/** A wide table's scroll box: it scrolls inside its card, and by keyboard (a focusable, labelled region). */
+export function TableScroll({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="table-wrap" role="region" aria-label={label} tabIndex={0}>
+      {children}
+    </div>
+  );
+}

@@ -107,6 +107,34 @@ export const CasesDoc = graphql(`
   }
 `);
 
+/** The partner's inbox: what the desk wrote and what the partner may read, before it decides. */
+export const PartnerInboxDoc = graphql(`
+  query PartnerInbox($filter: CaseFilter, $first: Int, $after: String) {
+    cases(filter: $filter, first: $first, after: $after) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        cursor
+        node {
+          ...CaseRow
+          description
+          business {
+            id
+            municipality
+          }
+          referrals {
+            id
+            note
+          }
+        }
+      }
+    }
+  }
+`);
+
 export const DashboardDoc = graphql(`
   query Dashboard($me: ID!) {
     web: cases(filter: { channel: [WEB_FORM], status: [NEW] }, first: 10) {
@@ -122,6 +150,19 @@ export const DashboardDoc = graphql(`
       edges {
         node {
           ...CaseRow
+        }
+      }
+    }
+    handedBack: cases(filter: { status: [NEW, IN_PROGRESS, ON_HOLD] }, first: 100) {
+      totalCount
+      edges {
+        node {
+          ...CaseRow
+          referrals {
+            id
+            completedAt
+            summary
+          }
         }
       }
     }
@@ -203,6 +244,50 @@ export const OpenCaseDoc = graphql(`
       case {
         id
         reference
+        business {
+          id
+          name
+        }
+      }
+      offeredContact {
+        name
+        email
+        phone
+      }
+    }
+  }
+`);
+
+/** Before opening a case: the lab's record with the typed 法人番号, what differs, a new contact to offer, look-alikes. */
+export const BusinessIntakeCheckDoc = graphql(`
+  query BusinessIntakeCheck($input: BusinessInput!) {
+    businessIntakeCheck(input: $input) {
+      existing {
+        id
+        name
+        corporateNumber
+        municipality
+        industry
+      }
+      differences {
+        field
+        existing
+        proposed
+      }
+      newContact {
+        name
+        email
+        phone
+      }
+      duplicates {
+        business {
+          id
+          name
+          corporateNumber
+          municipality
+          industry
+        }
+        reasonLabels
       }
     }
   }

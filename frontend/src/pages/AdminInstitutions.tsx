@@ -77,7 +77,7 @@ export function InstitutionsPage() {
     ev.preventDefault();
     form.clear();
     if (!draft.name.trim()) {
-      form.setField('name', t('required'));
+      form.setField('name', t('fieldMissing', { field: t('name') }));
       return;
     }
     try {
@@ -143,7 +143,7 @@ export function InstitutionsPage() {
                       ))
                     )}
                   </td>
-                  {editing !== i.id && <td>{i.regions.length ? i.regions.map(regionName).join('、') : t('all')}</td>}
+                  {editing !== i.id && <td>{i.regions.length ? i.regions.map(regionName).join(t('listSep')) : t('all')}</td>}
                   <td>{i.active ? t('active') : t('inactive')}</td>
                   <td className="btn-row">
                     <button type="button" className="btn btn-secondary btn-small" onClick={() => setEditing(editing === i.id ? null : i.id)} aria-label={`${t('edit')}: ${i.name}`}>

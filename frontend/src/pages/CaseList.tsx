@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useApp } from '../app/context';
 import { useQuery } from '../app/hooks';
 import { navigate, useLocation } from '../app/router';
@@ -27,6 +27,18 @@ export function filterFromQuery(q: URLSearchParams, meId: string): CaseFilter {
   return f;
 }
 
+/** The filter form's fields as the address bar states them. */
+export function draftFromQuery(query: URLSearchParams) {
+  return {
+    status: query.get('status') ?? '',
+    stage: query.get('stage') ?? '',
+    institution: query.get('institution') ?? '',
+    topic: query.get('topic') ?? '',
+    search: query.get('search') ?? '',
+    overdue: query.get('overdue') === '1',
+  };
+}
+
 export function CaseListPage() {
   const { t, lang, user } = useApp();
   const { query } = useLocation();
@@ -38,14 +50,14 @@ export function CaseListPage() {
   const statusOpts = useEnumOptions('CaseStatus', enumValues('CaseStatus'));
   const stageOpts = useEnumOptions('Stage', enumValues('Stage'));
 
-  const [draft, setDraft] = useState(() => ({
-    status: query.get('status') ?? '',
-    stage: query.get('stage') ?? '',
-    institution: query.get('institution') ?? '',
-    topic: query.get('topic') ?? '',
-    search: query.get('search') ?? '',
-    overdue: query.get('overdue') === '1',
-  }));
+  const [draft, setDraft] = useState(() => draftFromQuery(query));
+  // The form shows the filter actually applied: when the address changes (back/forward, a link,
+  // a reload) the fields are refilled from it, so URL, form and results always agree.
+  const qs = query.toString();
+  useEffect(() => {
+    setDraft(draftFromQuery(new URLSearchParams(qs)));
+    setCursors([null]);
+  }, [qs]);
 
   const apply = (ev: FormEvent) => {
     ev.preventDefault();
@@ -78,7 +90,14 @@ export function CaseListPage() {
           value={draft.status}
           onChange={(e) => setDraft({ ...draft, status: e.target.value })}
           empty={t('all')}
-          options={[{ value: OPEN, label: `${t('openCases')} (${statusOpts.slice(0, 4).map((o) => o.label).join('・')})` }, ...statusOpts]}
+          options={[
+            { value: OPEN, label: `${t('openCases')} (${statusOpts.slice(0, 4).map((o) => o.label).join('・')})` },
+            ...statusOpts,
+            // A combination from a link (e.g. the dashboard) that no single option names: shown as it is applied.
+            ...(draft.status && draft.status !== OPEN && !statusOpts.some((o) => o.value === draft.status)
+              ? [{ value: draft.status, label: draft.status.split(',').map((v) => statusOpts.find((o) => o.value === v)?.label ?? v).join('・') }]
+              : []),
+          ]}
         />
         <SelectField id="f-stage" label={t('stage')} value={draft.stage} onChange={(e) => setDraft({ ...draft, stage: e.target.value })} empty={t('all')} options={stageOpts} />
         <SelectField

@@ -5,7 +5,7 @@ import { Link } from '../app/router';
 import { CaseTable } from '../components/CaseTable';
 import { ErrorState, Loading, PageTitle } from '../components/ui';
 import { DashboardDoc } from '../graphql/ops';
-import { formatTimeLeft } from '../lib/format';
+import { formatDateTime, formatTimeLeft } from '../lib/format';
 
 export function DashboardPage() {
   const { t, e, lang, user } = useApp();
@@ -27,6 +27,16 @@ export function DashboardPage() {
     { key: 'TRY', n: d.try.totalCount },
   ];
   const max = Math.max(1, ...stages.map((s) => s.n));
+  // Handed back: an open case whose latest referral the partner completed and that holds no open
+  // referral — the API's referral statuses say it; the desk acts next.
+  const handedBack = d.handedBack.edges
+    .map(({ node: c }) => {
+      const done = c.referrals.filter((r) => r.status === 'COMPLETED').sort((a, b) => (b.completedAt ?? '').localeCompare(a.completedAt ?? ''));
+      return { c, r: done[0] };
+    })
+    .filter((x) => x.r && !x.c.referrals.some((r) => r.isOpen))
+    .sort((a, b) => (b.r!.completedAt ?? '').localeCompare(a.r!.completedAt ?? ''))
+    .map((x) => ({ c: x.c, r: x.r! }));
   return (
     <section>
       <PageTitle>{t('dashTitle')}</PageTitle>
@@ -70,6 +80,27 @@ export function DashboardPage() {
           {d.overdueReferrals.length > 10 && <Link href="/cases?overdue=1">{t('viewAll')}</Link>}
         </section>
       </div>
+      <section className="card" aria-labelledby="dash-handed-back" data-testid="dash-handed-back">
+        <h2 id="dash-handed-back">
+          {t('handedBack')} <span className="count">{handedBack.length}</span>
+        </h2>
+        <p className="muted">{t('handedBackLead')}</p>
+        {handedBack.length === 0 ? (
+          <p className="empty">{t('noItems')}</p>
+        ) : (
+          <ul className="plain-list">
+            {handedBack.slice(0, 10).map(({ c, r }) => (
+              <li key={c.id}>
+                <Link href={`/cases/${c.id}`} className="mono">
+                  {c.reference}
+                </Link>{' '}
+                {c.title} · {c.business.name} · {t('completedBy')} {r.institution.name}
+                {r.completedAt && <span className="muted"> · {formatDateTime(r.completedAt, lang)}</span>}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
       <section className="card" aria-labelledby="dash-web">
         <h2 id="dash-web">
           {t('newWebSubmissions')} <span className="count">{d.web.totalCount}</span>

@@ -5,9 +5,12 @@ import { Link } from '../app/router';
 import { BusinessFields, emptyBusiness, toBusinessInput, validateBusiness, type BusinessDraft } from '../components/BusinessFields';
 import { AccessHandoff } from '../components/AccessHandoff';
 import { ConsentBox } from '../components/ConsentBox';
-import { Banner, FormMessages, PageTitle, SelectField, TextArea, TextField, useEnumOptions, useFormErrors } from '../components/ui';
-import type { BusinessesQuery, Channel, Priority, Stage } from '../gql/graphql';
-import { BusinessesDoc, LabDoc, OpenCaseDoc } from '../graphql/ops';
+import { Banner, FormMessages, PageTitle, SelectField, TableScroll, TextArea, TextField, useEnumOptions, useFormErrors } from '../components/ui';
+import type { BusinessIntakeCheckQuery, BusinessesQuery, Channel, Priority, Stage } from '../gql/graphql';
+
+type ContactOffer = { name?: string | null; email?: string | null; phone?: string | null };
+import { AddBusinessContactDoc, BusinessIntakeCheckDoc, BusinessesDoc, LabDoc, OpenCaseDoc } from '../graphql/ops';
+import type { MsgKey } from '../lib/i18n';
 import { enumValues } from '../lib/i18n';
 import { parseTopics } from '../lib/validate';
 
@@ -85,9 +88,98 @@ function BusinessFinder({ onPick }: { onPick: (b: Found) => void }) {
   );
 }
 
+type Check = BusinessIntakeCheckQuery['businessIntakeCheck'];
+const DIFF_LABEL: Record<string, MsgKey> = { name: 'businessName', industry: 'industry', municipality: 'municipality', contactName: 'contactName', email: 'email', phone: 'phone' };
+
+/** The API's comparison of the typed business with the lab's records; the concierge chooses. */
+function IntakeCheckPanel({ check, addContact, setAddContact, onUse }: { check: Check; addContact: boolean; setAddContact: (v: boolean) => void; onUse: (b: Found) => void }) {
+  const { t } = useApp();
+  const ex = check.existing;
+  return (
+    <div className="card intake-check" data-testid="intake-check" aria-live="polite">
+      {ex ? (
+        <>
+          <p>
+            <strong>{t('intakeExisting')}</strong>: <span data-testid="intake-existing">{ex.name}</span> {ex.corporateNumber ?? ''} {ex.municipality ?? ''}
+          </p>
+          {check.differences.length === 0 ? (
+            <p className="muted">{t('intakeNoDiff')}</p>
+          ) : (
+            <TableScroll label={t('intakeDiffers')}>
+              <table className="table compact-table" data-testid="intake-differences">
+                <caption>{t('intakeDiffers')}</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">{t('intakeField')}</th>
+                    <th scope="col">{t('intakeRegistered')}</th>
+                    <th scope="col">{t('intakeTyped')}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {check.differences.map((d) => (
+                    <tr key={d.field}>
+                      <th scope="row">{DIFF_LABEL[d.field] ? t(DIFF_LABEL[d.field]) : d.field}</th>
+                      <td>{d.existing ?? '—'}</td>
+                      <td>{d.proposed ?? '—'}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </TableScroll>
+          )}
+          {check.newContact && (
+            <div className="field field-check">
+              <input id="intake-add-contact" type="checkbox" checked={addContact} onChange={(e) => setAddContact(e.target.checked)} />
+              <label htmlFor="intake-add-contact">
+                {t('intakeAddContact')}: {[check.newContact.name, check.newContact.email, check.newContact.phone].filter(Boolean).join(' / ')}
+              </label>
+            </div>
+          )}
+          <button type="button" className="btn btn-primary" data-testid="intake-use-existing" onClick={() => onUse(ex as Found)}>
+            {t('intakeUseExisting')}
+          </button>
+        </>
+      ) : check.duplicates.length === 0 ? (
+        <p className="muted">{t('intakeNoMatch')}</p>
+      ) : null}
+      {check.duplicates.length > 0 && (
+        <>
+          <h3 className="sub-heading">{t('intakeLookAlikes')}</h3>
+          <ul className="pick-list">
+            {check.duplicates.map((d) => (
+              <li key={d.business.id}>
+                <div>
+                  <strong>{d.business.name}</strong> <span className="muted">{d.business.municipality ?? ''}</span> <small>{d.reasonLabels.join(t('listSep'))}</small>
+                </div>
+                <button type="button" className="btn btn-secondary btn-small" onClick={() => onUse(d.business as Found)} aria-label={`${t('useThisBusiness')}: ${d.business.name}`}>
+                  {t('useThisBusiness')}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </div>
+  );
+}
+
 export function IntakePage() {
-  const { t, lang } = useApp();
+  const { t, lang, client } = useApp();
   const lab = useQuery(LabDoc, {});
+  const addContactM = useMutation(AddBusinessContactDoc);
+  const [check, setCheck] = useState<Check | null>(null);
+  const [addContact, setAddContact] = useState(true);
+  const [offer, setOffer] = useState<ContactOffer | null>(null);
+  const [offerNote, setOfferNote] = useState<string | null>(null);
+  const runCheck = async () => {
+    form.clear();
+    try {
+      const d = await client.request(BusinessIntakeCheckDoc, { input: toBusinessInput(biz) });
+      setCheck(d.businessIntakeCheck);
+    } catch (err) {
+      form.setError(err);
+    }
+  };
   const open = useMutation(OpenCaseDoc, { idempotent: true });
   const form = useFormErrors(FIELDS);
   const channelOpts = useEnumOptions('Channel', enumValues('Channel'));
@@ -103,7 +195,7 @@ export function IntakePage() {
   const [stage, setStage] = useState<Stage>('CONSULT');
   const [priority, setPriority] = useState<Priority>('NORMAL');
   const [consent, setConsent] = useState(false);
-  const [done, setDone] = useState<{ id: string; reference: string; accessCode: string } | null>(null);
+  const [done, setDone] = useState<{ id: string; reference: string; accessCode: string; businessId: string; offered: ContactOffer | null } | null>(null);
 
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
@@ -117,11 +209,11 @@ export function IntakePage() {
       }
     }
     if (!title.trim()) {
-      form.setField('title', t('required'));
+      form.setField('title', t('fieldMissing', { field: t('title') }));
       bad = true;
     }
     if (!description.trim()) {
-      form.setField('description', t('required'));
+      form.setField('description', t('fieldMissing', { field: t('description') }));
       bad = true;
     }
     if (bad) return;
@@ -138,7 +230,13 @@ export function IntakePage() {
           consentToShare: consent,
         },
       });
-      setDone({ id: d.openCase.case.id, reference: d.openCase.case.reference, accessCode: d.openCase.accessCode });
+      const bizId = d.openCase.case.business.id;
+      // The concierge chose to add the typed contact to the business on record.
+      if (picked && offer && addContact) {
+        await addContactM.mutate({ businessId: bizId, input: { name: offer.name ?? null, email: offer.email ?? null, phone: offer.phone ?? null } });
+        setOfferNote(t('intakeContactAdded'));
+      }
+      setDone({ id: d.openCase.case.id, reference: d.openCase.case.reference, accessCode: d.openCase.accessCode, businessId: bizId, offered: d.openCase.offeredContact ?? null });
     } catch (err) {
       form.setError(err);
     }
@@ -148,6 +246,26 @@ export function IntakePage() {
     return (
       <section>
         <PageTitle>{t('caseOpened')}</PageTitle>
+        {offerNote && <Banner kind="success">{offerNote}</Banner>}
+        {done.offered && !offerNote && (
+          <div className="card" data-testid="offered-contact">
+            <p>{t('intakeOffered')}</p>
+            <p>{[done.offered.name, done.offered.email, done.offered.phone].filter(Boolean).join(' / ')}</p>
+            <button
+              type="button"
+              className="btn btn-secondary"
+              disabled={addContactM.pending}
+              onClick={() =>
+                void addContactM
+                  .mutate({ businessId: done.businessId, input: { name: done.offered!.name ?? null, email: done.offered!.email ?? null, phone: done.offered!.phone ?? null } })
+                  .then(() => setOfferNote(t('intakeContactAdded')))
+                  .catch((err) => form.setError(err))
+              }
+            >
+              {t('intakeAddContact')}
+            </button>
+          </div>
+        )}
         <AccessHandoff reference={done.reference} accessCode={done.accessCode} testPrefix="new" />
         <p className="no-print">
           <Link href={`/cases/${done.id}`} className="btn btn-primary">
@@ -170,7 +288,10 @@ export function IntakePage() {
               <p>
                 {t('selectedBusiness')}: <strong data-testid="picked-business">{picked.name}</strong> {picked.corporateNumber ?? ''}
               </p>
-              <button type="button" className="btn btn-secondary btn-small" onClick={() => setPicked(null)}>
+              <button type="button" className="btn btn-secondary btn-small" onClick={() => {
+                  setPicked(null);
+                  setOffer(null);
+                }}>
                 {t('changeBusiness')}
               </button>
             </div>
@@ -179,6 +300,21 @@ export function IntakePage() {
               <BusinessFinder onPick={setPicked} />
               <h3 className="sub-heading">{t('newBusiness')}</h3>
               <BusinessFields value={biz} onChange={setBiz} errors={form.fields} regions={lab.data?.lab.regions ?? []} idPrefix="biz" />
+              <p className="hint">{t('intakeCheckHint')}</p>
+              <button type="button" className="btn btn-secondary" data-testid="intake-check-run" onClick={() => void runCheck()} disabled={!biz.name.trim() && !biz.corporateNumber.trim()}>
+                {t('intakeCheck')}
+              </button>
+              {check && (
+                <IntakeCheckPanel
+                  check={check}
+                  addContact={addContact}
+                  setAddContact={setAddContact}
+                  onUse={(b) => {
+                    setPicked(b);
+                    setOffer(b.id === check.existing?.id ? (check.newContact ?? null) : null);
+                  }}
+                />
+              )}
             </>
           )}
         </fieldset>

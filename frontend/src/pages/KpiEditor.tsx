@@ -55,8 +55,8 @@ export function KpiEditor({ fiscalYear, onChanged }: { fiscalYear: number; onCha
     ev.preventDefault();
     form.clear();
     const target = Number(draft.target);
-    if (!draft.name.trim()) form.setField('name', t('required'));
-    if (!draft.metric) form.setField('metric', t('required'));
+    if (!draft.name.trim()) form.setField('name', t('fieldMissing', { field: t('name') }));
+    if (!draft.metric) form.setField('metric', t('fieldChoose', { field: t('kpiMetric') }));
     if (draft.target.trim() === '' || !Number.isFinite(target)) form.setField('target', t('notANumber'));
     if (!draft.name.trim() || !draft.metric || draft.target.trim() === '' || !Number.isFinite(target)) return;
     try {

@@ -5,7 +5,7 @@ import { useNow, useQuery } from '../app/hooks';
 import { useInboxLive } from '../app/live';
 import { Link } from '../app/router';
 import { ErrorState, Loading, PageTitle, ReferralBadge, StageBadge, StatusBadge } from '../components/ui';
-import { CasesDoc } from '../graphql/ops';
+import { CasesDoc, PartnerInboxDoc } from '../graphql/ops';
 import { formatCount, formatDateTime, formatTimeLeft } from '../lib/format';
 import { ReferralActions } from './case/ReferralActions';
 
@@ -16,7 +16,7 @@ export function PartnerInboxPage() {
   const inst = user!.institution?.id ?? null;
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const page = cursors.length - 1;
-  const q = useQuery(CasesDoc, { filter: { institutionId: inst, status: ['REFERRED'] }, first: PAGE, after: cursors[page] });
+  const q = useQuery(PartnerInboxDoc, { filter: { institutionId: inst, status: ['REFERRED'] }, first: PAGE, after: cursors[page] });
   useInboxLive(q.reload);
   const now = useNow(30_000);
   const rows = (q.data?.cases.edges ?? [])
@@ -51,6 +51,22 @@ export function PartnerInboxPage() {
                   <strong>{left.text}</strong>
                 </div>
               </div>
+              <dl className="inbox-brief" data-testid="inbox-brief">
+                <div>
+                  <dt>{t('referralNote')}</dt>
+                  <dd className="prewrap" data-testid="inbox-note">{r!.note?.trim() ? r!.note : t('none')}</dd>
+                </div>
+                <div>
+                  <dt>{t('description')}</dt>
+                  <dd className="prewrap" data-testid="inbox-description">{c.description?.trim() ? c.description : t('none')}</dd>
+                </div>
+                {c.business.municipality && (
+                  <div>
+                    <dt>{t('municipality')}</dt>
+                    <dd>{c.business.municipality}</dd>
+                  </div>
+                )}
+              </dl>
               <ReferralActions referral={r!} idPrefix={`inbox-${r!.id}`} onDone={() => q.reload()} />
             </li>
           );

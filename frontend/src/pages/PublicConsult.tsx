@@ -37,7 +37,7 @@ export function ConsultPage() {
     ev.preventDefault();
     form.clear();
     const errs = validateBusiness(biz, lang, t, { contactRequired: true });
-    if (!description.trim()) errs.description = t('required');
+    if (!description.trim()) errs.description = t('fieldMissing', { field: t('description') });
     if (!consent) errs.consentToShare = t('consentRequired');
     if (Object.keys(errs).length) {
       for (const [f, m] of Object.entries(errs)) form.setField(f, m);

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { useApp } from '../app/context';
 import { useQuery } from '../app/hooks';
 import { BarChart, MonthlyChart, Progress } from '../components/charts';
-import { Banner, ErrorState, Loading, PageTitle, SelectField } from '../components/ui';
+import { Banner, ErrorState, Loading, PageTitle, SelectField, TableScroll } from '../components/ui';
 import type { CountFieldsFragment } from '../gql/graphql';
 import { ReportDoc } from '../graphql/ops';
 import { fiscalYearOf, formatDateTime, formatFiscalYear } from '../lib/format';
@@ -53,25 +53,27 @@ function CountTable({ items, title, enumName }: { items: CountFieldsFragment[]; 
   const { t, e } = useApp();
   const label = (i: CountFieldsFragment) => (i.key === '' ? t('notRecorded') : enumName ? e(enumName, i.key) : i.label || i.key);
   return (
-    <table className="table compact-table">
-      <caption className="visually-hidden">{title}</caption>
-      <thead>
-        <tr>
-          <th scope="col">{title}</th>
-          <th scope="col" className="num">
-            {t('count')}
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {items.map((i) => (
-          <tr key={i.key}>
-            <td>{label(i)}</td>
-            <td className="num">{i.count}</td>
+    <TableScroll label={title}>
+      <table className="table compact-table">
+        <caption className="visually-hidden">{title}</caption>
+        <thead>
+          <tr>
+            <th scope="col">{title}</th>
+            <th scope="col" className="num">
+              {t('count')}
+            </th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {items.map((i) => (
+            <tr key={i.key}>
+              <td>{label(i)}</td>
+              <td className="num">{i.count}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableScroll>
   );
 }
 
@@ -88,7 +90,7 @@ function Breakdown({ items, titleKey, enumName, chart = true }: { items: CountFi
         <>
           {chart && <BarChart data={data} title={title} />}
           <details>
-            <summary>{title}（表）</summary>
+            <summary>{t('tableOf', { title })}</summary>
             <CountTable items={items} title={title} enumName={enumName} />
           </details>
         </>
@@ -235,8 +237,8 @@ export function ReportsPage() {
               ]}
             />
             <details>
-              <summary>{t('monthly')}（表）</summary>
-              <div className="table-wrap">
+              <summary>{t('monthlyTable')}</summary>
+              <TableScroll label={t('monthly')}>
                 <table className="table compact-table">
                   <thead>
                     <tr>
@@ -259,7 +261,7 @@ export function ReportsPage() {
                     ))}
                   </tbody>
                 </table>
-              </div>
+              </TableScroll>
             </details>
           </section>
 
@@ -273,7 +275,7 @@ export function ReportsPage() {
 
           <section className="card" aria-labelledby="rep-inst">
             <h2 id="rep-inst">{t('referralsByInstitution')}</h2>
-            <div className="table-wrap">
+            <TableScroll label={t('referralsByInstitution')}>
               <table className="table">
                 <thead>
                   <tr>
@@ -304,7 +306,7 @@ export function ReportsPage() {
                   ))}
                 </tbody>
               </table>
-            </div>
+            </TableScroll>
             <h3 className="sub-heading">{t('declineReasons')}</h3>
             <CountTable items={r.referrals.declineReasons} title={t('declineReasons')} enumName="DeclineReason" />
           </section>

@@ -211,48 +211,50 @@ export function ResolveControls({ c, versioned, plain }: { c: Case; versioned: V
       </div>
     );
   }
+  // Collapsed until used: the outcome checklist is long, and most visits to a case do not resolve it.
   return (
     <div className="grid-2">
-      <form
-        className="control-box"
-        noValidate
-        onSubmit={async (ev: FormEvent) => {
-          ev.preventDefault();
-          const errs: Record<string, string> = {};
-          if (outcomes.length === 0) errs.outcomes = t('required');
-          if (!summary.trim()) errs.summary = t('required');
-          setLocalErr(errs);
-          if (Object.keys(errs).length) return;
-          const ok = await versioned((v) => resolve.mutate({ caseId: c.id, expectedVersion: v, outcomes, summary: summary.trim() }), ['outcomes', 'summary']);
-          if (ok === 'ok') {
-            setOutcomes([]);
-            setSummary('');
-          }
-        }}
-      >
-        <h3 className="sub-heading">{t('resolve')}</h3>
-        <fieldset className="checkbox-group" aria-describedby="outcomes-err">
-          <legend>{t('outcomes')}</legend>
-          {outcomeOpts.map((o) => (
-            <div key={o.value} className="field-check">
-              <input
-                type="checkbox"
-                id={`outcome-${o.value}`}
-                checked={outcomes.includes(o.value as Outcome)}
-                onChange={(e) => setOutcomes(e.target.checked ? [...outcomes, o.value as Outcome] : outcomes.filter((x) => x !== o.value))}
-              />
-              <label htmlFor={`outcome-${o.value}`}>{o.label}</label>
-            </div>
-          ))}
-          <p className="field-error" id="outcomes-err" aria-live="polite">
-            {localErr.outcomes ?? ''}
-          </p>
-        </fieldset>
-        <TextArea id="resolve-summary" label={t('outcomeSummary')} required value={summary} onChange={(e) => setSummary(e.target.value)} rows={3} error={localErr.summary} />
-        <button type="submit" className="btn btn-primary" disabled={resolve.pending}>
-          {t('resolve')}
-        </button>
-      </form>
+      <details className="control-box action-details" data-testid="resolve-details">
+        <summary>{t('resolve')}</summary>
+        <form
+          noValidate
+          onSubmit={async (ev: FormEvent) => {
+            ev.preventDefault();
+            const errs: Record<string, string> = {};
+            if (outcomes.length === 0) errs.outcomes = t('fieldChoose', { field: t('outcomes') });
+            if (!summary.trim()) errs.summary = t('fieldMissing', { field: t('outcomeSummary') });
+            setLocalErr(errs);
+            if (Object.keys(errs).length) return;
+            const ok = await versioned((v) => resolve.mutate({ caseId: c.id, expectedVersion: v, outcomes, summary: summary.trim() }), ['outcomes', 'summary']);
+            if (ok === 'ok') {
+              setOutcomes([]);
+              setSummary('');
+            }
+          }}
+        >
+          <fieldset className="checkbox-group" aria-describedby="outcomes-err">
+            <legend>{t('outcomes')}</legend>
+            {outcomeOpts.map((o) => (
+              <div key={o.value} className="field-check">
+                <input
+                  type="checkbox"
+                  id={`outcome-${o.value}`}
+                  checked={outcomes.includes(o.value as Outcome)}
+                  onChange={(e) => setOutcomes(e.target.checked ? [...outcomes, o.value as Outcome] : outcomes.filter((x) => x !== o.value))}
+                />
+                <label htmlFor={`outcome-${o.value}`}>{o.label}</label>
+              </div>
+            ))}
+            <p className="field-error" id="outcomes-err" aria-live="polite">
+              {localErr.outcomes ?? ''}
+            </p>
+          </fieldset>
+          <TextArea id="resolve-summary" label={t('outcomeSummary')} required value={summary} onChange={(e) => setSummary(e.target.value)} rows={3} error={localErr.summary} />
+          <button type="submit" className="btn btn-primary" disabled={resolve.pending}>
+            {t('resolve')}
+          </button>
+        </form>
+      </details>
       {rotate}
     </div>
   );

@@ -24,7 +24,7 @@ export function Notes({ caseId, notes, choices, onChanged }: { caseId: string; n
     ev.preventDefault();
     form.clear();
     if (!body.trim()) {
-      form.setField('body', t('required'));
+      form.setField('body', t('fieldMissing', { field: t('noteBody') }));
       return;
     }
     try {

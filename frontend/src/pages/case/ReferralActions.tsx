@@ -55,7 +55,7 @@ export function ReferralActions({ referral, onDone, idPrefix }: { referral: { id
             onSubmit={(ev: FormEvent) => {
               ev.preventDefault();
               if (!reason) {
-                form.setField('reason', t('required'));
+                form.setField('reason', t('fieldChoose', { field: t('declineReason') }));
                 return;
               }
               void run(() => decline.mutate({ referralId: referral.id, reason, note: note.trim() || null }));
@@ -85,7 +85,7 @@ export function ReferralActions({ referral, onDone, idPrefix }: { referral: { id
         onSubmit={(ev: FormEvent) => {
           ev.preventDefault();
           if (!summary.trim()) {
-            form.setField('summary', t('required'));
+            form.setField('summary', t('fieldMissing', { field: t('completeSummary') }));
             return;
           }
           void run(() => complete.mutate({ referralId: referral.id, summary: summary.trim() }));
