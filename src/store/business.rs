@@ -583,6 +583,19 @@ impl<S: HasDb> BusinessStore for S {
             .bind(id)
             .execute(&mut tx)
             .await?;
+        // Notifications about the cases carry their titles (and the
+        // business's own address): their payloads are replaced, a message not
+        // yet sent is kept as SKIPPED (visible, never sent), and the address
+        // of a recipient who is not a user (the business) is dropped.
+        sql("UPDATE outbox SET payload = '{\"erased\": true}', \
+             recipient = CASE WHEN recipient_user_id IS NULL THEN NULL ELSE recipient END, \
+             last_error = CASE WHEN status = 'PENDING' THEN 'personal data erased' ELSE last_error END, \
+             status = CASE WHEN status = 'PENDING' THEN 'SKIPPED' ELSE status END \
+             WHERE case_id IN (SELECT c.id FROM cases c WHERE c.business_id = ")
+            .bind(id)
+            .push(")")
+            .execute(&mut tx)
+            .await?;
         for n in needles {
             sql("DELETE FROM idempotency_keys WHERE body LIKE ")
                 .bind(format!("%{n}%"))

@@ -21,6 +21,8 @@
 //! to the cases its institution may read) is computed from the rows
 //! (`store::reports`). Overdue referrals depend on the time of asking and are
 //! counted from the referrals, among the pending ones of the year.
+// The row tuples of the rollup's bulk reads are read once, next to their query.
+#![allow(clippy::type_complexity)]
 
 use super::case_models::{CaseSnapshot, NewEvent};
 use super::db::{sql, Col, Dialect, Pool, Sql, Tx};
