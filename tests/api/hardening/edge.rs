@@ -509,6 +509,7 @@ backend_tests!(
                     "reference" => json!("AOM-2026-000001"),
                     "accessCode" => json!("ABCD-EFGH"),
                     "search" => json!("株式会社"),
+                    "input" => json!({ "name": "照合テスト株式会社" }),
                     _ if !required => Value::Null,
                     other => panic!("no value for ${other} in {text}"),
                 };
