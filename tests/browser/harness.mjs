@@ -69,7 +69,7 @@ export async function startServer({ frontend = true, env: extraEnv = {}, setup =
   };
   // The demo by default; `setup({ dxdesk })` prepares the database otherwise
   // (`dxdesk(args)` runs the binary on it and resolves to its output).
-  const setupResult = setup ? await setup({ dxdesk: (args) => run(bin, args, env), dir }) : await run(bin, ['seed-demo'], env);
+  const setupResult = setup ? await setup({ dxdesk: (args) => run(bin, args, env), dir }) : await run(bin, ['seed-demo', '--i-know-this-is-demo-data'], env); // the demo, also under DXDESK_ENV=production
   const proc = spawn(bin, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
   let log = '';
   proc.stdout.on('data', (d) => (log += d));
