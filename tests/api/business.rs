@@ -6,6 +6,7 @@
 
 use crate::backend_tests;
 use crate::common;
+use crate::common::json_schema::validate;
 
 use common::cases::*;
 use common::{spawn_app, Backend, TestApp};
@@ -555,107 +556,6 @@ async fn erasure_leaves_no_typed_string_in_any_table(b: Backend) {
         json!(again.reference),
         "{b:?}: status page works"
     );
-}
-
-/// A small validator for the JSON Schema keywords the export schema uses; any
-/// other keyword fails the test, so the check cannot silently weaken.
-fn validate(root: &Value, schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
-    let obj = schema.as_object().expect("schema object");
-    for k in obj.keys() {
-        assert!(
-            [
-                "$schema",
-                "$id",
-                "title",
-                "description",
-                "$defs",
-                "$ref",
-                "type",
-                "properties",
-                "required",
-                "additionalProperties",
-                "items",
-                "enum",
-                "const",
-                "minimum",
-                "format"
-            ]
-            .contains(&k.as_str()),
-            "unsupported schema keyword {k} at {path}"
-        );
-    }
-    if let Some(r) = obj.get("$ref") {
-        let name = r.as_str().unwrap().strip_prefix("#/$defs/").unwrap();
-        return validate(root, &root["$defs"][name], v, path, errors);
-    }
-    if let Some(t) = obj.get("type") {
-        let types: Vec<&str> = match t {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap()).collect(),
-            _ => panic!("bad type"),
-        };
-        let ok = types.iter().any(|t| match *t {
-            "object" => v.is_object(),
-            "array" => v.is_array(),
-            "string" => v.is_string(),
-            "integer" => v.is_i64() || v.is_u64(),
-            "number" => v.is_number(),
-            "null" => v.is_null(),
-            "boolean" => v.is_boolean(),
-            _ => panic!("unknown type {t}"),
-        });
-        if !ok {
-            errors.push(format!("{path}: {v} is not {types:?}"));
-            return;
-        }
-    }
-    if obj.get("const").is_some_and(|c| c != v) {
-        errors.push(format!("{path}: {v} is not the const"));
-    }
-    if let Some(e) = obj.get("enum") {
-        if !e.as_array().unwrap().contains(v) {
-            errors.push(format!("{path}: {v} not in {e}"));
-        }
-    }
-    if let (Some(n), Some(m)) = (v.as_f64(), obj.get("minimum").and_then(Value::as_f64)) {
-        if n < m {
-            errors.push(format!("{path}: {n} below minimum"));
-        }
-    }
-    if obj.get("format").and_then(Value::as_str) == Some("date-time") {
-        if let Some(s) = v.as_str() {
-            if chrono::DateTime::parse_from_rfc3339(s).is_err() {
-                errors.push(format!("{path}: {s} is not a date-time"));
-            }
-        }
-    }
-    if let (Some(a), Some(items)) = (v.as_array(), obj.get("items")) {
-        for (i, x) in a.iter().enumerate() {
-            validate(root, items, x, &format!("{path}[{i}]"), errors);
-        }
-    }
-    if let Some(o) = v.as_object() {
-        let props = obj.get("properties").and_then(Value::as_object);
-        for req in obj
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if !o.contains_key(req.as_str().unwrap()) {
-                errors.push(format!("{path}: missing {req}"));
-            }
-        }
-        for (k, x) in o {
-            match props.and_then(|p| p.get(k)) {
-                Some(s) => validate(root, s, x, &format!("{path}.{k}"), errors),
-                None if obj.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                    errors.push(format!("{path}: unexpected property {k}"))
-                }
-                None => {}
-            }
-        }
-    }
 }
 
 backend_tests!(export_validates_and_holds_every_typed_string);

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod json_schema;
 
 use chrono::Utc;
 use dxdesk::app::Application;
