@@ -100,27 +100,28 @@ fn case_link(case_id: Uuid) -> String {
 }
 
 /// The rows an intake causes: the desk hears of a web-form consultation, and
-/// a business that typed its own address on the web form gets its reference
-/// and access code. (A case opened by the desk records no consent to be
-/// mailed, so the business is not mailed.)
+/// a business that agreed to be mailed (`email_updates`) gets its reference —
+/// with the access code only from the web form, where the business typed the
+/// address itself (`access_code` is `None` for a desk intake).
 pub fn for_open(snap: &CaseSnapshot, access_code: Option<&str>) -> Vec<NewOutbox> {
     let c = &snap.case;
     let mut out = Vec::new();
-    if c.channel != Channel::WebForm {
+    if c.channel == Channel::WebForm {
+        let mut p = json!({
+            "caseId": c.id, "reference": c.reference, "title": c.title, "link": case_link(c.id),
+        });
+        p["audience"] = json!({ "concierges": true });
+        out.push(NewOutbox::fanout(
+            c.lab_id,
+            NotifyKind::WebConsultation,
+            format!("webform:{}", c.id),
+            Some(c.id),
+            p,
+        ));
+    }
+    if !c.email_updates || snap.business.erased_at.is_some() {
         return out;
     }
-    let base = json!({
-        "caseId": c.id, "reference": c.reference, "title": c.title, "link": case_link(c.id),
-    });
-    let mut p = base.clone();
-    p["audience"] = json!({ "concierges": true });
-    out.push(NewOutbox::fanout(
-        c.lab_id,
-        NotifyKind::WebConsultation,
-        format!("webform:{}", c.id),
-        Some(c.id),
-        p,
-    ));
     if let Some(email) = snap
         .business
         .email
@@ -200,19 +201,18 @@ pub fn for_change(snap: &CaseSnapshot, change: &CaseChange, now: DateTime<Utc>) 
     let status = crate::domain::case_state::displayed_status(case.status, has_pending);
     let status_s = serde_json::to_value(status).unwrap_or(Value::Null);
     let status_s = status_s.as_str().unwrap_or("").to_owned();
-    let business_mail = (case.channel == Channel::WebForm
-        && snap.business.erased_at.is_none()
-        && change.redact_notes.is_none())
-    .then(|| {
-        change
-            .business
-            .as_ref()
-            .unwrap_or(&snap.business)
-            .email
-            .clone()
-    })
-    .flatten()
-    .filter(|e| !e.trim().is_empty());
+    let business_mail =
+        (case.email_updates && snap.business.erased_at.is_none() && change.redact_notes.is_none())
+            .then(|| {
+                change
+                    .business
+                    .as_ref()
+                    .unwrap_or(&snap.business)
+                    .email
+                    .clone()
+            })
+            .flatten()
+            .filter(|e| !e.trim().is_empty());
     let mut out = Vec::new();
     for (i, ev) in change.events.iter().enumerate() {
         let seq = before.event_count + 1 + i as i64;
@@ -408,6 +408,19 @@ pub struct PendingReferral {
     pub escalation_repeat_days: i64,
 }
 
+/// The undelivered part of the outbox (all labs): what `/metrics` reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    /// Waiting to be delivered (leased ones and fan-outs included).
+    pub pending: i64,
+    /// Of those, due now.
+    pub due: i64,
+    /// Given up on after their last attempt (kept until retried).
+    pub failed: i64,
+    /// Seconds the longest-waiting due message has been due (0 when none).
+    pub oldest_due_seconds: i64,
+}
+
 /// What an outcome of a delivery attempt writes.
 #[derive(Debug, Clone)]
 pub enum Attempt {
@@ -457,6 +470,8 @@ pub trait OutboxStore: Send + Sync {
         limit: i64,
     ) -> AppResult<Vec<OutboxRow>>;
     async fn outbox_row(&self, id: Uuid) -> AppResult<Option<OutboxRow>>;
+    /// Every lab's undelivered messages, for `/metrics`.
+    async fn outbox_backlog(&self, now: DateTime<Utc>) -> AppResult<OutboxBacklog>;
     /// A failed row of the lab due again now; false when it is not failed.
     async fn outbox_retry(&self, lab_id: Uuid, id: Uuid, now: DateTime<Utc>) -> AppResult<bool>;
     /// The active users of the lab an audience names.
@@ -640,6 +655,37 @@ impl<S: HasDb> OutboxStore for S {
                 .fetch_optional(&self.db().pool)
                 .await?,
         )
+    }
+
+    async fn outbox_backlog(&self, now: DateTime<Utc>) -> AppResult<OutboxBacklog> {
+        let pool = &self.db().pool;
+        let counts: Vec<(String, i64)> = sql(
+            "SELECT status, COUNT(*) FROM outbox WHERE status IN ('PENDING', 'FAILED') GROUP BY status",
+        )
+        .fetch_all(pool)
+        .await?;
+        let (due,): (i64,) =
+            sql("SELECT COUNT(*) FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= ")
+                .bind(now)
+                .fetch_one(pool)
+                .await?;
+        let oldest: Option<(DateTime<Utc>,)> = sql(
+            "SELECT next_attempt_at FROM outbox WHERE status = 'PENDING' ORDER BY next_attempt_at LIMIT 1",
+        )
+        .fetch_optional(pool)
+        .await?;
+        let of = |status: &str| {
+            counts
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n)
+        };
+        Ok(OutboxBacklog {
+            pending: of("PENDING"),
+            due,
+            failed: of("FAILED"),
+            oldest_due_seconds: oldest.map_or(0, |(t,)| (now - t).num_seconds().max(0)),
+        })
     }
 
     async fn outbox_retry(&self, lab_id: Uuid, id: Uuid, now: DateTime<Utc>) -> AppResult<bool> {

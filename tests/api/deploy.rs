@@ -24,6 +24,63 @@ backend_tests!(
             .await;
         me.ok();
         let url = format!("{}/metrics", app.base);
+        let gauge = |text: &str, name: &str| -> i64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let scrape = || async {
+            let res = app
+                .http
+                .get(&url)
+                .bearer_auth(METRICS_TOKEN)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        };
+        // A referral queues its arrival mail (the worker does not run here):
+        // the backlog gauge counts it.
+        let before = gauge(&scrape().await, "dxdesk_outbox_pending");
+        let concierge = app.login("concierge@aomori.example").await;
+        let opened = app
+            .gql(
+                Some(&concierge),
+                "mutation($i: OpenCaseInput!) { openCase(input: $i) { case { id } } }",
+                json!({ "i": {
+                    "title": "メトリクスの相談", "description": "説明",
+                    "channel": "WALK_IN", "stage": "CONSULT", "consentToShare": true,
+                    "business": { "name": "メトリクス株式会社" },
+                } }),
+            )
+            .await;
+        let case_id = opened.ok()["openCase"]["case"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let inst = app
+            .gql(Some(&concierge), "{ institutions { id } }", json!({}))
+            .await;
+        let inst = inst.ok()["institutions"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.gql(
+            Some(&concierge),
+            "mutation($c: ID!, $i: ID!) { referCase(caseId: $c, institutionId: $i) { id } }",
+            json!({ "c": case_id, "i": inst }),
+        )
+        .await
+        .ok();
+        let after = scrape().await;
+        assert!(gauge(&after, "dxdesk_outbox_pending") > before, "{after}");
+        assert!(gauge(&after, "dxdesk_outbox_due") >= 1, "{after}");
+        assert_eq!(gauge(&after, "dxdesk_outbox_failed"), 0, "{after}");
+        assert!(gauge(&after, "dxdesk_outbox_oldest_due_seconds") >= 0);
         let none = app.http.get(&url).send().await.unwrap();
         assert_eq!(none.status(), 401);
         let wrong = app.http.get(&url).bearer_auth("nope").send().await.unwrap();
