@@ -1,7 +1,7 @@
 //! The case state machine (DESIGN.md "Case status"): allowed transitions of the stored status and the derived `REFERRED`.
 
 use super::error::{DomainError, DomainResult};
-use super::types::{CaseStatus, EventKind};
+use super::types::{CaseStatus, EventKind, ReferralStatus};
 
 use CaseStatus::*;
 
@@ -115,6 +115,18 @@ pub fn is_open(stored: CaseStatus) -> bool {
     !matches!(stored, Resolved | Closed)
 }
 
+/// Whether a case is "handed back" to the desk: it is still open, a partner
+/// completed at least one of its referrals, and none is open (PENDING or
+/// ACCEPTED), so the desk acts next. The dashboard's 「支援完了で窓口に戻った案件」
+/// and `CaseFilter.handedBack` both mean this.
+pub fn is_handed_back(stored: CaseStatus, referrals: &[ReferralStatus]) -> bool {
+    is_open(stored)
+        && referrals.contains(&ReferralStatus::Completed)
+        && !referrals
+            .iter()
+            .any(|r| crate::domain::referral_state::is_open(*r))
+}
+
 /// Refuses an action (referring, noting, editing…) on a RESOLVED or CLOSED
 /// case. `action_ja`/`action_en` name the action, e.g. 「紹介」/"refer".
 pub fn ensure_open(stored: CaseStatus, action_ja: &str, action_en: &str) -> DomainResult<()> {
@@ -213,6 +225,18 @@ mod tests {
     }
 
     #[test]
+    fn handed_back_examples() {
+        use ReferralStatus as R;
+        assert!(is_handed_back(InProgress, &[R::Completed]));
+        assert!(is_handed_back(OnHold, &[R::Declined, R::Completed]));
+        assert!(!is_handed_back(InProgress, &[R::Completed, R::Pending]));
+        assert!(!is_handed_back(InProgress, &[R::Completed, R::Accepted]));
+        assert!(!is_handed_back(Resolved, &[R::Completed]));
+        assert!(!is_handed_back(New, &[R::Declined, R::Withdrawn]));
+        assert!(!is_handed_back(New, &[]));
+    }
+
+    #[test]
     fn event_kinds() {
         assert_eq!(event_kind_for(Resolved, InProgress), EventKind::Reopened);
         assert_eq!(event_kind_for(OnHold, Resolved), EventKind::Resolved);
@@ -222,6 +246,19 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn handed_back_means_desk_acts_next(
+            stored in any_status(),
+            refs in proptest::collection::vec(proptest::sample::select(ReferralStatus::ALL), 0..5),
+        ) {
+            let pending = refs.contains(&ReferralStatus::Pending);
+            if is_handed_back(stored, &refs) {
+                // Never shown as waiting for a partner, and never finished.
+                prop_assert_ne!(displayed_status(stored, pending), Referred);
+                prop_assert!(is_open(stored));
+            }
+        }
+
         #[test]
         fn closed_is_final(to in any_status()) {
             prop_assert!(check_status_transition(Closed, to).is_err());

@@ -100,7 +100,7 @@ pub trait CaseStore: Send + Sync {
 pub(crate) static CASE_COLS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "c.id, c.lab_id, c.reference, c.business_id, c.title, c.description, c.channel, c.stage, c.status, c.priority, \
-         c.assigned_to, c.consent_to_share, c.consent_at, c.consent_by, c.access_code_hash, c.outcomes, c.outcome_summary, c.version, \
+         c.assigned_to, c.consent_to_share, c.consent_at, c.consent_by, c.email_updates, c.access_code_hash, c.outcomes, c.outcome_summary, c.version, \
          c.event_count, c.last_event_hash, c.created_by, c.created_at, c.updated_at, c.resolved_at, c.closed_at, \
          (SELECT COUNT(*) FROM referrals p WHERE p.case_id = c.id AND p.status = {PENDING}) > 0 AS has_pending"
     )
@@ -142,6 +142,7 @@ fn case_columns(c: &CaseRow) -> Vec<(&'static str, Written, Val)> {
         ("consent_to_share", Always, c.consent_to_share.into()),
         ("consent_at", Always, c.consent_at.into()),
         ("consent_by", Always, c.consent_by.into()),
+        ("email_updates", Always, c.email_updates.into()),
         ("access_code_hash", Always, (&c.access_code_hash).into()),
         ("outcomes", Always, (&c.outcomes).into()),
         ("outcome_summary", Always, (&c.outcome_summary).into()),
@@ -333,6 +334,21 @@ pub(crate) fn push_case_where(q: &mut Sql, cq: &CaseQuery, after: Option<Uuid>) 
         rules::push_overdue(q, "o", cq.now);
         push_partner_only(q, cq, "o");
         q.push(" LIMIT 1)");
+    }
+    if let Some(back) = cq.handed_back {
+        // `case_state::is_handed_back`: open, a completed referral, none open.
+        let (not_open, open_ref, done) =
+            (&*rules::NOT_OPEN, &*rules::OPEN_REFERRAL, rules::COMPLETED);
+        q.push(if back { " AND " } else { " AND NOT " });
+        q.push(&format!(
+            "(c.status NOT IN {not_open} AND EXISTS (SELECT 1 FROM referrals hb WHERE hb.case_id = c.id AND hb.status = {done}"
+        ));
+        push_partner_only(q, cq, "hb");
+        q.push(&format!(
+            " LIMIT 1) AND NOT EXISTS (SELECT 1 FROM referrals ho WHERE ho.case_id = c.id AND ho.status IN {open_ref}"
+        ));
+        push_partner_only(q, cq, "ho");
+        q.push(" LIMIT 1))");
     }
     if let Some(from) = cq.created_from {
         q.push(" AND c.created_at >= ").bind(from);

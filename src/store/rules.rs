@@ -65,6 +65,20 @@ pub static DECIDED: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// `('PENDING', 'ACCEPTED')`: the referral statuses that are still open
+/// ([`referral_state::is_open`]).
+pub static OPEN_REFERRAL: LazyLock<String> = LazyLock::new(|| {
+    list(
+        ReferralStatus::ALL
+            .iter()
+            .filter(|s| referral_state::is_open(**s))
+            .map(|s| s.as_str()),
+    )
+});
+
+/// The referral status of a completed referral (a partner's support done).
+pub const COMPLETED: &str = "'COMPLETED'";
+
 /// The referral status of a withdrawn referral (left out of a partner's figures).
 pub const WITHDRAWN: &str = "'WITHDRAWN'";
 
@@ -87,6 +101,11 @@ mod tests {
         assert_eq!(*SHOWN_AS_REFERRED, "('NEW', 'IN_PROGRESS')");
         assert_eq!(*NOT_OPEN, "('RESOLVED', 'CLOSED')");
         assert_eq!(*DECIDED, "('ACCEPTED', 'DECLINED', 'COMPLETED')");
+        assert_eq!(*OPEN_REFERRAL, "('PENDING', 'ACCEPTED')");
+        assert_eq!(
+            COMPLETED,
+            format!("'{}'", ReferralStatus::Completed.as_str())
+        );
         assert_eq!(PENDING, format!("'{}'", ReferralStatus::Pending.as_str()));
         assert_eq!(
             WITHDRAWN,

@@ -58,6 +58,12 @@ backend_tests!(
 backend_tests!(case_list_pages_with_cursors, paging, worker_threads = 2);
 
 backend_tests!(
+    handed_back_cases_are_those_the_desk_acts_on_next,
+    handed_back,
+    worker_threads = 2
+);
+
+backend_tests!(
     case_list_filters_and_japanese_search,
     filters,
     worker_threads = 2
@@ -916,4 +922,61 @@ async fn case_actions(backend: Backend) {
         ),
         (json!(false), json!(false), json!(false))
     );
+}
+
+/// `CaseFilter.handedBack` is `case_state::is_handed_back`: open, a completed
+/// referral, nothing pending or accepted.
+async fn handed_back(backend: Backend) {
+    let app = common::spawn_app(backend).await;
+    let t = Tokens::login_all(&app).await;
+    let tok = t.concierge.as_str();
+    let bank = institution_id(&app, tok, BANK).await;
+    let center = institution_id(&app, tok, CENTER).await;
+    let done = |title: &'static str| {
+        let (app, bank, tok, p) = (&app, bank.clone(), tok.to_owned(), t.bank.clone());
+        async move {
+            let o = open_simple(app, &tok, title, &format!("{title}株式会社")).await;
+            let r = refer_ok(app, &tok, &o.id, &bank).await;
+            accept(app, &p, &r, None).await.ok();
+            complete(app, &p, &r, "支援を完了しました").await.ok();
+            o
+        }
+    };
+    let back = done("戻り案件").await;
+    // Completed, then referred again: the partner acts next.
+    let again = done("再紹介案件").await;
+    refer_ok(&app, tok, &again.id, &center).await;
+    // Completed and resolved: nobody acts.
+    let finished = done("解決済み案件").await;
+    let v = version(&app, tok, &finished.id).await;
+    resolve(&app, tok, &finished.id, v, &["TOOL_ADOPTED"], "完了")
+        .await
+        .ok();
+    // Only pending: the partner acts.
+    let waiting = open_simple(&app, tok, "紹介中案件", "紹介中株式会社").await;
+    refer_ok(&app, tok, &waiting.id, &bank).await;
+
+    let listed = listed_references(&app, tok, json!({ "handedBack": true })).await;
+    assert!(listed.contains(&back.reference), "{listed:?}");
+    for other in [&again, &finished, &waiting] {
+        assert!(
+            !listed.contains(&other.reference),
+            "{} in {listed:?}",
+            other.reference
+        );
+    }
+    let not = listed_references(&app, tok, json!({ "handedBack": false })).await;
+    assert!(!not.contains(&back.reference));
+    assert!(not.contains(&waiting.reference));
+    let counted = list_cases(&app, tok, json!({ "handedBack": true }), 1, None).await;
+    assert_eq!(
+        counted.ok()["cases"]["totalCount"].as_i64().unwrap() as usize,
+        listed.len()
+    );
+    // A partner sees its own completed referral's case as handed back, and
+    // another institution's never.
+    let bank_sees = listed_references(&app, &t.bank, json!({ "handedBack": true })).await;
+    assert!(bank_sees.contains(&back.reference));
+    let center_sees = listed_references(&app, &t.center, json!({ "handedBack": true })).await;
+    assert!(!center_sees.contains(&back.reference));
 }

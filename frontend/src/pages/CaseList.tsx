@@ -23,6 +23,7 @@ export function filterFromQuery(q: URLSearchParams, meId: string): CaseFilter {
   if (q.get('topic')) f.topic = q.get('topic');
   if (q.get('search')) f.search = q.get('search');
   if (q.get('overdue') === '1') f.overdue = true;
+  if (q.get('handedBack') === '1') f.handedBack = true;
   if (q.get('assigned') === 'me') f.assignedToId = meId;
   return f;
 }
@@ -36,6 +37,7 @@ export function draftFromQuery(query: URLSearchParams) {
     topic: query.get('topic') ?? '',
     search: query.get('search') ?? '',
     overdue: query.get('overdue') === '1',
+    handedBack: query.get('handedBack') === '1',
   };
 }
 
@@ -68,12 +70,13 @@ export function CaseListPage() {
     if (draft.topic.trim()) p.set('topic', draft.topic.trim());
     if (draft.search.trim()) p.set('search', draft.search.trim());
     if (draft.overdue) p.set('overdue', '1');
+    if (draft.handedBack) p.set('handedBack', '1');
     for (const k of ['assigned', 'channel']) if (query.get(k)) p.set(k, query.get(k)!);
     setCursors([null]);
     navigate(`/cases${p.toString() ? `?${p}` : ''}`);
   };
   const reset = () => {
-    setDraft({ status: '', stage: '', institution: '', topic: '', search: '', overdue: false });
+    setDraft({ status: '', stage: '', institution: '', topic: '', search: '', overdue: false, handedBack: false });
     setCursors([null]);
     navigate('/cases');
   };
@@ -112,6 +115,10 @@ export function CaseListPage() {
         <div className="field field-check">
           <input id="f-overdue" type="checkbox" checked={draft.overdue} onChange={(e) => setDraft({ ...draft, overdue: e.target.checked })} />
           <label htmlFor="f-overdue">{t('overdueOnly')}</label>
+        </div>
+        <div className="field field-check">
+          <input id="f-handed-back" type="checkbox" checked={draft.handedBack} onChange={(e) => setDraft({ ...draft, handedBack: e.target.checked })} />
+          <label htmlFor="f-handed-back">{t('handedBackOnly')}</label>
         </div>
         <div className="filter-actions">
           <button type="submit" className="btn btn-primary">

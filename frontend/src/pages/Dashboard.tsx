@@ -5,7 +5,7 @@ import { Link } from '../app/router';
 import { CaseTable } from '../components/CaseTable';
 import { ErrorState, Loading, PageTitle } from '../components/ui';
 import { DashboardDoc } from '../graphql/ops';
-import { formatDateTime, formatTimeLeft } from '../lib/format';
+import { formatCount, formatDateTime, formatTimeLeft } from '../lib/format';
 
 export function DashboardPage() {
   const { t, e, lang, user } = useApp();
@@ -27,16 +27,12 @@ export function DashboardPage() {
     { key: 'TRY', n: d.try.totalCount },
   ];
   const max = Math.max(1, ...stages.map((s) => s.n));
-  // Handed back: an open case whose latest referral the partner completed and that holds no open
-  // referral — the API's referral statuses say it; the desk acts next.
-  const handedBack = d.handedBack.edges
-    .map(({ node: c }) => {
-      const done = c.referrals.filter((r) => r.status === 'COMPLETED').sort((a, b) => (b.completedAt ?? '').localeCompare(a.completedAt ?? ''));
-      return { c, r: done[0] };
-    })
-    .filter((x) => x.r && !x.c.referrals.some((r) => r.isOpen))
-    .sort((a, b) => (b.r!.completedAt ?? '').localeCompare(a.r!.completedAt ?? ''))
-    .map((x) => ({ c: x.c, r: x.r! }));
+  // The API selects the handed-back cases (`CaseFilter.handedBack`); each shows the partner's
+  // latest completed referral.
+  const handedBack = d.handedBack.edges.map(({ node: c }) => ({
+    c,
+    r: c.referrals.filter((r) => r.status === 'COMPLETED').sort((a, b) => (b.completedAt ?? '').localeCompare(a.completedAt ?? ''))[0],
+  }));
   return (
     <section>
       <PageTitle>{t('dashTitle')}</PageTitle>
@@ -82,24 +78,30 @@ export function DashboardPage() {
       </div>
       <section className="card" aria-labelledby="dash-handed-back" data-testid="dash-handed-back">
         <h2 id="dash-handed-back">
-          {t('handedBack')} <span className="count">{handedBack.length}</span>
+          {t('handedBack')} <span className="count">{formatCount(d.handedBack.totalCount, d.handedBack.totalCountExact)}</span>
         </h2>
         <p className="muted">{t('handedBackLead')}</p>
         {handedBack.length === 0 ? (
           <p className="empty">{t('noItems')}</p>
         ) : (
           <ul className="plain-list">
-            {handedBack.slice(0, 10).map(({ c, r }) => (
+            {handedBack.map(({ c, r }) => (
               <li key={c.id}>
                 <Link href={`/cases/${c.id}`} className="mono">
                   {c.reference}
                 </Link>{' '}
-                {c.title} · {c.business.name} · {t('completedBy')} {r.institution.name}
-                {r.completedAt && <span className="muted"> · {formatDateTime(r.completedAt, lang)}</span>}
+                {c.title} · {c.business.name}
+                {r && (
+                  <>
+                    {' '}· {t('completedBy')} {r.institution.name}
+                    {r.completedAt && <span className="muted"> · {formatDateTime(r.completedAt, lang)}</span>}
+                  </>
+                )}
               </li>
             ))}
           </ul>
         )}
+        {d.handedBack.totalCount > d.handedBack.edges.length && <Link href="/cases?handedBack=1">{t('viewAll')}</Link>}
       </section>
       <section className="card" aria-labelledby="dash-web">
         <h2 id="dash-web">
