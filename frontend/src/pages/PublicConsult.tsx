@@ -70,7 +70,7 @@ export function ConsultPage() {
     return (
       <section className="public-section">
         <h1 tabIndex={-1}>{t('submitted')}</h1>
-        <AccessHandoff reference={done.reference} accessCode={done.accessCode} contact={lab ? `${lab.name} ${t('appName')}` : null} testPrefix="submitted" />
+        <AccessHandoff reference={done.reference} accessCode={done.accessCode} contact={lab ? [lab.displayName, lab.contactLine].filter(Boolean).join(' ') : null} testPrefix="submitted" />
         <p className="no-print">
           <a href={statusLink(done.reference, done.accessCode)} className="btn btn-primary">
             {t('checkStatusNow')}
@@ -84,12 +84,18 @@ export function ConsultPage() {
     <section className="public-section">
       <h1 tabIndex={-1}>{t('consultTitle')}</h1>
       <p className="lead">{t('consultLead')}</p>
+      {lab && (
+        <p className="muted" data-testid="consult-lab">
+          {lab.displayName}
+          {lab.contactLine && ` · ${t('deskContact')}: ${lab.contactLine}`}
+        </p>
+      )}
       <FormMessages form={form} />
       <form onSubmit={submit} noValidate className="stack public-form">
         {labs.loading && <Loading />}
         {labList.length > 1 && (
           <div className="card">
-            <SelectField id="labCode" label={t('labChoice')} value={labCode} onChange={(ev) => setLabCode(ev.target.value)} options={labList.map((l) => ({ value: l.code, label: l.name }))} empty="—" error={form.fields.labCode} />
+            <SelectField id="labCode" label={t('labChoice')} value={labCode} onChange={(ev) => setLabCode(ev.target.value)} options={labList.map((l) => ({ value: l.code, label: l.displayName }))} empty="—" error={form.fields.labCode} />
           </div>
         )}
         <fieldset className="card">
