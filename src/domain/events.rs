@@ -348,6 +348,7 @@ fn field_label(field: &str, lang: Lang) -> String {
         "channel" => ("受付方法", "channel"),
         "assignedTo" => ("担当者", "assignee"),
         "consentToShare" => ("情報共有の同意", "consent to share"),
+        "emailUpdates" => ("事業者へのメール連絡", "e-mails to the business"),
         other => (other, other),
     };
     lang.pick(ja, en).to_owned()

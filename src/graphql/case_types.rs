@@ -147,6 +147,11 @@ impl Case {
     async fn consent_to_share(&self) -> bool {
         self.row.consent_to_share
     }
+    /// Whether the business agreed to be e-mailed its reference and the
+    /// public milestones of this case.
+    async fn email_updates(&self) -> bool {
+        self.row.email_updates
+    }
     /// When the consent was recorded.
     async fn consent_at(&self) -> Option<DateTime<Utc>> {
         self.row.consent_at
@@ -577,6 +582,7 @@ mod tests {
                 channel: Channel::Phone,
                 stage: Stage::Consult,
                 consent_to_share: true,
+                email_updates: false,
                 priority: None,
                 assigned_to: None,
             },

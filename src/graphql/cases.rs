@@ -73,6 +73,10 @@ pub struct OpenCaseInput {
     pub stage: Stage,
     /// The business consents to sharing its information with partner institutions (recorded with time and who).
     pub consent_to_share: bool,
+    /// The business agreed to be e-mailed its reference and the public
+    /// milestones of this case at its address (default false; needs an
+    /// e-mail address). The access code is never mailed for a desk intake.
+    pub email_updates: Option<bool>,
     /// Default `NORMAL`.
     pub priority: Option<Priority>,
     /// Default: the concierge opening the case.
@@ -94,6 +98,9 @@ pub struct UpdateCaseInput {
     pub assigned_to_id: Option<ID>,
     /// `true` records the business's consent now (by you); `false` records its withdrawal.
     pub consent_to_share: Option<bool>,
+    /// Whether the business is e-mailed the public milestones (its choice;
+    /// `true` needs an e-mail address).
+    pub email_updates: Option<bool>,
 }
 
 /// Filters of `cases`; all given filters must hold.
@@ -113,6 +120,9 @@ pub struct CaseFilter {
     pub topic: Option<String>,
     /// Cases holding (or not) a pending referral past its pick-up deadline.
     pub overdue: Option<bool>,
+    /// Cases (not) handed back to the desk: still open, a partner completed a
+    /// referral, and no referral is pending or accepted — the desk acts next.
+    pub handed_back: Option<bool>,
     /// Opened at or after.
     pub created_from: Option<DateTime<Utc>>,
     /// Opened before.
@@ -160,6 +170,7 @@ fn to_query(f: CaseFilter) -> AppResult<CaseQuery> {
         business_id: filter_id(f.business_id.as_ref(), "businessId")?,
         topic: text(f.topic),
         overdue: f.overdue,
+        handed_back: f.handed_back,
         created_from: f.created_from,
         created_to: f.created_to,
         search: text(f.search),
@@ -383,6 +394,7 @@ impl CasesMutation {
             channel: input.channel,
             stage: input.stage,
             consent_to_share: input.consent_to_share,
+            email_updates: input.email_updates.unwrap_or(false),
             priority: input.priority,
             assigned_to,
         };
@@ -418,6 +430,7 @@ impl CasesMutation {
             priority: input.priority,
             assigned_to: filter_id(input.assigned_to_id.as_ref(), "assignedToId")?,
             consent_to_share: input.consent_to_share,
+            email_updates: input.email_updates,
         };
         let snap = svc::update_case(state(ctx), v, case_id(&id)?, expected_version, edit).await?;
         forget(ctx);

@@ -221,11 +221,19 @@ pub fn render(kind: NotifyKind, p: &Value, en: bool, base: &str, milestone: Opti
         )),
         NotifyKind::BusinessReference => {
             let mut rows = vec![("受付番号".to_owned(), reference.clone())];
-            if !s(p, "accessCode").is_empty() {
-                rows.push(("アクセスコード".to_owned(), s(p, "accessCode").to_owned()));
+            let code = s(p, "accessCode");
+            if !code.is_empty() {
+                rows.push(("アクセスコード".to_owned(), code.to_owned()));
             }
+            // A desk intake never mails the access code: the business got it
+            // on the printed slip (the address was typed by staff, not by it).
+            let where_code = if code.is_empty() {
+                "アクセスコードは窓口でお渡しした受付票に記載しています。"
+            } else {
+                ""
+            };
             Body {
-                intro: "DX総合窓口にご相談いただきありがとうございます。次の受付番号で承りました。進み具合は状況確認ページで、受付番号とアクセスコードを入力してご確認いただけます。".to_owned(),
+                intro: format!("DX総合窓口にご相談いただきありがとうございます。次の受付番号で承りました。進み具合は状況確認ページで、受付番号とアクセスコードを入力してご確認いただけます。{where_code}"),
                 rows,
                 link,
                 link_label: "状況確認ページ".to_owned(),

@@ -469,6 +469,7 @@ async fn play(
                 channel: d.channel,
                 stage: d.stage,
                 consent_to_share: d.consent,
+                email_updates: false,
                 priority: Some(d.priority),
                 assigned_to: None,
             },

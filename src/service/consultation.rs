@@ -141,6 +141,9 @@ async fn create(st: &AppState, c: Consultation) -> AppResult<(String, String)> {
     let description =
         validation::required_text("description", "ご相談内容", &c.description, MAX_TEXT)?;
     let stage = c.stage.unwrap_or(Stage::Consult);
+    // The business typed its own address on the form: that is its choice to
+    // hear from the desk there.
+    let email_updates = business.email.is_some();
     let code = access_code::generate();
     let new = NewCase {
         id: Uuid::now_v7(),
@@ -159,6 +162,7 @@ async fn create(st: &AppState, c: Consultation) -> AppResult<(String, String)> {
         consent_by: None,
         access_code_hash: access_code::hash(&code),
         mail_access_code: Some(code.clone()),
+        email_updates,
         actor: None,
         now,
     };

@@ -165,6 +165,7 @@ mod tests {
                 consent_to_share: true,
                 consent_at: None,
                 consent_by: None,
+                email_updates: false,
                 access_code_hash: "h".into(),
                 outcomes: Json(vec![]),
                 outcome_summary: None,

@@ -84,6 +84,7 @@ fn snapshot(w: &World, status: CaseStatus, consent: bool) -> CaseSnapshot {
             consent_to_share: consent,
             consent_at: consent.then(t0),
             consent_by: consent.then_some(w.desk),
+            email_updates: false,
             access_code_hash: "x".repeat(64),
             outcomes: Json(vec![]),
             outcome_summary: None,

@@ -44,6 +44,9 @@ pub struct CaseRow {
     pub consent_at: Option<DateTime<Utc>>,
     /// Who recorded the consent; `None` when the business gave it on the web form.
     pub consent_by: Option<Uuid>,
+    /// The business agreed to be e-mailed its reference and the public
+    /// milestones of this case (at the business's address).
+    pub email_updates: bool,
     pub access_code_hash: String,
     pub outcomes: Json<Vec<Outcome>>,
     pub outcome_summary: Option<String>,
@@ -280,6 +283,8 @@ pub struct NewCase {
     /// The access code for the business's reference mail: only on the web
     /// form, where the business typed the address itself (see `store::outbox`).
     pub mail_access_code: Option<String>,
+    /// The business agreed to be e-mailed about this case.
+    pub email_updates: bool,
     /// The user opening it; `None` for the public web form.
     pub actor: Option<Uuid>,
     pub now: DateTime<Utc>,
@@ -331,6 +336,8 @@ pub struct CaseQuery {
     pub topic: Option<String>,
     /// Cases holding (or not) a pending referral past its deadline at `now`.
     pub overdue: Option<bool>,
+    /// Cases handed back (or not) to the desk (`case_state::is_handed_back`).
+    pub handed_back: Option<bool>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
     /// Substring of title, description or company name.

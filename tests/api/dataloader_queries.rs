@@ -249,6 +249,7 @@ async fn a_page_of_cases_with_nested_fields_costs_two_statements() {
                 channel: Channel::WalkIn,
                 stage: Stage::Consult,
                 consent_to_share: true,
+                email_updates: false,
                 priority: None,
                 assigned_to: None,
             },

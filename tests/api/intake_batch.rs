@@ -117,6 +117,7 @@ fn new_case(app: &TestApp, lab: (Uuid, &str), business: BusinessChoice, title: &
         consent_by: None,
         access_code_hash: access_code::hash(&access_code::generate()),
         mail_access_code: None,
+        email_updates: false,
         actor: None,
         now: app.state.now(),
     }

@@ -124,6 +124,7 @@ async fn counts(backend: Backend, key: Option<&str>) -> BTreeMap<&'static str, u
         channel: Channel::WalkIn,
         stage: Stage::Consult,
         consent_to_share: true,
+        email_updates: false,
         priority: None,
         assigned_to: None,
     };

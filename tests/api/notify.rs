@@ -292,6 +292,95 @@ async fn web_form_mails_the_desk_and_the_business(backend: Backend) {
     );
 }
 
+backend_tests!(a_desk_intake_mails_the_business_only_when_it_agreed);
+
+async fn a_desk_intake_mails_the_business_only_when_it_agreed(backend: Backend) {
+    let sink = Sink::start();
+    let app = app_with_mail(backend, &sink, |_| {}).await;
+    let t = Tokens::login_all(&app).await;
+    let bank = institution_id(&app, &t.concierge, BANK).await;
+    // Without the business's agreement: no mail to it, whatever happens.
+    let quiet = case("メール不要の相談")
+        .business(business("メール不要株式会社").set("email", "quiet@biz.example"))
+        .open(&app, &t.concierge)
+        .await;
+    assert_eq!(quiet.case["emailUpdates"], json!(false));
+    refer_ok(&app, &t.concierge, &quiet.id, &bank).await;
+    deliver(&app).await;
+    assert!(sink.to("quiet@biz.example").is_empty());
+
+    // Agreed, but no address to write to: a field error, nothing opened.
+    let before = sink.mails().len();
+    let bad = case("アドレスなしの相談")
+        .business(business("アドレスなし株式会社").set("email", json!(null)))
+        .set("emailUpdates", true)
+        .try_open(&app, &t.concierge)
+        .await;
+    assert_eq!(bad.code(), Some("BAD_USER_INPUT"), "{:?}", bad.message());
+    assert!(bad.message().unwrap().contains("メールアドレス"));
+
+    // Agreed: the reference right after intake (never the access code, which
+    // the business got on the slip), then the public milestones.
+    let told = case("メール希望の相談")
+        .business(business("メール希望株式会社").set("email", "told@biz.example"))
+        .set("emailUpdates", true)
+        .open(&app, &t.concierge)
+        .await;
+    assert_eq!(told.case["emailUpdates"], json!(true));
+    deliver(&app).await;
+    assert_eq!(
+        sink.mails().len(),
+        before + 1,
+        "{:?}",
+        subjects(&sink.mails())
+    );
+    let first = sink.to("told@biz.example");
+    assert_eq!(first.len(), 1, "{:?}", subjects(&first));
+    let text = first[0]["text"].as_str().unwrap();
+    assert!(text.contains(&told.reference), "{text}");
+    assert!(
+        !text.contains(&told.access_code),
+        "no access code by mail: {text}"
+    );
+    assert!(text.contains("受付票"), "{text}");
+    refer_ok(&app, &t.concierge, &told.id, &bank).await;
+    deliver(&app).await;
+    let all: String = sink
+        .to("told@biz.example")
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        all.contains(&format!("「{BANK}」へご紹介しました")),
+        "{all}"
+    );
+
+    // The business changes its mind: no more mails.
+    let n = sink.to("told@biz.example").len();
+    let v = app
+        .gql(
+            Some(&t.concierge),
+            "query($id: ID!) { case(id: $id) { version } }",
+            json!({ "id": told.id }),
+        )
+        .await;
+    let version = v.ok()["case"]["version"].as_i64().unwrap();
+    let off = app
+        .gql(
+            Some(&t.concierge),
+            "mutation($id: ID!, $v: Int!) { updateCase(id: $id, expectedVersion: $v, input: { emailUpdates: false }) { emailUpdates version } }",
+            json!({ "id": told.id, "v": version }),
+        )
+        .await;
+    assert_eq!(off.ok()["updateCase"]["emailUpdates"], json!(false));
+    let version = off.ok()["updateCase"]["version"].as_i64().unwrap();
+    set_stage(&app, &t.concierge, &told.id, version, "TRY")
+        .await
+        .ok();
+    deliver(&app).await;
+    assert_eq!(sink.to("told@biz.example").len(), n);
+}
+
 backend_tests!(nothing_is_sent_for_a_rolled_back_change);
 
 async fn nothing_is_sent_for_a_rolled_back_change(backend: Backend) {

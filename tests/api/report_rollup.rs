@@ -106,6 +106,7 @@ async fn rollup_equals_the_report_from_the_rows(backend: Backend) {
             channel,
             stage,
             consent_to_share: true,
+            email_updates: false,
             priority: None,
             assigned_to: None,
         };

@@ -84,6 +84,7 @@ fn new_case(lab: &LabRow, now: chrono::DateTime<Utc>, title: &str) -> NewCase {
         consent_by: None,
         access_code_hash: "h".into(),
         mail_access_code: None,
+        email_updates: false,
         actor: None,
         now,
     }

@@ -153,8 +153,9 @@ export const DashboardDoc = graphql(`
         }
       }
     }
-    handedBack: cases(filter: { status: [NEW, IN_PROGRESS, ON_HOLD] }, first: 100) {
+    handedBack: cases(filter: { handedBack: true }, first: 10) {
       totalCount
+      totalCountExact
       edges {
         node {
           ...CaseRow
@@ -305,6 +306,7 @@ export const CaseFields = graphql(`
     topics
     channel
     consentToShare
+    emailUpdates
     version
     isOpen
     allowedStatuses
@@ -588,6 +590,8 @@ export const PublicLabsDoc = graphql(`
     publicLabs {
       code
       name
+      displayName
+      contactLine
       regions {
         code
         name

@@ -217,6 +217,8 @@ export function CasePage({ id }: { id: string }) {
               )}
               <dt>{t('consent')}</dt>
               <dd className={c.consentToShare ? 'ok' : 'warn'}>{c.consentToShare ? t('consentGiven') : t('consentNotGiven')}</dd>
+              <dt>{t('emailUpdates')}</dt>
+              <dd data-testid="email-updates">{c.emailUpdates ? t('emailUpdatesOn') : t('emailUpdatesOff')}</dd>
               <dt>{t('assignedTo')}</dt>
               <dd>{c.assignedTo?.displayName ?? '—'}</dd>
               <dt>{t('createdAt')}</dt>

@@ -16,7 +16,7 @@ import { parseTopics } from '../lib/validate';
 
 type Found = BusinessesQuery['businesses'][number];
 
-const FIELDS = ['name', 'corporateNumber', 'industry', 'municipality', 'contactName', 'email', 'phone', 'title', 'description', 'topics', 'channel', 'stage', 'consentToShare', 'businessId', 'business'];
+const FIELDS = ['name', 'corporateNumber', 'industry', 'municipality', 'contactName', 'email', 'phone', 'title', 'description', 'topics', 'channel', 'stage', 'consentToShare', 'emailUpdates', 'businessId', 'business'];
 
 function BusinessFinder({ onPick }: { onPick: (b: Found) => void }) {
   const { t, client, e } = useApp();
@@ -195,6 +195,7 @@ export function IntakePage() {
   const [stage, setStage] = useState<Stage>('CONSULT');
   const [priority, setPriority] = useState<Priority>('NORMAL');
   const [consent, setConsent] = useState(false);
+  const [emailUpdates, setEmailUpdates] = useState(false);
   const [done, setDone] = useState<{ id: string; reference: string; accessCode: string; businessId: string; offered: ContactOffer | null } | null>(null);
 
   const submit = async (ev: FormEvent) => {
@@ -228,6 +229,7 @@ export function IntakePage() {
           stage,
           priority,
           consentToShare: consent,
+          emailUpdates,
         },
       });
       const bizId = d.openCase.case.business.id;
@@ -330,6 +332,18 @@ export function IntakePage() {
           </div>
         </fieldset>
         <ConsentBox id="consentToShare" checked={consent} onChange={setConsent} label={t('consentLabel')} error={form.fields.consentToShare} staffHint />
+        <div className={form.fields.emailUpdates ? 'card field-invalid' : 'card'}>
+          <div className="field-check">
+            <input id="emailUpdates" type="checkbox" checked={emailUpdates} onChange={(e) => setEmailUpdates(e.target.checked)} aria-describedby="emailUpdates-hint emailUpdates-err" aria-invalid={form.fields.emailUpdates ? true : undefined} />
+            <label htmlFor="emailUpdates">{t('emailUpdatesLabel')}</label>
+          </div>
+          <p className="hint" id="emailUpdates-hint">
+            {t('emailUpdatesHint')}
+          </p>
+          <p className="field-error" id="emailUpdates-err" aria-live="polite">
+            {form.fields.emailUpdates ?? ''}
+          </p>
+        </div>
         <div className="form-actions">
           <button type="submit" className="btn btn-primary" disabled={open.pending}>
             {open.pending ? t('loading') : t('openCase')}

@@ -30,6 +30,9 @@ pub struct OpenCase {
     pub channel: Channel,
     pub stage: Stage,
     pub consent_to_share: bool,
+    /// The business agreed to be e-mailed its reference and public
+    /// milestones (needs an e-mail address).
+    pub email_updates: bool,
     pub priority: Option<Priority>,
     /// Defaults to the opener when a concierge opens the case.
     pub assigned_to: Option<Uuid>,
@@ -46,6 +49,8 @@ pub struct CaseEdit {
     /// `true` records the business's consent now, by the editor; `false`
     /// records that it was withdrawn (no new referrals).
     pub consent_to_share: Option<bool>,
+    /// Whether the business is e-mailed its case's public milestones.
+    pub email_updates: Option<bool>,
 }
 
 /// Opens a case for an existing or new business; returns it with the access
@@ -58,6 +63,7 @@ pub async fn open_case(
     require_desk(v)?;
     let lab = lab_of(st, v).await?;
     let now = st.now();
+    let has_email;
     let business = match (input.business_id, &input.business) {
         (Some(id), None) => {
             let b = st
@@ -73,9 +79,14 @@ pub async fn open_case(
                     "This business's personal data was erased; register it as a new business.",
                 ));
             }
+            has_email = b.email.as_deref().is_some_and(|e| !e.trim().is_empty());
             BusinessChoice::Existing(b.id)
         }
-        (None, Some(f)) => BusinessChoice::New(intake::new_business(&lab, f, now)?),
+        (None, Some(f)) => {
+            let b = intake::new_business(&lab, f, now)?;
+            has_email = b.email.as_deref().is_some_and(|e| !e.trim().is_empty());
+            BusinessChoice::New(b)
+        }
         _ => {
             return Err(AppError::bad_input(
                 Some("business"),
@@ -84,6 +95,9 @@ pub async fn open_case(
             ))
         }
     };
+    if input.email_updates && !has_email {
+        return Err(email_updates_need_address());
+    }
     let (title, description, topics) =
         check_texts(&input.title, &input.description, &input.topics)?;
     let assigned_to = match input.assigned_to {
@@ -113,11 +127,21 @@ pub async fn open_case(
         consent_by: input.consent_to_share.then_some(v.user_id),
         access_code_hash: access_code::hash(&code),
         mail_access_code: None,
+        email_updates: input.email_updates,
         actor: Some(v.user_id),
         now,
     };
     let snap = st.store.open_case(new).await?;
     Ok((normalized(snap), code))
+}
+
+/// Mails to the business need its address on record.
+fn email_updates_need_address() -> AppError {
+    AppError::bad_input(
+        Some("emailUpdates"),
+        "メールでお知らせするには、事業者のメールアドレスを登録してください。",
+        "To e-mail the business, record its e-mail address first.",
+    )
 }
 
 /// `updateCase`: edits title, description, topics, priority, assignee.
@@ -171,6 +195,20 @@ pub fn decide_update(
             row.consent_at = c.then_some(now);
             row.consent_by = c.then_some(actor);
             fields.push("consentToShare");
+        }
+    }
+    if let Some(m) = edit.email_updates {
+        if m != row.email_updates {
+            let has_email = s
+                .business
+                .email
+                .as_deref()
+                .is_some_and(|e| !e.trim().is_empty());
+            if m && (!has_email || s.business.erased_at.is_some()) {
+                return Err(email_updates_need_address());
+            }
+            row.email_updates = m;
+            fields.push("emailUpdates");
         }
     }
     if fields.is_empty() {

@@ -498,6 +498,7 @@ fn item_rows(
         } else {
             None
         },
+        email_updates: new.email_updates,
         access_code_hash: new.access_code_hash.clone(),
         outcomes: sqlx::types::Json(Vec::new()),
         outcome_summary: None,

@@ -62,7 +62,8 @@ fragment CaseFull on Case {
   events { seq kind at payload }
 }"#;
 
-pub const CASE_SMALL: &str = "id reference title status stage version consentToShare channel";
+pub const CASE_SMALL: &str =
+    "id reference title status stage version consentToShare emailUpdates channel";
 pub const REFERRAL_FIELDS: &str =
     "id status note reason pickupDeadline overdue createdAt decidedAt institution { id name }";
 

@@ -76,6 +76,7 @@ export function EditCase({ c, versioned }: { c: Case; versioned: Versioned }) {
   const [title, setTitle] = useState(c.title);
   const [description, setDescription] = useState(c.description);
   const [topics, setTopics] = useState(c.topics.join(', '));
+  const [emailUpdates, setEmailUpdates] = useState(c.emailUpdates);
   if (!open) {
     return (
       <button
@@ -85,6 +86,7 @@ export function EditCase({ c, versioned }: { c: Case; versioned: Versioned }) {
           setTitle(c.title);
           setDescription(c.description);
           setTopics(c.topics.join(', '));
+          setEmailUpdates(c.emailUpdates);
           setOpen(true);
         }}
       >
@@ -98,8 +100,8 @@ export function EditCase({ c, versioned }: { c: Case; versioned: Versioned }) {
       onSubmit={async (ev: FormEvent) => {
         ev.preventDefault();
         const ok = await versioned(
-          (v) => update.mutate({ id: c.id, expectedVersion: v, input: { title: title.trim(), description: description.trim(), topics: parseTopics(topics) } }),
-          ['title', 'description', 'topics'],
+          (v) => update.mutate({ id: c.id, expectedVersion: v, input: { title: title.trim(), description: description.trim(), topics: parseTopics(topics), emailUpdates } }),
+          ['title', 'description', 'topics', 'emailUpdates'],
         );
         // on success, or on a stale version (the case was reloaded), show the current case
         if (ok !== 'error') setOpen(false);
@@ -108,6 +110,10 @@ export function EditCase({ c, versioned }: { c: Case; versioned: Versioned }) {
       <TextField id="edit-title" label={t('title')} required value={title} onChange={(e) => setTitle(e.target.value)} />
       <TextArea id="edit-description" label={t('description')} required value={description} onChange={(e) => setDescription(e.target.value)} rows={5} />
       <TextField id="edit-topics" label={t('topics')} hint={t('topicsHint')} value={topics} onChange={(e) => setTopics(e.target.value)} />
+      <div className="field field-check">
+        <input id="edit-email-updates" type="checkbox" checked={emailUpdates} onChange={(e) => setEmailUpdates(e.target.checked)} />
+        <label htmlFor="edit-email-updates">{t('emailUpdatesLabel')}</label>
+      </div>
       <div className="btn-row">
         <button type="submit" className="btn btn-primary" disabled={update.pending}>
           {t('save')}
