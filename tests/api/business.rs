@@ -664,6 +664,7 @@ fn samples(
         "businessId" => vec![ids["business"].clone()],
         "topic" => vec![json!("IoT")],
         "overdue" => vec![json!(true), json!(false)],
+        "handedBack" => vec![json!(true), json!(false)],
         "createdFrom" => vec![json!((now - day).to_rfc3339())],
         "createdTo" => vec![json!((now + day).to_rfc3339())],
         "search" => vec![json!("マトリクス")],
