@@ -1,7 +1,7 @@
 //! Japanese business days (weekdays that are neither public holidays nor the 12/29–1/3 closure) and referral pick-up deadlines.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 
@@ -92,22 +92,83 @@ pub fn is_business_day(d: NaiveDate) -> bool {
         && !is_public_holiday(d)
 }
 
+/// The days of `year` (ordinals, 1 = January 1) that are business days,
+/// ascending. Years of [`HOLIDAY_YEARS`] are computed once and cached, so
+/// counting business days over years costs a binary search per year, not a
+/// holiday lookup per day (an escalation scan counts years of days for
+/// every overdue referral).
+fn business_ordinals(year: i32) -> Arc<[u16]> {
+    type Cache = Mutex<HashMap<i32, Arc<[u16]>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let compute = || -> Arc<[u16]> {
+        (1..=366)
+            .filter_map(|o| NaiveDate::from_yo_opt(year, o))
+            .filter(|d| is_business_day(*d))
+            .map(|d| d.ordinal() as u16)
+            .collect()
+    };
+    if !HOLIDAY_YEARS.contains(&year) {
+        return compute();
+    }
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(v) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&year) {
+        return v.clone();
+    }
+    // Computed outside the lock: `is_business_day` takes the holiday cache's.
+    let v = compute();
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(year)
+        .or_insert(v)
+        .clone()
+}
+
 /// The `n`-th business day after `start` (`start` itself does not count,
 /// whatever it is). `n = 0` returns `start` unchanged. Saturates at the end of
 /// chrono's calendar.
 pub fn add_business_days(start: NaiveDate, n: u32) -> NaiveDate {
-    let mut d = start;
-    let mut left = n;
-    while left > 0 {
-        match d.succ_opt() {
-            Some(next) => d = next,
-            None => return d,
+    if n == 0 {
+        return start;
+    }
+    let (mut year, mut after, mut left) = (start.year(), start.ordinal(), n as usize);
+    loop {
+        let days = business_ordinals(year);
+        let from = days.partition_point(|&o| u32::from(o) <= after);
+        let here = days.len() - from;
+        if left <= here {
+            let o = days[from + left - 1];
+            return NaiveDate::from_yo_opt(year, u32::from(o)).unwrap_or(NaiveDate::MAX);
         }
-        if is_business_day(d) {
-            left -= 1;
+        left -= here;
+        match year.checked_add(1) {
+            Some(y) if NaiveDate::from_yo_opt(y, 1).is_some() => (year, after) = (y, 0),
+            _ => return NaiveDate::MAX,
         }
     }
-    d
+}
+
+/// How many business days fall in `(start, end]` (0 when `end <= start`).
+pub fn business_days_after(start: NaiveDate, end: NaiveDate) -> u32 {
+    if end <= start {
+        return 0;
+    }
+    let mut n = 0usize;
+    for year in start.year()..=end.year() {
+        let days = business_ordinals(year);
+        let lo = if year == start.year() {
+            days.partition_point(|&o| u32::from(o) <= start.ordinal())
+        } else {
+            0
+        };
+        let hi = if year == end.year() {
+            days.partition_point(|&o| u32::from(o) <= end.ordinal())
+        } else {
+            days.len()
+        };
+        n += hi.saturating_sub(lo);
+    }
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The pick-up deadline of a referral created at `created_at`: the end
@@ -415,7 +476,55 @@ mod tests {
             .prop_map(|s| Utc.with_ymd_and_hms(2010, 1, 1, 0, 0, 0).unwrap() + Duration::seconds(s))
     }
 
+    /// Day by day, as the rules read.
+    fn naive_add(start: NaiveDate, n: u32) -> NaiveDate {
+        let (mut d, mut left) = (start, n);
+        while left > 0 {
+            d = d.succ_opt().unwrap();
+            if is_business_day(d) {
+                left -= 1;
+            }
+        }
+        d
+    }
+
+    #[test]
+    fn year_tables_agree_with_the_day_by_day_rules_across_years() {
+        for (start, n) in [
+            (d(2025, 12, 26), 1),
+            (d(2025, 12, 26), 2),
+            (d(2025, 12, 31), 1),
+            (d(2024, 2, 28), 3),
+            (d(2000, 1, 1), 2_500),
+            (d(2148, 12, 1), 800),
+        ] {
+            assert_eq!(
+                add_business_days(start, n),
+                naive_add(start, n),
+                "{start} + {n}"
+            );
+            let end = naive_add(start, n);
+            assert_eq!(business_days_after(start, end), n);
+        }
+        assert_eq!(business_days_after(d(2025, 6, 9), d(2025, 6, 9)), 0);
+        assert_eq!(business_days_after(d(2025, 6, 9), d(2025, 6, 1)), 0);
+        assert_eq!(add_business_days(NaiveDate::MAX, 1), NaiveDate::MAX);
+    }
+
     proptest! {
+        #[test]
+        fn counting_and_adding_agree(start in any_date(), n in 0u32..900) {
+            let end = add_business_days(start, n);
+            prop_assert_eq!(end, naive_add(start, n));
+            prop_assert_eq!(business_days_after(start, end), n);
+            // One day more adds a business day only if that day is one.
+            let next = end.succ_opt().unwrap();
+            prop_assert_eq!(
+                business_days_after(start, next),
+                n + u32::from(is_business_day(next))
+            );
+        }
+
         #[test]
         fn result_is_a_later_business_day(start in any_date(), n in 1u32..60) {
             let r = add_business_days(start, n);

@@ -2,7 +2,7 @@
 //! (cannot be switched off), when a referral's reminder and escalations fall
 //! due, the retry backoff, address masking and the webhook signature.
 
-use super::business_days::{add_business_days, is_business_day};
+use super::business_days::{add_business_days, business_days_after, is_business_day};
 use super::jst;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use hmac::{Hmac, Mac};
@@ -143,9 +143,15 @@ pub fn escalation_occurrence(
     if now <= deadline {
         return None;
     }
-    let mut k = 0;
-    while k < 10_000 && escalation_due(deadline, every, k + 1) <= now {
-        k += 1;
+    // The k-th repeat falls on the (k × every)-th business day after the
+    // deadline's day: count the business days up to today (a binary search
+    // per year, not a walk per occurrence), then step back once if today's
+    // occurrence is still before its 09:00.
+    let every = every.max(1);
+    let days = business_days_after(jst::date_of(deadline), jst::date_of(now));
+    let mut k = (days / every).min(10_000);
+    while k > 0 && escalation_due(deadline, every, k) > now {
+        k -= 1;
     }
     Some(k)
 }
@@ -295,6 +301,48 @@ mod tests {
         );
         // then Mon 11-16 (the weekend does not count)
         assert_eq!(escalation_due(deadline, 2, 2), jst_at(2026, 11, 16, 9));
+    }
+
+    /// The definition: the latest k whose `escalation_due` has passed.
+    fn occurrence_by_definition(
+        deadline: DateTime<Utc>,
+        every: u32,
+        now: DateTime<Utc>,
+    ) -> Option<u32> {
+        if now <= deadline {
+            return None;
+        }
+        let mut k = 0;
+        while escalation_due(deadline, every, k + 1) <= now {
+            k += 1;
+        }
+        Some(k)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn occurrence_is_the_latest_due_one(
+            start in 0i64..(86_400 * 365 * 20),
+            after in -86_400i64..(86_400 * 400),
+            every in 1u32..6,
+        ) {
+            let t0 = Utc.with_ymd_and_hms(2015, 1, 1, 0, 0, 0).unwrap();
+            let deadline = pickup_deadline(t0 + Duration::seconds(start), 3);
+            let now = deadline + Duration::seconds(after);
+            proptest::prop_assert_eq!(
+                escalation_occurrence(deadline, every, now),
+                occurrence_by_definition(deadline, every, now)
+            );
+        }
+    }
+
+    #[test]
+    fn a_referral_pending_for_years_is_counted_without_walking_each_occurrence() {
+        let deadline = pickup_deadline(jst_at(2016, 12, 1, 10), 3);
+        let now = jst_at(2026, 12, 1, 12);
+        let k = escalation_occurrence(deadline, 1, now).unwrap();
+        assert_eq!(Some(k), occurrence_by_definition(deadline, 1, now));
+        assert!(k > 2_000, "{k}");
     }
 
     #[test]
