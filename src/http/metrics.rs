@@ -61,6 +61,13 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
             ]
         })
         .unwrap_or_default();
+    let mut extra = extra;
+    extra.push((
+        "outbox_scans_completed",
+        "Reminder and escalation scans this instance has finished",
+        i64::try_from(crate::notify::worker::SCANS.load(std::sync::atomic::Ordering::Relaxed))
+            .unwrap_or(i64::MAX),
+    ));
     let body = crate::metrics::render(state.store.pool_stats(), &extra);
     (
         [(

@@ -23,6 +23,10 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+/// Reminder scans this process finished (for `/metrics`: a benchmark or an
+/// operator can tell that the first scan after start is done).
+pub static SCANS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Starts this instance's worker unless `DXDESK_OUTBOX_WORKER=0`.
 pub fn spawn(st: &AppState) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     if !st.config.notify.worker {
@@ -65,8 +69,11 @@ impl Worker {
         let mut last_scan: Option<std::time::Instant> = None;
         loop {
             if last_scan.is_none_or(|t| t.elapsed() >= cfg.scan) {
-                if let Err(e) = self.scan().await {
-                    tracing::warn!(error = ?e, "reminder scan failed");
+                match self.scan().await {
+                    Ok(_) => {
+                        SCANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Err(e) => tracing::warn!(error = ?e, "reminder scan failed"),
                 }
                 last_scan = Some(std::time::Instant::now());
             }
@@ -337,47 +344,71 @@ impl Worker {
         Ok(())
     }
 
-    /// Enqueues the reminders and escalations due now (each once, by key).
+    /// Enqueues the reminders and escalations due now (each once, by key),
+    /// reading the pending referrals a page at a time.
     pub async fn scan(&self) -> AppResult<u64> {
+        const PAGE: i64 = 500;
         let now = self.st.now();
         let store = &self.st.store;
-        let mut rows = Vec::new();
-        for r in store.pending_referrals_all().await? {
-            let base = json!({
-                "caseId": r.case_id, "reference": r.reference, "title": r.title,
-                "referralId": r.id, "institutionName": r.institution_name,
-                "deadline": r.pickup_deadline, "link": format!("/cases/{}", r.case_id),
-            });
-            if let Some(due) = rules::reminder_due(r.created_at, r.pickup_deadline) {
-                if now >= due && now <= r.pickup_deadline {
-                    let mut p = base.clone();
-                    p["audience"] = crate::store::outbox::audience_institution(r.institution_id);
-                    rows.push(NewOutbox::fanout(
-                        r.lab_id,
-                        NotifyKind::Reminder,
-                        format!("reminder:{}", r.id),
-                        Some(r.case_id),
-                        p,
-                    ));
-                }
+        let (mut after, mut enqueued) = (None, 0);
+        loop {
+            let page = store.pending_referrals_page(after, PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(enqueued);
+            };
+            after = Some(last.id);
+            let full = page.len() as i64 == PAGE;
+            let mut rows = due_notices(&page, now);
+            let keys: Vec<String> = rows.iter().map(|r| r.dedupe_key.clone()).collect();
+            let have = store.outbox_existing_keys(&keys).await?;
+            rows.retain(|r| !have.contains(&r.dedupe_key));
+            enqueued += store.outbox_enqueue(rows, now).await?;
+            if !full {
+                return Ok(enqueued);
             }
-            let every = u32::try_from(r.escalation_repeat_days).unwrap_or(2);
-            if let Some(k) = rules::escalation_occurrence(r.pickup_deadline, every, now) {
+        }
+    }
+}
+
+/// The reminders and escalations of these pending referrals due at `now`
+/// (each under its one key per referral, kind and occurrence).
+fn due_notices(
+    page: &[crate::store::outbox::PendingReferral],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<NewOutbox> {
+    let mut rows = Vec::new();
+    for r in page {
+        let base = json!({
+            "caseId": r.case_id, "reference": r.reference, "title": r.title,
+            "referralId": r.id, "institutionName": r.institution_name,
+            "deadline": r.pickup_deadline, "link": format!("/cases/{}", r.case_id),
+        });
+        if let Some(due) = rules::reminder_due(r.created_at, r.pickup_deadline) {
+            if now >= due && now <= r.pickup_deadline {
                 let mut p = base.clone();
-                p["occurrence"] = json!(k);
-                p["audience"] = json!({ "assignee": r.assigned_to, "admins": true });
+                p["audience"] = crate::store::outbox::audience_institution(r.institution_id);
                 rows.push(NewOutbox::fanout(
                     r.lab_id,
-                    NotifyKind::Escalation,
-                    format!("escalation:{}:{k}", r.id),
+                    NotifyKind::Reminder,
+                    format!("reminder:{}", r.id),
                     Some(r.case_id),
                     p,
                 ));
             }
         }
-        let keys: Vec<String> = rows.iter().map(|r| r.dedupe_key.clone()).collect();
-        let have = store.outbox_existing_keys(&keys).await?;
-        rows.retain(|r| !have.contains(&r.dedupe_key));
-        store.outbox_enqueue(rows, now).await
+        let every = u32::try_from(r.escalation_repeat_days).unwrap_or(2);
+        if let Some(k) = rules::escalation_occurrence(r.pickup_deadline, every, now) {
+            let mut p = base;
+            p["occurrence"] = json!(k);
+            p["audience"] = json!({ "assignee": r.assigned_to, "admins": true });
+            rows.push(NewOutbox::fanout(
+                r.lab_id,
+                NotifyKind::Escalation,
+                format!("escalation:{}:{k}", r.id),
+                Some(r.case_id),
+                p,
+            ));
+        }
     }
+    rows
 }

@@ -482,7 +482,14 @@ pub trait OutboxStore: Send + Sync {
         roles: &[Role],
         user: Option<Uuid>,
     ) -> AppResult<Vec<Recipient>>;
-    async fn pending_referrals_all(&self) -> AppResult<Vec<PendingReferral>>;
+    /// Up to `limit` pending referrals of every lab with an id above `after`,
+    /// by id (the reminder scan reads them page by page, so its memory stays
+    /// bounded whatever the backlog).
+    async fn pending_referrals_page(
+        &self,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> AppResult<Vec<PendingReferral>>;
     async fn notification_settings(&self, user: Uuid) -> AppResult<(String, Vec<String>)>;
     async fn set_notification_settings(
         &self,
@@ -731,16 +738,23 @@ impl<S: HasDb> OutboxStore for S {
         Ok(q.fetch_all(&self.db().pool).await?)
     }
 
-    async fn pending_referrals_all(&self) -> AppResult<Vec<PendingReferral>> {
-        Ok(sql(
+    async fn pending_referrals_page(
+        &self,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> AppResult<Vec<PendingReferral>> {
+        let mut q = sql(
             "SELECT r.id, r.lab_id, r.case_id, r.institution_id, i.name AS institution_name, \
              r.created_at, r.pickup_deadline, c.reference, c.title, c.assigned_to, \
              l.escalation_repeat_days FROM referrals r JOIN cases c ON c.id = r.case_id \
              JOIN institutions i ON i.id = r.institution_id JOIN labs l ON l.id = r.lab_id \
-             WHERE r.status = 'PENDING' ORDER BY r.pickup_deadline",
-        )
-        .fetch_all(&self.db().pool)
-        .await?)
+             WHERE r.status = 'PENDING'",
+        );
+        if let Some(a) = after {
+            q.push(" AND r.id > ").bind(a);
+        }
+        q.push(" ORDER BY r.id LIMIT ").bind(limit);
+        Ok(q.fetch_all(&self.db().pool).await?)
     }
 
     async fn notification_settings(&self, user: Uuid) -> AppResult<(String, Vec<String>)> {

@@ -81,6 +81,7 @@ backend_tests!(
         assert!(gauge(&after, "dxdesk_outbox_due") >= 1, "{after}");
         assert_eq!(gauge(&after, "dxdesk_outbox_failed"), 0, "{after}");
         assert!(gauge(&after, "dxdesk_outbox_oldest_due_seconds") >= 0);
+        assert!(gauge(&after, "dxdesk_outbox_scans_completed") >= 0);
         let none = app.http.get(&url).send().await.unwrap();
         assert_eq!(none.status(), 401);
         let wrong = app.http.get(&url).bearer_auth("nope").send().await.unwrap();
