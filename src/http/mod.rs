@@ -45,7 +45,12 @@ pub fn router(state: AppState) -> Router {
         // API answers and report downloads, compressed per request (fast
         // levels); the front end's files carry their build-time copies, which
         // this layer leaves as they are (it skips an encoded response).
-        .layer(CompressionLayer::new().br(true).gzip(true))
+        .layer(
+            CompressionLayer::new()
+                .br(true)
+                .gzip(true)
+                .quality(tower_http::CompressionLevel::Fastest),
+        )
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             state.config.conn.request_timeout,
