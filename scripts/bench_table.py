@@ -31,6 +31,8 @@ for key in sorted(rows, key=lambda k: (k[0], k[1])):
     small = rows.get((key[0], 10000), {})
     if "seed_s" in r:
         line(key, "seeding (s)", g("seed_s"), "a few minutes at 1M", g("seed_s") <= 300 if key[1] >= 1_000_000 else None)
+    if "outbox_drain_s" in r:
+        line(key, "outbox backlog at start, drained before measuring (s)", g("outbox_drain_s"), "", None)
     if "list_c50_rps" in r:
         line(key, "case list c=50 (req/s)", g("list_c50_rps"), "", None)
         line(key, "case list c=50, no totalCount (req/s)", g("list_nocount_c50_rps"), "", None)
