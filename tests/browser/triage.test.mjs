@@ -101,6 +101,11 @@ describe('deciding with the facts in view', () => {
     await card.getByRole('link', { name: opened.reference }).waitFor();
     await card.getByText(CENTER).first().waitFor();
     await shot(d, '31-dashboard-handed-back');
+    // The same rule, as a filter of the case list (the API's CaseFilter.handedBack).
+    await d.goto('/cases?handedBack=1');
+    await d.getByRole('heading', { name: '案件一覧' }).waitFor();
+    assert.equal(await d.locator('#f-handed-back').isChecked(), true);
+    await d.getByRole('link', { name: opened.reference }).waitFor();
   });
 
   test('the case list form shows the filter the URL applies, after reload and back/forward', async () => {
@@ -156,6 +161,27 @@ describe('deciding with the facts in view', () => {
     await p.getByRole('heading', { name: '案件一覧' }).waitFor();
     assert.equal(await p.locator('#f-status').inputValue(), 'NEW,ON_HOLD');
     await shot(p, '32-case-list-filter-from-url');
+  });
+  test('the business asks for e-mail updates at the desk: an address is needed, and the case says so', async () => {
+    const p = await page(PHONE);
+    await signIn(p, 'concierge@aomori.example');
+    await p.goto('/cases/new');
+    await p.getByRole('heading', { name: '新規相談の受付' }).waitFor();
+    await p.getByLabel('事業者名').fill('メール連絡テスト商店');
+    await p.getByLabel('所在市町村').selectOption('八戸市');
+    await p.getByLabel('件名').fill('メールで進み具合を知りたい');
+    await p.getByLabel('相談内容').fill('進み具合をメールで受け取りたい。');
+    await p.getByLabel('事業者から情報提供の同意を得た').check();
+    await p.getByLabel(/受付番号と進み具合をメールで知らせる/).check();
+    await p.getByRole('button', { name: '受け付ける', exact: true }).click();
+    // The API refuses without an address; the page shows its words at the box.
+    await p.locator('#emailUpdates-err').getByText(/メールアドレス/).waitFor();
+    await shot(p, '34-intake-email-updates-needs-address');
+    await p.getByLabel('メールアドレス').first().fill('mail-updates@shop.example');
+    await p.getByRole('button', { name: '受け付ける', exact: true }).click();
+    await p.getByRole('heading', { name: '案件を受け付けました' }).waitFor();
+    await p.getByRole('link', { name: '案件を開く' }).click();
+    await p.getByTestId('email-updates').getByText('希望あり').waitFor();
   });
   test('a returning business: the intake shows the record on file, what differs, and offers the new contact', async () => {
     const p = await page();
