@@ -62,6 +62,17 @@ pub struct CaseRow {
     pub has_pending: bool,
 }
 
+impl BusinessRow {
+    /// The address mail to the business goes to: its e-mail, trimmed, when
+    /// it has a non-blank one.
+    pub fn mail_address(&self) -> Option<&str> {
+        self.email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+    }
+}
+
 impl CaseRow {
     /// The status the API shows (`REFERRED` while a referral is pending).
     pub fn displayed_status(&self) -> CaseStatus {

@@ -122,12 +122,7 @@ pub fn for_open(snap: &CaseSnapshot, access_code: Option<&str>) -> Vec<NewOutbox
     if !c.email_updates || snap.business.erased_at.is_some() {
         return out;
     }
-    if let Some(email) = snap
-        .business
-        .email
-        .as_deref()
-        .filter(|e| !e.trim().is_empty())
-    {
+    if let Some(email) = snap.business.mail_address() {
         out.push(NewOutbox {
             lab_id: c.lab_id,
             kind: NotifyKind::BusinessReference,
@@ -135,7 +130,7 @@ pub fn for_open(snap: &CaseSnapshot, access_code: Option<&str>) -> Vec<NewOutbox
             dedupe_key: format!("bizref:{}", c.id),
             case_id: Some(c.id),
             recipient_user_id: None,
-            recipient: Some(email.trim().to_owned()),
+            recipient: Some(email.to_owned()),
             payload: json!({
                 "reference": c.reference, "title": c.title, "accessCode": access_code,
                 "link": "/status", "lang": "JA",
@@ -203,16 +198,8 @@ pub fn for_change(snap: &CaseSnapshot, change: &CaseChange, now: DateTime<Utc>) 
     let status_s = status_s.as_str().unwrap_or("").to_owned();
     let business_mail =
         (case.email_updates && snap.business.erased_at.is_none() && change.redact_notes.is_none())
-            .then(|| {
-                change
-                    .business
-                    .as_ref()
-                    .unwrap_or(&snap.business)
-                    .email
-                    .clone()
-            })
-            .flatten()
-            .filter(|e| !e.trim().is_empty());
+            .then(|| change.business.as_ref().unwrap_or(&snap.business))
+            .and_then(|b| b.mail_address().map(str::to_owned));
     let mut out = Vec::new();
     for (i, ev) in change.events.iter().enumerate() {
         let seq = before.event_count + 1 + i as i64;
@@ -312,7 +299,7 @@ pub fn for_change(snap: &CaseSnapshot, change: &CaseChange, now: DateTime<Utc>) 
                     dedupe_key: format!("milestone:{case_id}:{seq}"),
                     case_id: Some(case_id),
                     recipient_user_id: None,
-                    recipient: Some(email.trim().to_owned()),
+                    recipient: Some(email.clone()),
                     payload: json!({
                         "reference": before.reference, "eventKind": ev.kind,
                         "eventPayload": ev.payload, "link": "/status", "lang": "JA",
@@ -666,16 +653,14 @@ impl<S: HasDb> OutboxStore for S {
 
     async fn outbox_backlog(&self, now: DateTime<Utc>) -> AppResult<OutboxBacklog> {
         let pool = &self.db().pool;
-        let counts: Vec<(String, i64)> = sql(
-            "SELECT status, COUNT(*) FROM outbox WHERE status IN ('PENDING', 'FAILED') GROUP BY status",
+        // Per status: how many, and how many of them are due now.
+        let counts: Vec<(String, i64, i64)> = sql(
+            "SELECT status, COUNT(*), CAST(COALESCE(SUM(CASE WHEN next_attempt_at <= ",
         )
+        .bind(now)
+        .push(" THEN 1 ELSE 0 END), 0) AS BIGINT) FROM outbox WHERE status IN ('PENDING', 'FAILED') GROUP BY status")
         .fetch_all(pool)
         .await?;
-        let (due,): (i64,) =
-            sql("SELECT COUNT(*) FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= ")
-                .bind(now)
-                .fetch_one(pool)
-                .await?;
         let oldest: Option<(DateTime<Utc>,)> = sql(
             "SELECT next_attempt_at FROM outbox WHERE status = 'PENDING' ORDER BY next_attempt_at LIMIT 1",
         )
@@ -684,13 +669,13 @@ impl<S: HasDb> OutboxStore for S {
         let of = |status: &str| {
             counts
                 .iter()
-                .find(|(s, _)| s == status)
-                .map_or(0, |(_, n)| *n)
+                .find(|(s, ..)| s == status)
+                .map_or((0, 0), |(_, n, due)| (*n, *due))
         };
         Ok(OutboxBacklog {
-            pending: of("PENDING"),
-            due,
-            failed: of("FAILED"),
+            pending: of("PENDING").0,
+            due: of("PENDING").1,
+            failed: of("FAILED").0,
             oldest_due_seconds: oldest.map_or(0, |(t,)| (now - t).num_seconds().max(0)),
         })
     }

@@ -79,12 +79,12 @@ pub async fn open_case(
                     "This business's personal data was erased; register it as a new business.",
                 ));
             }
-            has_email = b.email.as_deref().is_some_and(|e| !e.trim().is_empty());
+            has_email = b.mail_address().is_some();
             BusinessChoice::Existing(b.id)
         }
         (None, Some(f)) => {
             let b = intake::new_business(&lab, f, now)?;
-            has_email = b.email.as_deref().is_some_and(|e| !e.trim().is_empty());
+            has_email = b.mail_address().is_some();
             BusinessChoice::New(b)
         }
         _ => {
@@ -199,12 +199,7 @@ pub fn decide_update(
     }
     if let Some(m) = edit.email_updates {
         if m != row.email_updates {
-            let has_email = s
-                .business
-                .email
-                .as_deref()
-                .is_some_and(|e| !e.trim().is_empty());
-            if m && (!has_email || s.business.erased_at.is_some()) {
+            if m && (s.business.mail_address().is_none() || s.business.erased_at.is_some()) {
                 return Err(email_updates_need_address());
             }
             row.email_updates = m;
