@@ -38,36 +38,32 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     }
     // The outbox backlog is the database's, so every instance reports the
     // same figures; a failed read leaves them out rather than failing the scrape.
-    let backlog = state.store.outbox_backlog(state.now()).await.ok();
-    let extra: Vec<(&str, &str, i64)> = backlog
-        .map(|b| {
-            vec![
-                (
-                    "outbox_pending",
-                    "Outbox messages not yet delivered (all labs)",
-                    b.pending,
-                ),
-                ("outbox_due", "Outbox messages due for delivery now", b.due),
-                (
-                    "outbox_failed",
-                    "Outbox messages that failed for good (shown to admins, retryable)",
-                    b.failed,
-                ),
-                (
-                    "outbox_oldest_due_seconds",
-                    "Seconds the longest-waiting due outbox message has been due",
-                    b.oldest_due_seconds,
-                ),
-            ]
-        })
-        .unwrap_or_default();
-    let mut extra = extra;
-    extra.push((
+    let mut extra: Vec<(&str, &str, i64)> = vec![(
         "outbox_scans_completed",
         "Reminder and escalation scans this instance has finished",
         i64::try_from(crate::notify::worker::SCANS.load(std::sync::atomic::Ordering::Relaxed))
             .unwrap_or(i64::MAX),
-    ));
+    )];
+    if let Ok(b) = state.store.outbox_backlog(state.now()).await {
+        extra.extend([
+            (
+                "outbox_pending",
+                "Outbox messages not yet delivered (all labs)",
+                b.pending,
+            ),
+            ("outbox_due", "Outbox messages due for delivery now", b.due),
+            (
+                "outbox_failed",
+                "Outbox messages that failed for good (shown to admins, retryable)",
+                b.failed,
+            ),
+            (
+                "outbox_oldest_due_seconds",
+                "Seconds the longest-waiting due outbox message has been due",
+                b.oldest_due_seconds,
+            ),
+        ]);
+    }
     let body = crate::metrics::render(state.store.pool_stats(), &extra);
     (
         [(

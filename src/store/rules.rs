@@ -14,19 +14,23 @@ fn list(names: impl IntoIterator<Item = &'static str>) -> String {
     format!("({})", items.join(", "))
 }
 
+/// The SQL list of the referral statuses `keep` selects.
+fn referral_list(keep: impl Fn(ReferralStatus) -> bool) -> String {
+    list(
+        ReferralStatus::ALL
+            .iter()
+            .filter(|s| keep(**s))
+            .map(|s| s.as_str()),
+    )
+}
+
 /// The referral status awaiting pick-up (it makes a case show as `REFERRED`).
 pub const PENDING: &str = "'PENDING'";
 
 /// `('PENDING', 'ACCEPTED', 'COMPLETED')`: the referral statuses through which
 /// a partner may read a case ([`referral_state::partner_can_see`]).
-pub static PARTNER_VISIBLE: LazyLock<String> = LazyLock::new(|| {
-    list(
-        ReferralStatus::ALL
-            .iter()
-            .filter(|s| referral_state::partner_can_see(**s))
-            .map(|s| s.as_str()),
-    )
-});
+pub static PARTNER_VISIBLE: LazyLock<String> =
+    LazyLock::new(|| referral_list(referral_state::partner_can_see));
 
 /// `('NEW', 'IN_PROGRESS')`: the stored case statuses that show as `REFERRED`
 /// while a referral is pending ([`case_state::displayed_status`]).
@@ -57,24 +61,13 @@ pub static NOT_OPEN: LazyLock<String> = LazyLock::new(|| {
 /// institution has decided on (picked up or declined): where a pending
 /// referral can go other than being withdrawn by the desk.
 pub static DECIDED: LazyLock<String> = LazyLock::new(|| {
-    list(
-        ReferralStatus::ALL
-            .iter()
-            .filter(|s| **s != ReferralStatus::Pending && **s != ReferralStatus::Withdrawn)
-            .map(|s| s.as_str()),
-    )
+    referral_list(|s| s != ReferralStatus::Pending && s != ReferralStatus::Withdrawn)
 });
 
 /// `('PENDING', 'ACCEPTED')`: the referral statuses that are still open
 /// ([`referral_state::is_open`]).
-pub static OPEN_REFERRAL: LazyLock<String> = LazyLock::new(|| {
-    list(
-        ReferralStatus::ALL
-            .iter()
-            .filter(|s| referral_state::is_open(**s))
-            .map(|s| s.as_str()),
-    )
-});
+pub static OPEN_REFERRAL: LazyLock<String> =
+    LazyLock::new(|| referral_list(referral_state::is_open));
 
 /// The referral status of a completed referral (a partner's support done).
 pub const COMPLETED: &str = "'COMPLETED'";
