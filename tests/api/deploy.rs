@@ -3,6 +3,7 @@
 //! `dxdesk healthcheck` the container runs.
 
 use crate::backend_tests;
+use crate::common::cases::{institution_id, open_simple, refer_ok, BANK, CONCIERGE};
 use crate::common::{self, Backend};
 use serde_json::json;
 
@@ -46,36 +47,10 @@ backend_tests!(
         // A referral queues its arrival mail (the worker does not run here):
         // the backlog gauge counts it.
         let before = gauge(&scrape().await, "dxdesk_outbox_pending");
-        let concierge = app.login("concierge@aomori.example").await;
-        let opened = app
-            .gql(
-                Some(&concierge),
-                "mutation($i: OpenCaseInput!) { openCase(input: $i) { case { id } } }",
-                json!({ "i": {
-                    "title": "メトリクスの相談", "description": "説明",
-                    "channel": "WALK_IN", "stage": "CONSULT", "consentToShare": true,
-                    "business": { "name": "メトリクス株式会社" },
-                } }),
-            )
-            .await;
-        let case_id = opened.ok()["openCase"]["case"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let inst = app
-            .gql(Some(&concierge), "{ institutions { id } }", json!({}))
-            .await;
-        let inst = inst.ok()["institutions"][0]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        app.gql(
-            Some(&concierge),
-            "mutation($c: ID!, $i: ID!) { referCase(caseId: $c, institutionId: $i) { id } }",
-            json!({ "c": case_id, "i": inst }),
-        )
-        .await
-        .ok();
+        let concierge = app.login(CONCIERGE).await;
+        let opened = open_simple(&app, &concierge, "メトリクスの相談", "メトリクス株式会社").await;
+        let bank = institution_id(&app, &concierge, BANK).await;
+        refer_ok(&app, &concierge, &opened.id, &bank).await;
         let after = scrape().await;
         assert!(gauge(&after, "dxdesk_outbox_pending") > before, "{after}");
         assert!(gauge(&after, "dxdesk_outbox_due") >= 1, "{after}");
@@ -86,15 +61,7 @@ backend_tests!(
         assert_eq!(none.status(), 401);
         let wrong = app.http.get(&url).bearer_auth("nope").send().await.unwrap();
         assert_eq!(wrong.status(), 401);
-        let ok = app
-            .http
-            .get(&url)
-            .bearer_auth(METRICS_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(ok.status(), 200);
-        let text = ok.text().await.unwrap();
+        let text = scrape().await;
         assert!(
             text.contains(r#"dxdesk_http_requests_total{operation="MetricsProbe",status="200"}"#),
             "{text}"

@@ -357,21 +357,15 @@ async fn a_desk_intake_mails_the_business_only_when_it_agreed(backend: Backend) 
 
     // The business changes its mind: no more mails.
     let n = sink.to("told@biz.example").len();
-    let v = app
-        .gql(
-            Some(&t.concierge),
-            "query($id: ID!) { case(id: $id) { version } }",
-            json!({ "id": told.id }),
-        )
-        .await;
-    let version = v.ok()["case"]["version"].as_i64().unwrap();
-    let off = app
-        .gql(
-            Some(&t.concierge),
-            "mutation($id: ID!, $v: Int!) { updateCase(id: $id, expectedVersion: $v, input: { emailUpdates: false }) { emailUpdates version } }",
-            json!({ "id": told.id, "v": version }),
-        )
-        .await;
+    let v = version(&app, &t.concierge, &told.id).await;
+    let off = update_case(
+        &app,
+        &t.concierge,
+        &told.id,
+        v,
+        json!({ "emailUpdates": false }),
+    )
+    .await;
     assert_eq!(off.ok()["updateCase"]["emailUpdates"], json!(false));
     let version = off.ok()["updateCase"]["version"].as_i64().unwrap();
     set_stage(&app, &t.concierge, &told.id, version, "TRY")
