@@ -14,6 +14,48 @@ pub const EMPLOYEE_BANDS: &[&str] = &["1-5", "6-20", "21-50", "51-100", "101-300
 /// name the field, never the value (no value is ever copied into history).
 pub const PERSONAL_FIELDS: &[&str] = &["contactName", "email", "phone", "name", "role"];
 
+/// What a business history entry records: (kind, Japanese, English). The web front end's
+/// labels are generated from this list (`dxdesk labels`).
+pub const HISTORY_KINDS: &[(&str, &str, &str)] = &[
+    ("UPDATED", "登録内容を変更", "Details changed"),
+    ("CONTACT_ADDED", "連絡先を追加", "Contact added"),
+    ("CONTACT_UPDATED", "連絡先を変更", "Contact changed"),
+    ("CONTACT_REMOVED", "連絡先を削除", "Contact removed"),
+    ("MERGED_FROM", "別の記録を統合", "Merged another record in"),
+    (
+        "MERGED_INTO",
+        "別の記録へ統合",
+        "Merged into another record",
+    ),
+    ("ERASED", "個人データを消去", "Personal data erased"),
+    (
+        "EXPORTED",
+        "保有データを開示（書き出し）",
+        "Data exported for disclosure",
+    ),
+];
+
+/// The fields a business history entry names: (field, Japanese, English).
+pub const HISTORY_FIELDS: &[(&str, &str, &str)] = &[
+    ("name", "事業者名", "Name"),
+    ("corporateNumber", "法人番号", "Corporate number"),
+    ("industry", "業種", "Industry"),
+    ("employeeBand", "従業員規模", "Employees"),
+    ("municipality", "所在市町村", "Municipality"),
+    ("website", "Webサイト", "Website"),
+    ("contactName", "担当者名", "Contact person"),
+    ("email", "メールアドレス", "Email"),
+    ("phone", "電話番号", "Phone"),
+    ("role", "役職", "Role"),
+    ("primary", "主担当", "Primary"),
+    ("consentToShare", "情報提供の同意", "Consent to share"),
+];
+
+/// Whether a history entry's kind or field has a label (every one written must).
+pub fn has_history_label(table: &[(&str, &str, &str)], value: &str) -> bool {
+    table.iter().any(|(v, _, _)| *v == value)
+}
+
 /// An employee band from [`EMPLOYEE_BANDS`] (spaces and full-width digits allowed).
 pub fn employee_band(value: &str) -> DomainResult<String> {
     let v: String = fold(value).chars().filter(|c| !c.is_whitespace()).collect();

@@ -50,6 +50,17 @@ fn table(
     }
 }
 
+/// A table of string codes the API returns that are not a GraphQL enum.
+fn text_table(
+    name: &'static str,
+    rows: &'static [(&'static str, &'static str, &'static str)],
+) -> LabelTable {
+    LabelTable {
+        graphql_enum: false,
+        ..table(name, rows)
+    }
+}
+
 /// Every label table, domain enums first, then `Industry` (JSIC divisions A–T).
 pub fn tables() -> Vec<LabelTable> {
     vec![
@@ -64,6 +75,8 @@ pub fn tables() -> Vec<LabelTable> {
         table(NoteVisibility::NAME, NoteVisibility::LABELS),
         table(Outcome::NAME, Outcome::LABELS),
         table(EventKind::NAME, EventKind::LABELS),
+        text_table("BusinessHistoryKind", super::business::HISTORY_KINDS),
+        text_table("BusinessField", super::business::HISTORY_FIELDS),
         LabelTable {
             name: "Industry",
             graphql_enum: false,

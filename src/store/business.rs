@@ -63,6 +63,16 @@ impl HistoryRow {
         kind: &str,
         fields: Vec<String>,
     ) -> Self {
+        use crate::domain::business::{has_history_label, HISTORY_FIELDS, HISTORY_KINDS};
+        // Every kind and field a person reads in the history has its label in the domain list.
+        debug_assert!(
+            has_history_label(HISTORY_KINDS, kind),
+            "no label for history kind {kind}"
+        );
+        debug_assert!(
+            fields.iter().all(|f| has_history_label(HISTORY_FIELDS, f)),
+            "no label for a history field of {fields:?}"
+        );
         HistoryRow {
             id: Uuid::now_v7(),
             lab_id: b.lab_id,

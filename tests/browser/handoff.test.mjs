@@ -139,6 +139,11 @@ describe('hand-off, safe defaults and phones', () => {
         await p.goto(path);
         await p.locator('main h1').first().waitFor();
         await p.waitForLoadState('networkidle');
+        // the case page's action forms are collapsed until used: open them all, they must fit too
+        for (const panel of await p.locator('.action-details').all()) {
+          if ((await panel.getAttribute('open')) === null) await panel.locator('> summary').click();
+        }
+        await p.waitForLoadState('networkidle');
         const width = await p.evaluate(() => document.documentElement.scrollWidth);
         await shot(p, `24-phone${path.replaceAll('/', '-')}-${who.split('@')[0]}`);
         assert.ok(width <= 390, `${path} is ${width}px wide at 390px`);

@@ -89,6 +89,9 @@ describe('dxdesk in the browser', () => {
     }
     await p.getByTestId('referral-PENDING').filter({ hasText: CENTER }).waitFor();
     await p.getByText('紹介中').first().waitFor();
+    // once referred, the refer form folds away: the case page shows the referral, not the form
+    await p.getByLabel('紹介メモ').waitFor({ state: 'detached' });
+    await p.getByTestId('refer-details').waitFor();
     await shot(p, '04-case-referred');
   });
 
@@ -156,6 +159,10 @@ describe('dxdesk in the browser', () => {
     await signIn(b, 'concierge@aomori.example');
     await a.goto(opened.caseUrl);
     await b.goto(opened.caseUrl);
+    // the stage form is collapsed until used
+    assert.equal(await a.getByLabel('ステージ', { exact: true }).count(), 0, 'the stage form starts collapsed');
+    await a.getByText('ステージを変更', { exact: true }).click();
+    await b.getByText('ステージを変更', { exact: true }).click();
     await a.getByLabel('ステージ', { exact: true }).waitFor();
     await b.getByLabel('ステージ', { exact: true }).waitFor();
     const versionBefore = await b.locator('article.case-page').getAttribute('data-version');
@@ -163,6 +170,7 @@ describe('dxdesk in the browser', () => {
     await a.getByLabel('ステージ', { exact: true }).selectOption('CONSULT');
     await a.getByRole('button', { name: '変更する' }).first().click();
     await a.getByTestId('case-message').filter({ hasText: '保存しました。' }).waitFor();
+    await a.getByLabel('ステージ', { exact: true }).waitFor({ state: 'detached' }); // collapsed again after use
 
     // B still shows the old version and tries its own change
     await b.getByLabel('ステージ', { exact: true }).selectOption('KNOW');
@@ -173,6 +181,7 @@ describe('dxdesk in the browser', () => {
     assert.equal(await b.getByLabel('ステージ', { exact: true }).inputValue(), 'CONSULT', "B now shows A's stage, not its own");
     await shot(b, '09-stale-edit-caught');
     await a.reload();
+    await a.getByText('ステージを変更', { exact: true }).click();
     await a.getByLabel('ステージ', { exact: true }).waitFor();
     assert.equal(await a.getByLabel('ステージ', { exact: true }).inputValue(), 'CONSULT', "A's change was not overwritten");
     await a.getByText('支援記録（タイムライン）').waitFor();

@@ -225,3 +225,35 @@ export function TableScroll({ label, children }: { label: string; children: Reac
     </div>
   );
 }
+
+/** Which action panels of a page are open: kept by the page, so a reload after a write keeps them as they were. */
+export interface Panels {
+  isOpen: (name: string, byDefault?: boolean) => boolean;
+  set: (name: string, open: boolean) => void;
+}
+
+export function usePanels(): Panels {
+  const [open, setOpen] = useState<Record<string, boolean>>({});
+  return {
+    isOpen: (name, byDefault = false) => open[name] ?? byDefault,
+    set: (name, value) => setOpen((o) => (o[name] === value ? o : { ...o, [name]: value })),
+  };
+}
+
+/**
+ * An action form collapsed until used (a disclosure with the action as its summary). Its content mounts
+ * only while open, so a closed panel asks the API nothing.
+ */
+export function ActionDetails({ name, summary, panels, byDefault = false, children }: { name: string; summary: string; panels: Panels; byDefault?: boolean; children: ReactNode }) {
+  const open = panels.isOpen(name, byDefault);
+  return (
+    <details className="control-box action-details" data-testid={`${name}-details`} open={open} onToggle={(ev) => {
+        // the browser also fires toggle when the page first renders it open: record only a change
+        const now = (ev.currentTarget as HTMLDetailsElement).open;
+        if (now !== open) panels.set(name, now);
+      }}>
+      <summary>{summary}</summary>
+      {open && children}
+    </details>
+  );
+}

@@ -110,7 +110,7 @@ export function BusinessPage({ id }: { id: string }) {
             <ul className="plain-list">
               {b.history.map((h, i) => (
                 <li key={i}>
-                  <small>{formatDateTime(h.at, lang)}</small> {historyKindLabel(h.kind, lang)} {h.fields.map((f) => historyFieldLabel(f, lang)).join(t('listSep'))}{' '}
+                  <small>{formatDateTime(h.at, lang)}</small> {e('BusinessHistoryKind', h.kind)} {h.fields.map((f) => e('BusinessField', f)).join(t('listSep'))}{' '}
                   {h.actor?.displayName ?? ''}
                 </li>
               ))}
@@ -203,38 +203,4 @@ export function BusinessPage({ id }: { id: string }) {
       </div>
     </section>
   );
-}
-
-// The API names history kinds and fields by code and gives no label for them; these are display names only.
-const KIND_LABELS: Record<string, [string, string]> = {
-  UPDATED: ['登録内容を変更', 'Details changed'],
-  CONTACT_ADDED: ['連絡先を追加', 'Contact added'],
-  CONTACT_UPDATED: ['連絡先を変更', 'Contact changed'],
-  CONTACT_REMOVED: ['連絡先を削除', 'Contact removed'],
-  MERGED_FROM: ['別の記録を統合', 'Merged another record in'],
-  MERGED_INTO: ['別の記録へ統合', 'Merged into another record'],
-  ERASED: ['個人データを消去', 'Personal data erased'],
-  EXPORTED: ['保有データを開示（書き出し）', 'Data exported for disclosure'],
-};
-const FIELD_LABELS: Record<string, [string, string]> = {
-  name: ['事業者名', 'Name'],
-  corporateNumber: ['法人番号', 'Corporate number'],
-  industry: ['業種', 'Industry'],
-  employeeBand: ['従業員規模', 'Employees'],
-  municipality: ['所在市町村', 'Municipality'],
-  website: ['Webサイト', 'Website'],
-  contactName: ['担当者名', 'Contact person'],
-  email: ['メールアドレス', 'Email'],
-  phone: ['電話番号', 'Phone'],
-  role: ['役職', 'Role'],
-  primary: ['主担当', 'Primary'],
-  consentToShare: ['情報提供の同意', 'Consent to share'],
-};
-function historyKindLabel(kind: string, lang: string): string {
-  const l = KIND_LABELS[kind];
-  return l ? l[lang === 'ja' ? 0 : 1] : kind;
-}
-function historyFieldLabel(field: string, lang: string): string {
-  const l = FIELD_LABELS[field];
-  return l ? l[lang === 'ja' ? 0 : 1] : field;
 }

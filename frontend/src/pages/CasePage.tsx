@@ -4,7 +4,7 @@ import { useApp } from '../app/context';
 import { useQuery } from '../app/hooks';
 import { CASE_UPDATED, useLive } from '../app/live';
 import { Link } from '../app/router';
-import { Banner, ErrorState, Loading, PageTitle, StageBadge, StatusBadge } from '../components/ui';
+import { ActionDetails, Banner, ErrorState, Loading, PageTitle, StageBadge, StatusBadge, usePanels } from '../components/ui';
 import { CaseDoc } from '../graphql/ops';
 import { ApiError, placeError } from '../lib/errors';
 import { formatDateTime } from '../lib/format';
@@ -18,6 +18,8 @@ export function CasePage({ id }: { id: string }) {
   const q = useQuery(CaseDoc, { id });
   const [msg, setMsg] = useState<{ kind: 'success' | 'error' | 'warning' | 'info'; text: string } | null>(null);
   const desk = user!.role !== 'PARTNER';
+  // Action forms are collapsed until used; which are open survives the reload after a write.
+  const panels = usePanels();
   // Someone else's change: say so and show it (own writes reload by themselves).
   const loadedSeq = q.data?.case?.events.at(-1)?.seq ?? null;
   const seenSeq = useRef<number | null>(null);
@@ -151,10 +153,10 @@ export function CasePage({ id }: { id: string }) {
             <h2 id="sec-referrals">{t('referrals')}</h2>
             <ReferralList c={c} desk={desk} myInstitutionId={user!.institution?.id} onChanged={reload} />
             {desk && active && (
-              <>
-                <h3 className="sub-heading">{t('refer')}</h3>
+              // Open by itself only while nothing was referred yet: then referring is the desk's next step.
+              <ActionDetails name="refer" summary={t('refer')} panels={panels} byDefault={c.referrals.length === 0}>
                 <ReferPanel c={c} onChanged={reload} />
-              </>
+              </ActionDetails>
             )}
           </section>
 
@@ -166,8 +168,8 @@ export function CasePage({ id }: { id: string }) {
           {desk && (
             <section className="card" aria-labelledby="sec-controls">
               <h2 id="sec-controls">{t('caseActions')}</h2>
-              {active && <StageStatusControls key={`ss-${c.version}`} c={c} versioned={versioned} />}
-              <ResolveControls key={`rc-${c.version}`} c={c} versioned={versioned} plain={plain} />
+              {active && <StageStatusControls key={`ss-${c.version}`} c={c} versioned={versioned} panels={panels} />}
+              <ResolveControls key={`rc-${c.version}`} c={c} versioned={versioned} plain={plain} panels={panels} />
             </section>
           )}
         </div>

@@ -3,7 +3,7 @@
 import { useState, type FormEvent } from 'react';
 import { useApp } from '../../app/context';
 import { useMutation } from '../../app/hooks';
-import { SelectField, TextArea, TextField, useEnumOptions } from '../../components/ui';
+import { ActionDetails, SelectField, TextArea, TextField, useEnumOptions, type Panels } from '../../components/ui';
 import type { CaseFullFragment, CaseStatus, Outcome, Stage } from '../../gql/graphql';
 import { AccessHandoff } from '../../components/AccessHandoff';
 import { CloseDoc, ReopenDoc, ResolveDoc, RotateDoc, SetStageDoc, SetStatusDoc, UpdateCaseDoc } from '../../graphql/ops';
@@ -16,7 +16,7 @@ export type WriteResult = 'ok' | 'stale' | 'error';
 export type Versioned = (write: (expectedVersion: number) => Promise<unknown>, fields: readonly string[]) => Promise<WriteResult>;
 export type Plain = (write: () => Promise<unknown>) => Promise<WriteResult>;
 
-export function StageStatusControls({ c, versioned }: { c: Case; versioned: Versioned }) {
+export function StageStatusControls({ c, versioned, panels }: { c: Case; versioned: Versioned; panels: Panels }) {
   const { t } = useApp();
   const setStageM = useMutation(SetStageDoc);
   const setStatusM = useMutation(SetStatusDoc);
@@ -31,40 +31,44 @@ export function StageStatusControls({ c, versioned }: { c: Case; versioned: Vers
 
   return (
     <div className="grid-2">
-      <form
-        className="control-box"
-        onSubmit={async (ev: FormEvent) => {
-          ev.preventDefault();
-          const ok = await versioned((v) => setStageM.mutate({ caseId: c.id, expectedVersion: v, stage, note: stageNote.trim() || null }), ['stage', 'note']);
-          if (ok === 'ok') setStageNote('');
-        }}
-      >
-        <h3 className="sub-heading">{t('changeStage')}</h3>
-        <SelectField id="stage-select" label={t('stage')} value={stage} onChange={(e) => setStage(e.target.value as Stage)} options={stageOpts} disabled={closed} />
-        <TextField id="stage-note" label={t('noteOptional')} value={stageNote} onChange={(e) => setStageNote(e.target.value)} disabled={closed} />
-        <button type="submit" className="btn btn-primary" disabled={closed || stage === c.stage || setStageM.pending}>
-          {t('apply')}
-        </button>
-      </form>
-      <form
-        className="control-box"
-        onSubmit={async (ev: FormEvent) => {
-          ev.preventDefault();
-          if (!status) return;
-          const ok = await versioned((v) => setStatusM.mutate({ caseId: c.id, expectedVersion: v, status, note: statusNote.trim() || null }), ['status', 'note']);
-          if (ok === 'ok') {
-            setStatus('');
-            setStatusNote('');
-          }
-        }}
-      >
-        <h3 className="sub-heading">{t('changeStatus')}</h3>
-        <SelectField id="status-select" label={t('status')} value={status} onChange={(e) => setStatus(e.target.value as CaseStatus)} options={statusOpts} empty="—" disabled={nextStatuses.length === 0} />
-        <TextField id="status-note" label={t('noteOptional')} value={statusNote} onChange={(e) => setStatusNote(e.target.value)} disabled={nextStatuses.length === 0} />
-        <button type="submit" className="btn btn-primary" disabled={!status || setStatusM.pending}>
-          {t('apply')}
-        </button>
-      </form>
+      <ActionDetails name="stage" summary={t('changeStage')} panels={panels}>
+        <form
+          onSubmit={async (ev: FormEvent) => {
+            ev.preventDefault();
+            const ok = await versioned((v) => setStageM.mutate({ caseId: c.id, expectedVersion: v, stage, note: stageNote.trim() || null }), ['stage', 'note']);
+            if (ok === 'ok') {
+              setStageNote('');
+              panels.set('stage', false);
+            }
+          }}
+        >
+          <SelectField id="stage-select" label={t('stage')} value={stage} onChange={(e) => setStage(e.target.value as Stage)} options={stageOpts} disabled={closed} />
+          <TextField id="stage-note" label={t('noteOptional')} value={stageNote} onChange={(e) => setStageNote(e.target.value)} disabled={closed} />
+          <button type="submit" className="btn btn-primary" disabled={closed || stage === c.stage || setStageM.pending}>
+            {t('apply')}
+          </button>
+        </form>
+      </ActionDetails>
+      <ActionDetails name="status" summary={t('changeStatus')} panels={panels}>
+        <form
+          onSubmit={async (ev: FormEvent) => {
+            ev.preventDefault();
+            if (!status) return;
+            const ok = await versioned((v) => setStatusM.mutate({ caseId: c.id, expectedVersion: v, status, note: statusNote.trim() || null }), ['status', 'note']);
+            if (ok === 'ok') {
+              setStatus('');
+              setStatusNote('');
+              panels.set('status', false);
+            }
+          }}
+        >
+          <SelectField id="status-select" label={t('status')} value={status} onChange={(e) => setStatus(e.target.value as CaseStatus)} options={statusOpts} empty="—" disabled={nextStatuses.length === 0} />
+          <TextField id="status-note" label={t('noteOptional')} value={statusNote} onChange={(e) => setStatusNote(e.target.value)} disabled={nextStatuses.length === 0} />
+          <button type="submit" className="btn btn-primary" disabled={!status || setStatusM.pending}>
+            {t('apply')}
+          </button>
+        </form>
+      </ActionDetails>
     </div>
   );
 }
@@ -126,7 +130,7 @@ export function EditCase({ c, versioned }: { c: Case; versioned: Versioned }) {
   );
 }
 
-export function ResolveControls({ c, versioned, plain }: { c: Case; versioned: Versioned; plain: Plain }) {
+export function ResolveControls({ c, versioned, plain, panels }: { c: Case; versioned: Versioned; plain: Plain; panels: Panels }) {
   const { t, client } = useApp();
   const resolve = useMutation(ResolveDoc);
   const reopen = useMutation(ReopenDoc);
@@ -220,8 +224,7 @@ export function ResolveControls({ c, versioned, plain }: { c: Case; versioned: V
   // Collapsed until used: the outcome checklist is long, and most visits to a case do not resolve it.
   return (
     <div className="grid-2">
-      <details className="control-box action-details" data-testid="resolve-details">
-        <summary>{t('resolve')}</summary>
+      <ActionDetails name="resolve" summary={t('resolve')} panels={panels}>
         <form
           noValidate
           onSubmit={async (ev: FormEvent) => {
@@ -260,7 +263,7 @@ export function ResolveControls({ c, versioned, plain }: { c: Case; versioned: V
             {t('resolve')}
           </button>
         </form>
-      </details>
+      </ActionDetails>
       {rotate}
     </div>
   );
