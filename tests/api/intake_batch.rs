@@ -148,14 +148,17 @@ fn business(
 }
 
 /// Waits (yielding) until the lab's queue holds `n` intakes not yet taken.
+/// Bounded by time, not by a count of yields: on a busy machine (a build beside
+/// the tests) 100,000 yields went by before the callers had reached the queue.
 async fn until_queued(db: &Db, n: usize) {
-    for _ in 0..100_000 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         if db.intake.queued() == n {
             return;
         }
         tokio::task::yield_now().await;
     }
-    panic!("the intake queue never held {n} items");
+    panic!("the intake queue never held {n} items in 60 s");
 }
 
 async fn bad_item_alone(backend: Backend) {
