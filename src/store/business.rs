@@ -399,8 +399,9 @@ impl<S: HasDb> BusinessStore for S {
             return Err(AppError::stale_version());
         }
         insert_history(&mut tx, &change.history).await?;
-        // The cases' search tokens carry the business name.
+        // The cases' search tokens carry the business name; the report's rollup its place.
         super::search::reindex_business(&mut tx, id).await?;
+        super::rollup::refresh_business_years(&mut tx, Some(id)).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -566,8 +567,9 @@ impl<S: HasDb> BusinessStore for S {
             from.other_business_id = Some(keep);
             insert_history(&mut tx, &[into, from]).await?;
         }
-        // The moved cases now carry the kept business's name.
+        // The moved cases now carry the kept business's name, and count for it in the report.
         super::search::reindex_business(&mut tx, keep).await?;
+        super::rollup::merge_business(&mut tx, lab_id, merge, keep).await?;
         tx.commit().await?;
         Ok(k)
     }

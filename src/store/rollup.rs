@@ -25,7 +25,7 @@
 #![allow(clippy::type_complexity)]
 
 use super::case_models::{CaseSnapshot, NewEvent};
-use super::db::{sql, Col, Dialect, Pool, Sql, Tx};
+use super::db::{sql, Col, Dialect, Pool, Sql, Tx, Val};
 use super::rules;
 use crate::domain::fiscal_year::{fiscal_year_of, month_index};
 use crate::domain::report::*;
@@ -315,24 +315,36 @@ async fn apply(tx: &mut Tx, delta: Delta, after: &CaseSnapshot) -> AppResult<()>
     // A new case counts for its business's year.
     if is_new {
         let (fy, m) = fy_month(after.case.created_at);
-        Sql::default()
-            .insert(
-                "report_business_years",
-                vec![
-                    ("lab_id", lab_id.into()),
-                    ("fiscal_year", fy.into()),
-                    ("business_id", business_id.into()),
-                    ("cases", 1_i64.into()),
-                    ("first_month", m.into()),
-                ],
-            )
-            .push(
-                " ON CONFLICT (lab_id, fiscal_year, business_id) DO UPDATE SET \
-                 cases = report_business_years.cases + 1, first_month = CASE WHEN excluded.first_month \
-                 < report_business_years.first_month THEN excluded.first_month ELSE report_business_years.first_month END",
-            )
-            .execute(&mut *tx)
-            .await?;
+        let b = &after.business;
+        // New that year when the business has no row of an earlier year (cases
+        // are opened at the time of writing, so earlier years are complete).
+        let mut q = sql(
+            "INSERT INTO report_business_years (lab_id, fiscal_year, business_id, cases, first_month, \
+             industry, region, municipality, is_new) VALUES (",
+        );
+        q.bind_list([
+            Val::from(lab_id),
+            fy.into(),
+            business_id.into(),
+            1_i64.into(),
+            m.into(),
+            b.industry.clone().into(),
+            b.region.clone().into(),
+            b.municipality.clone().into(),
+        ])
+        .push(", CASE WHEN EXISTS (SELECT 1 FROM report_business_years p WHERE p.business_id = ")
+        .bind(business_id)
+        .push(" AND p.fiscal_year < ")
+        .bind(fy)
+        .push(" AND p.lab_id = ")
+        .bind(lab_id)
+        .push(
+            ") THEN 0 ELSE 1 END) ON CONFLICT (lab_id, fiscal_year, business_id) DO UPDATE SET \
+             cases = report_business_years.cases + 1, first_month = CASE WHEN excluded.first_month \
+             < report_business_years.first_month THEN excluded.first_month ELSE report_business_years.first_month END",
+        )
+        .execute(&mut *tx)
+        .await?;
     }
     // Stage movements.
     if !moves.is_empty() {
@@ -471,10 +483,8 @@ pub(crate) async fn facts(
     };
     let places_q = {
         let mut q = sql(
-            "SELECT b.industry, b.region, b.municipality, t.first_month, CAST(SUM(t.cases) AS BIGINT), COUNT(*), \
-             CAST(SUM(CASE WHEN EXISTS (SELECT 1 FROM report_business_years p WHERE p.business_id = t.business_id \
-             AND p.fiscal_year < t.fiscal_year AND p.lab_id = t.lab_id) THEN 0 ELSE 1 END) AS BIGINT) \
-             FROM report_business_years t JOIN businesses b ON b.id = t.business_id WHERE t.lab_id = ",
+            "SELECT t.industry, t.region, t.municipality, t.first_month, CAST(SUM(t.cases) AS BIGINT), COUNT(*), \
+             CAST(SUM(t.is_new) AS BIGINT) FROM report_business_years t WHERE t.lab_id = ",
         );
         q.bind(lab_id)
             .push(" AND t.fiscal_year = ")
@@ -483,13 +493,16 @@ pub(crate) async fn facts(
         q
     };
     let outcomes_q = {
+        // Grouped by (outcome, business) first: that is the order of the index
+        // `report_resolutions_outcome`, so neither level sorts.
         let mut q = sql(
-            "SELECT outcome, COUNT(*), COUNT(DISTINCT business_id) FROM report_resolutions WHERE lab_id = ",
+            "SELECT outcome, CAST(SUM(n) AS BIGINT), COUNT(*) FROM (SELECT outcome, business_id, COUNT(*) AS n \
+             FROM report_resolutions WHERE lab_id = ",
         );
         q.bind(lab_id)
             .push(" AND fiscal_year = ")
             .bind(fy64)
-            .push(" AND outcome <> '' GROUP BY outcome");
+            .push(" AND outcome <> '' GROUP BY outcome, business_id) t GROUP BY outcome");
         q
     };
     let moves_q = {
@@ -661,19 +674,31 @@ pub(crate) async fn facts(
     }
     let all_ranks: BTreeSet<i64> = DaySummary::ranks(total_pickups).into_iter().collect();
     let res_ranks: BTreeSet<i64> = DaySummary::ranks(resolved).into_iter().collect();
-    let pickups_q = {
+    // Two numberings, each in the order of its own index (lab, year, days) and
+    // (lab, year, institution, days), so neither sorts the year's pick-ups.
+    let pickups_all_q = {
         let mut q = sql(
-            "SELECT institution_id, rn_all, rn_inst, days FROM (SELECT institution_id, days, \
-             ROW_NUMBER() OVER (ORDER BY days) AS rn_all, \
-             ROW_NUMBER() OVER (PARTITION BY institution_id ORDER BY days) AS rn_inst \
+            "SELECT rn, days FROM (SELECT days, ROW_NUMBER() OVER (ORDER BY days) AS rn \
              FROM report_pickups WHERE lab_id = ",
         );
         q.bind(lab_id)
             .push(" AND fiscal_year = ")
             .bind(fy64)
-            .push(") t WHERE rn_all IN (")
+            .push(") t WHERE rn IN (")
             .bind_list(all_ranks.iter().copied())
-            .push(") OR rn_inst IN (")
+            .push(")");
+        q
+    };
+    let pickups_inst_q = {
+        let mut q = sql(
+            "SELECT institution_id, rn, days FROM (SELECT institution_id, days, \
+             ROW_NUMBER() OVER (PARTITION BY institution_id ORDER BY days) AS rn \
+             FROM report_pickups WHERE lab_id = ",
+        );
+        q.bind(lab_id)
+            .push(" AND fiscal_year = ")
+            .bind(fy64)
+            .push(") t WHERE rn IN (")
             .bind_list(inst_ranks.iter().copied().chain([0]))
             .push(")");
         q
@@ -691,26 +716,37 @@ pub(crate) async fn facts(
             .push(")");
         q
     };
-    let (pickup_vals, res_vals): (Vec<(Uuid, i64, i64, f64)>, Vec<(i64, f64)>) = futures::try_join!(
-        async {
-            if total_pickups == 0 {
-                Ok(Vec::new())
-            } else {
-                pickups_q.fetch_all(pool).await
-            }
-        },
-        async {
-            if resolved == 0 {
-                Ok(Vec::new())
-            } else {
-                res_q.fetch_all(pool).await
-            }
-        },
-    )?;
+    let none = |n: i64| n == 0;
+    let (all_vals, inst_vals, res_vals): (Vec<(i64, f64)>, Vec<(Uuid, i64, f64)>, Vec<(i64, f64)>) =
+        futures::try_join!(
+            async {
+                if none(total_pickups) {
+                    Ok(Vec::new())
+                } else {
+                    pickups_all_q.fetch_all(pool).await
+                }
+            },
+            async {
+                if none(total_pickups) {
+                    Ok(Vec::new())
+                } else {
+                    pickups_inst_q.fetch_all(pool).await
+                }
+            },
+            async {
+                if none(resolved) {
+                    Ok(Vec::new())
+                } else {
+                    res_q.fetch_all(pool).await
+                }
+            },
+        )?;
     let mut ranked: Ranked = HashMap::new();
-    for (inst, rn_all, rn_inst, days) in pickup_vals {
-        ranked.insert((None, rn_all), days);
-        ranked.insert((Some(inst), rn_inst), days);
+    for (rn, days) in all_vals {
+        ranked.insert((None, rn), days);
+    }
+    for (inst, rn, days) in inst_vals {
+        ranked.insert((Some(inst), rn), days);
     }
     out.pickups = DaySummary::from_ranked(total_pickups, |r| ranked.get(&(None, r)).copied());
     out.pickups_by_institution = pickup_counts
@@ -924,6 +960,7 @@ pub async fn rebuild(pool: &Pool) -> AppResult<RebuildReport> {
         })
         .collect();
     insert_batched(&mut tx, "report_business_years", year_rows).await?;
+    refresh_business_years(&mut tx, None).await?;
     sql("UPDATE report_rollup_state SET built = ")
         .bind(true)
         .push(", built_at = ")
@@ -1022,4 +1059,74 @@ mod tests {
         assert_eq!(c.resolution[0].2, 3.0);
         assert_eq!(c.cells.len(), 2);
     }
+}
+
+/// Sets the business's rows of `report_business_years` from the facts: its
+/// industry, region and municipality, and whether each year is its first
+/// (every business's rows with `None`: after a rebuild). Called by a business
+/// edit and a merge, in their transaction.
+pub(crate) async fn refresh_business_years(
+    tx: &mut Tx,
+    business_id: Option<Uuid>,
+) -> AppResult<()> {
+    let mut q = sql("UPDATE report_business_years SET ");
+    for col in ["industry", "region", "municipality"] {
+        q.push(&format!(
+            "{col} = (SELECT b.{col} FROM businesses b WHERE b.id = report_business_years.business_id), "
+        ));
+    }
+    q.push(
+        "is_new = CASE WHEN EXISTS (SELECT 1 FROM report_business_years p WHERE \
+         p.business_id = report_business_years.business_id AND p.fiscal_year < report_business_years.fiscal_year \
+         AND p.lab_id = report_business_years.lab_id) THEN 0 ELSE 1 END",
+    );
+    if let Some(id) = business_id {
+        q.push(" WHERE business_id = ").bind(id);
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// A merge moved every case of `from` to `to`: its business-year rows join
+/// `to`'s (cases added, the earlier first month), and its stage moves and
+/// resolutions count for `to`, as the report from the rows counts them.
+/// Running it again changes nothing (no row of `from` is left).
+pub(crate) async fn merge_business(
+    tx: &mut Tx,
+    lab_id: Uuid,
+    from: Uuid,
+    to: Uuid,
+) -> AppResult<()> {
+    let mut q = sql(
+        "INSERT INTO report_business_years (lab_id, fiscal_year, business_id, cases, first_month) \
+         SELECT lab_id, fiscal_year, ",
+    );
+    q.bind(to)
+        .push(", cases, first_month FROM report_business_years WHERE lab_id = ")
+        .bind(lab_id)
+        .push(" AND business_id = ")
+        .bind(from)
+        .push(
+            " ON CONFLICT (lab_id, fiscal_year, business_id) DO UPDATE SET \
+             cases = report_business_years.cases + excluded.cases, first_month = CASE WHEN excluded.first_month \
+             < report_business_years.first_month THEN excluded.first_month ELSE report_business_years.first_month END",
+        );
+    q.execute(&mut *tx).await?;
+    sql("DELETE FROM report_business_years WHERE lab_id = ")
+        .bind(lab_id)
+        .push(" AND business_id = ")
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+    for table in ["report_moves", "report_resolutions"] {
+        sql(&format!("UPDATE {table} SET business_id = "))
+            .bind(to)
+            .push(" WHERE lab_id = ")
+            .bind(lab_id)
+            .push(" AND business_id = ")
+            .bind(from)
+            .execute(&mut *tx)
+            .await?;
+    }
+    refresh_business_years(tx, Some(to)).await
 }

@@ -13,7 +13,7 @@ use dxdesk::clock::FixedClock;
 use dxdesk::domain::jst;
 use dxdesk::domain::report::ReportFacts;
 use dxdesk::domain::types::*;
-use dxdesk::service::{cases, erasure, intake::BusinessFields, referrals};
+use dxdesk::service::{business, cases, erasure, intake::BusinessFields, referrals};
 use dxdesk::state::AppState;
 use dxdesk::store::{ReportScope, SharedStore};
 use std::sync::Arc;
@@ -295,6 +295,69 @@ async fn rollup_equals_the_report_from_the_rows(backend: Backend) {
     )
     .await
     .unwrap();
+    // D's business moves to another municipality and industry: the place
+    // breakdown follows the business's current record.
+    let d_biz = st
+        .store
+        .business_record(lab, d.case.business_id)
+        .await
+        .unwrap()
+        .unwrap();
+    business::update(
+        &st,
+        &desk,
+        d_biz.row.id,
+        d_biz.version,
+        business::BusinessEdit {
+            municipality: Some("八戸市".into()),
+            industry: Some("I".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // F, a resolved case of a duplicate record of E's business that moves
+    // stage, is merged into E's: one business, its cases, moves and outcomes.
+    let (f, _) = cases::open_case(
+        &st,
+        &desk,
+        open("丁（重複）", None, Stage::Know, Channel::Phone),
+    )
+    .await
+    .unwrap();
+    cases::set_stage(
+        &st,
+        &desk,
+        f.case.id,
+        version(f.case.id).await,
+        Stage::Try,
+        None,
+    )
+    .await
+    .unwrap();
+    cases::set_status(
+        &st,
+        &desk,
+        f.case.id,
+        version(f.case.id).await,
+        CaseStatus::InProgress,
+        None,
+    )
+    .await
+    .unwrap();
+    cases::resolve_case(
+        &st,
+        &desk,
+        f.case.id,
+        version(f.case.id).await,
+        vec![Outcome::AdviceOnly],
+        "助言".into(),
+    )
+    .await
+    .unwrap();
+    business::merge(&st, &admin, e.case.business_id, f.case.business_id)
+        .await
+        .unwrap();
 
     let now = jst(2025, 6, 1, 12, 0);
     let report = store
@@ -303,14 +366,14 @@ async fn rollup_equals_the_report_from_the_rows(backend: Backend) {
         .unwrap();
     assert_eq!(
         report.cases.iter().map(|c| c.count).sum::<i64>(),
-        4,
-        "B, C, D, E"
+        5,
+        "B, C, D, E, F"
     );
     assert!(
         report.referrals.iter().any(|r| r.overdue > 0),
         "D's referral is overdue"
     );
-    assert_eq!(report.resolutions.count, 2, "A again and C");
+    assert_eq!(report.resolutions.count, 3, "A again, C and F");
     for fy in 2024..=2026 {
         assert_rollup_matches(&store, lab, fy, now).await;
     }
