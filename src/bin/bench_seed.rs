@@ -8,7 +8,7 @@
 use chrono::{Duration, Utc};
 use dxdesk::state::AppState;
 use dxdesk::store::bulk::BulkSpec;
-use dxdesk::store::{CaseListStore, PgStore, SqliteStore};
+use dxdesk::store::{PgStore, SqliteStore};
 use std::time::Instant;
 
 /// Prints, for pgbench, the statements one case-list request issues (the
