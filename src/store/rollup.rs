@@ -993,74 +993,6 @@ pub async fn ensure_built(pool: &Pool) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn case(status: CaseStatus, referrals: Vec<ReferralFacts>) -> CaseFacts {
-        let at = Utc.with_ymd_and_hms(2025, 3, 31, 15, 0, 0).unwrap(); // April 1 JST
-        CaseFacts {
-            created_at: at,
-            stage: Stage::Know,
-            status,
-            channel: Channel::Phone,
-            resolved_at: (!crate::domain::case_state::is_open(status))
-                .then(|| at + chrono::Duration::days(3)),
-            outcomes: vec![Outcome::ToolAdopted, Outcome::ToolAdopted],
-            referrals,
-        }
-    }
-
-    #[test]
-    fn a_case_counts_in_its_fiscal_month() {
-        let c = Contribution::of(&case(CaseStatus::New, vec![]));
-        assert_eq!(c.cells.len(), 1);
-        assert_eq!(c.cells[0].0, 2025);
-        assert_eq!(c.cells[0].2, 0);
-        assert!(c.resolution.is_empty());
-    }
-
-    #[test]
-    fn pending_referral_marks_referred_and_decided_ones_have_pickups() {
-        let at = Utc.with_ymd_and_hms(2025, 3, 31, 14, 0, 0).unwrap(); // March 31 JST
-        let r = |status, decided_at| ReferralFacts {
-            id: Uuid::now_v7(),
-            institution_id: Uuid::from_u128(3),
-            status,
-            reason: None,
-            created_at: at,
-            decided_at,
-        };
-        let c = Contribution::of(&case(
-            CaseStatus::InProgress,
-            vec![
-                r(ReferralStatus::Pending, None),
-                r(
-                    ReferralStatus::Accepted,
-                    Some(at + chrono::Duration::days(1)),
-                ),
-                r(ReferralStatus::Withdrawn, Some(at)),
-            ],
-        ));
-        assert_eq!(c.cells[0].7, 1, "shown as REFERRED");
-        assert_eq!(
-            c.cells[1].0, 2024,
-            "the referral of March 31 JST is of FY2024"
-        );
-        assert_eq!(c.cells[1].2, 11);
-        assert_eq!(c.pickups.len(), 1);
-    }
-
-    #[test]
-    fn a_resolved_case_counts_each_outcome_once() {
-        let c = Contribution::of(&case(CaseStatus::Resolved, vec![]));
-        assert_eq!(c.resolution.len(), 2);
-        assert_eq!(c.resolution[0].2, 3.0);
-        assert_eq!(c.cells.len(), 2);
-    }
-}
-
 /// Sets the business's rows of `report_business_years` from the facts: its
 /// industry, region and municipality, and whether each year is its first
 /// (every business's rows with `None`: after a rebuild). Called by a business
@@ -1129,4 +1061,72 @@ pub(crate) async fn merge_business(
             .await?;
     }
     refresh_business_years(tx, Some(to)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn case(status: CaseStatus, referrals: Vec<ReferralFacts>) -> CaseFacts {
+        let at = Utc.with_ymd_and_hms(2025, 3, 31, 15, 0, 0).unwrap(); // April 1 JST
+        CaseFacts {
+            created_at: at,
+            stage: Stage::Know,
+            status,
+            channel: Channel::Phone,
+            resolved_at: (!crate::domain::case_state::is_open(status))
+                .then(|| at + chrono::Duration::days(3)),
+            outcomes: vec![Outcome::ToolAdopted, Outcome::ToolAdopted],
+            referrals,
+        }
+    }
+
+    #[test]
+    fn a_case_counts_in_its_fiscal_month() {
+        let c = Contribution::of(&case(CaseStatus::New, vec![]));
+        assert_eq!(c.cells.len(), 1);
+        assert_eq!(c.cells[0].0, 2025);
+        assert_eq!(c.cells[0].2, 0);
+        assert!(c.resolution.is_empty());
+    }
+
+    #[test]
+    fn pending_referral_marks_referred_and_decided_ones_have_pickups() {
+        let at = Utc.with_ymd_and_hms(2025, 3, 31, 14, 0, 0).unwrap(); // March 31 JST
+        let r = |status, decided_at| ReferralFacts {
+            id: Uuid::now_v7(),
+            institution_id: Uuid::from_u128(3),
+            status,
+            reason: None,
+            created_at: at,
+            decided_at,
+        };
+        let c = Contribution::of(&case(
+            CaseStatus::InProgress,
+            vec![
+                r(ReferralStatus::Pending, None),
+                r(
+                    ReferralStatus::Accepted,
+                    Some(at + chrono::Duration::days(1)),
+                ),
+                r(ReferralStatus::Withdrawn, Some(at)),
+            ],
+        ));
+        assert_eq!(c.cells[0].7, 1, "shown as REFERRED");
+        assert_eq!(
+            c.cells[1].0, 2024,
+            "the referral of March 31 JST is of FY2024"
+        );
+        assert_eq!(c.cells[1].2, 11);
+        assert_eq!(c.pickups.len(), 1);
+    }
+
+    #[test]
+    fn a_resolved_case_counts_each_outcome_once() {
+        let c = Contribution::of(&case(CaseStatus::Resolved, vec![]));
+        assert_eq!(c.resolution.len(), 2);
+        assert_eq!(c.resolution[0].2, 3.0);
+        assert_eq!(c.cells.len(), 2);
+    }
 }
