@@ -140,7 +140,7 @@ async fn run(
     } else {
         None
     };
-    let Some(gql_req) = parsed else {
+    let Some(mut gql_req) = parsed else {
         return error_response(
             StatusCode::BAD_REQUEST,
             lang,
@@ -149,7 +149,9 @@ async fn run(
         );
     };
     let mut operation = gql_req.operation_name.clone();
-    if let Ok(doc) = async_graphql::parser::parse_query(&gql_req.query) {
+    // Parsed once: the engine executes this document (a parse error is left
+    // for the engine to report).
+    if let Ok(doc) = gql_req.parsed_query() {
         if operation.is_none() {
             operation = match &doc.operations {
                 async_graphql::parser::types::DocumentOperations::Single(_) => None,
@@ -158,7 +160,7 @@ async fn run(
                     .flatten(),
             };
         }
-        if count_aliases(&doc) > MAX_ALIASES {
+        if count_aliases(doc) > MAX_ALIASES {
             return error_response(
                 StatusCode::BAD_REQUEST,
                 lang,
