@@ -78,6 +78,21 @@ const LAB_COLS: &str = "id, code, name, name_en, regions, pickup_days, created_a
 const SESSION_COLS: &str =
     "id, user_id, family_id, token_hash, created_at, expires_at, used_at, revoked_at";
 
+/// The statement every authenticated request runs: the token's user, if it
+/// is active and the token's session family has not been revoked.
+pub fn access_sql(user_id: Uuid, family_id: Uuid) -> Sql {
+    let mut q = sql(&format!("SELECT {USER_COLS} FROM users WHERE id = "));
+    q.bind(user_id)
+        .push(" AND active = ")
+        .bind(true)
+        .push(" AND EXISTS (SELECT 1 FROM refresh_sessions s WHERE s.family_id = ")
+        .bind(family_id)
+        .push(" AND s.user_id = ")
+        .bind(user_id)
+        .push(" AND s.revoked_at IS NULL)");
+    q
+}
+
 fn lab_row(l: &LabRow) -> Vec<Col> {
     vec![
         ("id", l.id.into()),
@@ -411,15 +426,7 @@ impl<S: HasDb> DirectoryStore for S {
 
     #[tracing::instrument(skip_all)]
     async fn user_for_access(&self, user_id: Uuid, family_id: Uuid) -> AppResult<Option<UserRow>> {
-        Ok(sql(&format!("SELECT {USER_COLS} FROM users WHERE id = "))
-            .bind(user_id)
-            .push(" AND active = ")
-            .bind(true)
-            .push(" AND EXISTS (SELECT 1 FROM refresh_sessions s WHERE s.family_id = ")
-            .bind(family_id)
-            .push(" AND s.user_id = ")
-            .bind(user_id)
-            .push(" AND s.revoked_at IS NULL)")
+        Ok(access_sql(user_id, family_id)
             .fetch_optional(&self.db().pool)
             .await?)
     }
