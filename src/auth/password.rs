@@ -119,7 +119,29 @@ pub async fn verify_async(password: String, phc: Option<String>) -> bool {
 /// Logins admitted at once per hashing slot (see `Hasher::admit`).
 pub const LOGINS_PER_SLOT: usize = 4;
 
-type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+type Job = Box<dyn FnOnce(&Spare) + Send>;
+
+/// The argon2 blocks not in use right now, shared by the hashing threads.
+#[derive(Default)]
+struct Spare(std::sync::Mutex<Vec<Vec<Block>>>);
+
+impl Spare {
+    fn take(&self) -> Vec<Block> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop())
+            .unwrap_or_default()
+    }
+    fn give(&self, memory: Vec<Block>) {
+        if let Ok(mut s) = self.0.lock() {
+            s.push(memory);
+        }
+    }
+    fn len(&self) -> usize {
+        self.0.lock().map(|s| s.len()).unwrap_or(0)
+    }
+}
 
 /// The gate in front of password hashing: at most `slots` hashes at once
 /// (sized by `config::hash_concurrency`), callers queue in order for at most
@@ -128,8 +150,10 @@ type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 ///
 /// Hashes run on `slots` dedicated threads rather than tokio's blocking pool:
 /// the allocator keeps a freed 19 MiB block in the arena of the thread that
-/// used it, so hashing on a few fixed threads keeps the resident memory at
-/// about `slots` × 19 MiB instead of growing with every new blocking thread.
+/// used it, so the blocks are never freed but kept on one shared stack that
+/// every hashing thread takes from and gives back to. The resident memory is
+/// then 19 MiB times the most hashes that ever ran at once (one for logins one
+/// after another), not times the threads that happened to take them.
 pub struct Hasher {
     /// Logins in progress (their database work included): a few per slot, so
     /// that a wave of logins queues here instead of on the database pool that
@@ -139,6 +163,7 @@ pub struct Hasher {
     size: usize,
     wait: Duration,
     jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+    spare: Arc<Spare>,
 }
 
 impl std::fmt::Debug for Hasher {
@@ -155,24 +180,20 @@ impl Hasher {
         let size = slots.max(1);
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let rx = Arc::new(std::sync::Mutex::new(rx));
+        let spare: Arc<Spare> = Arc::default();
         for i in 0..size {
             let rx = rx.clone();
+            let spare = spare.clone();
             std::thread::Builder::new()
                 .name(format!("dxdesk-hash-{i}"))
-                .spawn(move || {
-                    // This thread's argon2 memory, reused by every hash it runs.
-                    let mut memory = Vec::new();
-                    loop {
-                        // Ends when the hasher (the sender) is dropped.
-                        let job = match rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(&mut memory),
-                            Err(_) => return,
-                        }
-                    }
+                .spawn(move || loop {
+                    // Ends when the hasher (the sender) is dropped.
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    job(&spare);
                 })
                 .expect("spawning a hashing thread");
         }
@@ -182,7 +203,13 @@ impl Hasher {
             size,
             wait,
             jobs: std::sync::Mutex::new(tx),
+            spare,
         }
+    }
+
+    /// How many argon2 blocks the hasher keeps for the next hashes.
+    pub fn kept_blocks(&self) -> usize {
+        self.spare.len()
     }
 
     /// Runs `f` on a hashing thread, holding `permit` until it is done.
@@ -192,9 +219,13 @@ impl Hasher {
         f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, crate::error::AppError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |memory| {
+        let job: Job = Box::new(move |spare| {
             let _permit = permit;
-            let _ = tx.send(f(memory));
+            let mut memory = spare.take();
+            let out = f(&mut memory);
+            // Given back before the answer, so the next hash finds it.
+            spare.give(memory);
+            let _ = tx.send(out);
         });
         self.jobs
             .lock()
@@ -296,6 +327,31 @@ pub fn check_strength(password: &str) -> Result<(), crate::error::AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn hashes_one_after_another_keep_one_block_whichever_thread_runs_them() {
+        let hasher = Hasher::new(2, Duration::from_secs(30));
+        assert_eq!(hasher.kept_blocks(), 0);
+        let phc = hasher.hash("first-password-1".into()).await.unwrap();
+        for _ in 0..4 {
+            assert!(hasher
+                .verify("first-password-1".into(), Some(phc.clone()))
+                .await
+                .unwrap());
+            assert_eq!(
+                hasher.kept_blocks(),
+                1,
+                "one block for hashes that never overlap"
+            );
+        }
+        // Two at once need two blocks; both are kept for the next wave.
+        let (a, b) = tokio::join!(
+            hasher.verify("first-password-1".into(), Some(phc.clone())),
+            hasher.verify("wrong-password-2".into(), Some(phc.clone())),
+        );
+        assert!(a.unwrap() && !b.unwrap());
+        assert!((1..=2).contains(&hasher.kept_blocks()));
+    }
 
     #[test]
     fn hash_verifies_and_uses_argon2id_with_our_params() {
