@@ -19,6 +19,8 @@ pub struct AppState {
     pub hasher: Arc<Hasher>,
     /// Large case-list counts, answered from memory for a minute (a cache).
     pub case_counts: Arc<crate::service::cases::count::CountCache>,
+    /// Parsed GraphQL documents by query text (a cache).
+    pub parsed: Arc<crate::http::parse_cache::ParseCache>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
             jwt,
             hasher,
             case_counts: Default::default(),
+            parsed: Default::default(),
         }
     }
 

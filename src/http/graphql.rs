@@ -149,9 +149,18 @@ async fn run(
         );
     };
     let mut operation = gql_req.operation_name.clone();
-    // Parsed once: the engine executes this document (a parse error is left
-    // for the engine to report).
+    // Parsed once, or taken from the cache of earlier parses: the engine
+    // executes this document (a parse error is left for the engine to report).
+    let cached = state.parsed.get(&gql_req.query);
+    let hit = cached.is_some();
+    if let Some(doc) = cached {
+        gql_req.set_parsed_query((*doc).clone());
+    }
+    let mut fresh = None;
     if let Ok(doc) = gql_req.parsed_query() {
+        if !hit {
+            fresh = Some(std::sync::Arc::new(doc.clone()));
+        }
         if operation.is_none() {
             operation = match &doc.operations {
                 async_graphql::parser::types::DocumentOperations::Single(_) => None,
@@ -168,6 +177,9 @@ async fn run(
                 &format!("Too many aliases (at most {MAX_ALIASES} per request)."),
             );
         }
+    }
+    if let Some(doc) = fresh {
+        state.parsed.put(&gql_req.query, doc);
     }
     let authn = match auth::authenticate(&state, auth_header.as_deref()).await {
         Ok(a) => a,

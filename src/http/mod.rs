@@ -9,6 +9,7 @@ pub mod health;
 pub mod idempotency;
 pub mod live;
 pub mod metrics;
+pub mod parse_cache;
 pub mod reports;
 pub mod static_files;
 
