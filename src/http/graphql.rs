@@ -151,16 +151,16 @@ async fn run(
     let mut operation = gql_req.operation_name.clone();
     // Parsed once, or taken from the cache of earlier parses: the engine
     // executes this document (a parse error is left for the engine to report).
-    let cached = state.parsed.get(&gql_req.query);
-    let hit = cached.is_some();
-    if let Some(doc) = cached {
-        gql_req.set_parsed_query((*doc).clone());
-    }
-    let mut fresh = None;
-    if let Ok(doc) = gql_req.parsed_query() {
-        if !hit {
-            fresh = Some(std::sync::Arc::new(doc.clone()));
-        }
+    let (doc, fresh) = match state.parsed.get(&gql_req.query) {
+        Some(doc) => (Some(doc), false),
+        None => (
+            async_graphql::parser::parse_query(&gql_req.query)
+                .ok()
+                .map(std::sync::Arc::new),
+            true,
+        ),
+    };
+    if let Some(doc) = doc {
         if operation.is_none() {
             operation = match &doc.operations {
                 async_graphql::parser::types::DocumentOperations::Single(_) => None,
@@ -169,7 +169,7 @@ async fn run(
                     .flatten(),
             };
         }
-        if count_aliases(doc) > MAX_ALIASES {
+        if count_aliases(&doc) > MAX_ALIASES {
             return error_response(
                 StatusCode::BAD_REQUEST,
                 lang,
@@ -177,9 +177,10 @@ async fn run(
                 &format!("Too many aliases (at most {MAX_ALIASES} per request)."),
             );
         }
-    }
-    if let Some(doc) = fresh {
-        state.parsed.put(&gql_req.query, doc);
+        if fresh {
+            state.parsed.put(&gql_req.query, doc.clone());
+        }
+        gql_req.set_parsed_query(std::sync::Arc::unwrap_or_clone(doc));
     }
     let authn = match auth::authenticate(&state, auth_header.as_deref()).await {
         Ok(a) => a,
