@@ -5,6 +5,7 @@
 //!
 //! cargo run --release --features bench --bin bench_seed -- --db sqlite://bench.db --cases 10000
 
+use anyhow::Context;
 use chrono::{Duration, Utc};
 use dxdesk::state::AppState;
 use dxdesk::store::bulk::BulkSpec;
@@ -42,7 +43,8 @@ async fn print_list_sql(store: &dxdesk::store::SharedStore, page: i64) -> anyhow
         .bind(user.id)
         .fetch_optional(pg.pool())
         .await?
-        .unwrap_or_else(Uuid::now_v7),
+        .context("the demo concierge has no live session: log in before --list-sql")?,
+        // Only PostgreSQL's statements are replayed (pgbench); any family will do.
         None => Uuid::now_v7(),
     };
     println!(
