@@ -13,6 +13,7 @@ RUN cd frontend && npm run build
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
+COPY .cargo/ .cargo/
 COPY src/ src/
 COPY migrations/ migrations/
 COPY data/ data/

@@ -2,6 +2,13 @@
 
 use clap::Parser;
 
+/// jemalloc instead of glibc's malloc: allocation and freeing were a quarter
+/// of a case-list request's instructions, and a background thread returns
+/// freed pages to the system while the server idles (options in
+/// `.cargo/config.toml`; docs/DESIGN.md, "Allocator").
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() {
     let cli = dxdesk::cli::Cli::parse();

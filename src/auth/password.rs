@@ -148,12 +148,13 @@ impl Spare {
 /// `wait`, then get `RATE_LIMITED`. A slot is held until its hash finishes,
 /// even when the request that asked for it has gone.
 ///
-/// Hashes run on `slots` dedicated threads rather than tokio's blocking pool:
-/// the allocator keeps a freed 19 MiB block in the arena of the thread that
-/// used it, so the blocks are never freed but kept on one shared stack that
-/// every hashing thread takes from and gives back to. The resident memory is
-/// then 19 MiB times the most hashes that ever ran at once (one for logins one
-/// after another), not times the threads that happened to take them.
+/// Hashes run on `slots` dedicated threads rather than tokio's blocking pool,
+/// and their 19 MiB blocks are kept on one shared stack that every hashing
+/// thread takes from and gives back to, so a login does not fault in 19 MiB
+/// afresh. (Under glibc's malloc, which kept a freed block in the arena of
+/// the thread that used it, this also stopped each thread keeping its own.)
+/// The resident memory is 19 MiB times the most hashes that ever ran at once
+/// (one for logins one after another), not times the threads that took them.
 pub struct Hasher {
     /// Logins in progress (their database work included): a few per slot, so
     /// that a wave of logins queues here instead of on the database pool that
