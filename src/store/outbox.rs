@@ -1,5 +1,5 @@
 //! The notification outbox: rows derived from a case change and written in
-//! its transaction ([`after_open`], [`after_change`]), and what the worker of
+//! its transaction ([`after_open_many`], [`after_change`]), and what the worker of
 //! every instance needs — leasing due rows (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL, the write lock on SQLite: one statement for both), expanding an
 //! audience into one message per recipient, marking the outcome — plus the
@@ -311,14 +311,27 @@ pub fn for_change(snap: &CaseSnapshot, change: &CaseChange, now: DateTime<Utc>) 
     out
 }
 
-/// The outbox rows of an intake, written in its transaction.
-pub async fn after_open(
+/// The outbox rows of cases opened together (a batch of intakes), in one
+/// statement: `(case, its access code for the mail, the intake's time)`.
+pub async fn after_open_many(
     tx: &mut Tx,
-    snap: &CaseSnapshot,
-    access_code: Option<&str>,
-    now: DateTime<Utc>,
+    opened: &[(&CaseSnapshot, Option<&str>, DateTime<Utc>)],
 ) -> AppResult<()> {
-    enqueue(tx, &for_open(snap, access_code), now).await?;
+    if !*ENABLED {
+        return Ok(());
+    }
+    let rows: Vec<Vec<Col>> = opened
+        .iter()
+        .flat_map(|(snap, code, now)| for_open(snap, *code).into_iter().map(move |r| r.row(*now)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    Sql::default()
+        .insert_many("outbox", rows)
+        .push(" ON CONFLICT (dedupe_key) DO NOTHING")
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

@@ -208,6 +208,11 @@ async fn add_cells(
         .filter(|(_, n)| **n != 0)
         .map(|(k, n)| cell_row(lab_id, k, shard, *n))
         .collect();
+    add_cell_rows(tx, rows).await
+}
+
+/// Adds to counted cells, one statement (rows of distinct cells).
+async fn add_cell_rows(tx: &mut Tx, rows: Vec<Vec<Col>>) -> AppResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -294,6 +299,106 @@ impl Delta {
     }
 }
 
+/// Cases opened together (a batch of intakes, `store::cases::intake`): their
+/// counted cells and their businesses' years, one statement each for the
+/// whole batch, the same rows as [`Delta::new_case`] applied case by case. A
+/// case that contributes more than a new case does (a referral, a resolution)
+/// and the cases of a business opened in two fiscal years of the batch (its
+/// later year's "new" depends on the earlier row) take the per-case path.
+pub(crate) async fn new_cases(
+    tx: &mut Tx,
+    snaps: &[&CaseSnapshot],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let Some(first) = snaps.first() else {
+        return Ok(());
+    };
+    let lab_id = first.case.lab_id;
+    let years_of = |b: Uuid| -> BTreeSet<i64> {
+        snaps
+            .iter()
+            .filter(|s| s.case.business_id == b)
+            .map(|s| fy_month(s.case.created_at).0)
+            .collect()
+    };
+    let mut cells: BTreeMap<(i64, CellKey), i64> = BTreeMap::new();
+    // (fiscal year, business) → (cases, first month, the case that has it)
+    let mut years: BTreeMap<(i64, Uuid), (i64, i64, &CaseSnapshot)> = BTreeMap::new();
+    let mut alone: Vec<&CaseSnapshot> = Vec::new();
+    for &snap in snaps {
+        let c = Contribution::of(&CaseFacts::of(snap));
+        if !c.pickups.is_empty()
+            || !c.resolution.is_empty()
+            || snap.case.lab_id != lab_id
+            || years_of(snap.case.business_id).len() > 1
+        {
+            alone.push(snap);
+            continue;
+        }
+        for k in c.cells {
+            *cells.entry((shard(snap.case.id), k)).or_default() += 1;
+        }
+        let (fy, m) = fy_month(snap.case.created_at);
+        years
+            .entry((fy, snap.case.business_id))
+            .and_modify(|(n, first, _)| {
+                *n += 1;
+                *first = (*first).min(m);
+            })
+            .or_insert((1, m, snap));
+    }
+    let rows: Vec<Vec<Col>> = cells
+        .iter()
+        .map(|((shard, k), n)| cell_row(lab_id, k, *shard, *n))
+        .collect();
+    add_cell_rows(tx, rows).await?;
+    if !years.is_empty() {
+        let mut q = sql(
+            "INSERT INTO report_business_years (lab_id, fiscal_year, business_id, cases, first_month, \
+             industry, region, municipality, is_new) VALUES ",
+        );
+        for (i, ((fy, business_id), (n, m, snap))) in years.iter().enumerate() {
+            let b = &snap.business;
+            q.push(if i == 0 { "(" } else { ", (" }).bind_list([
+                Val::from(lab_id),
+                (*fy).into(),
+                (*business_id).into(),
+                (*n).into(),
+                (*m).into(),
+                b.industry.clone().into(),
+                b.region.clone().into(),
+                b.municipality.clone().into(),
+            ]);
+            push_is_new(&mut q, lab_id, *business_id, *fy);
+            q.push(")");
+        }
+        q.push(BUSINESS_YEAR_CONFLICT).execute(&mut *tx).await?;
+    }
+    for snap in alone {
+        Delta::new_case(&[], now).apply(tx, snap).await?;
+    }
+    Ok(())
+}
+
+/// `, <1 when the business has no row of an earlier fiscal year, else 0>`:
+/// new that year (cases are opened at the time of writing, so earlier years
+/// are complete).
+fn push_is_new(q: &mut Sql, lab_id: Uuid, business_id: Uuid, fy: i64) {
+    q.push(", CASE WHEN EXISTS (SELECT 1 FROM report_business_years p WHERE p.business_id = ")
+        .bind(business_id)
+        .push(" AND p.fiscal_year < ")
+        .bind(fy)
+        .push(" AND p.lab_id = ")
+        .bind(lab_id)
+        .push(") THEN 0 ELSE 1 END");
+}
+
+/// A business-year row that exists already gains the cases and keeps the
+/// earlier first month.
+const BUSINESS_YEAR_CONFLICT: &str = " ON CONFLICT (lab_id, fiscal_year, business_id) DO UPDATE SET \
+     cases = report_business_years.cases + excluded.cases, first_month = CASE WHEN excluded.first_month \
+     < report_business_years.first_month THEN excluded.first_month ELSE report_business_years.first_month END";
+
 async fn apply(tx: &mut Tx, delta: Delta, after: &CaseSnapshot) -> AppResult<()> {
     let lab_id = after.case.lab_id;
     let case_id = after.case.id;
@@ -331,20 +436,12 @@ async fn apply(tx: &mut Tx, delta: Delta, after: &CaseSnapshot) -> AppResult<()>
             b.industry.clone().into(),
             b.region.clone().into(),
             b.municipality.clone().into(),
-        ])
-        .push(", CASE WHEN EXISTS (SELECT 1 FROM report_business_years p WHERE p.business_id = ")
-        .bind(business_id)
-        .push(" AND p.fiscal_year < ")
-        .bind(fy)
-        .push(" AND p.lab_id = ")
-        .bind(lab_id)
-        .push(
-            ") THEN 0 ELSE 1 END) ON CONFLICT (lab_id, fiscal_year, business_id) DO UPDATE SET \
-             cases = report_business_years.cases + 1, first_month = CASE WHEN excluded.first_month \
-             < report_business_years.first_month THEN excluded.first_month ELSE report_business_years.first_month END",
-        )
-        .execute(&mut *tx)
-        .await?;
+        ]);
+        push_is_new(&mut q, lab_id, business_id, fy);
+        q.push(")")
+            .push(BUSINESS_YEAR_CONFLICT)
+            .execute(&mut *tx)
+            .await?;
     }
     // Stage movements.
     if !moves.is_empty() {

@@ -9,7 +9,7 @@ use super::case_models::{CaseChange, CaseQuery, CaseRow, CaseSnapshot};
 use super::cases::{push_case_where, CASE_COLS};
 use super::db::{sql, Db, Dialect, Sql, Tx, Val};
 use crate::domain::ngram;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use uuid::Uuid;
 
 /// How many of the newest cases (matching the other filters) a search checks
@@ -128,41 +128,56 @@ pub async fn count(db: &Db, cq: &CaseQuery) -> AppResult<Option<i64>> {
     Ok(Some(n))
 }
 
-/// Indexes a case just inserted (in the intake transaction).
-pub(crate) async fn index_new_case(
-    tx: &mut Tx,
-    case: &CaseRow,
-    business_name: &str,
-) -> AppResult<()> {
+/// Indexes cases just inserted (in the intake transaction), all of them in
+/// one statement per table: `(case, its business's name)`.
+pub(crate) async fn index_new_cases(tx: &mut Tx, cases: &[(&CaseRow, &str)]) -> AppResult<()> {
+    if cases.is_empty() {
+        return Ok(());
+    }
     match tx.dialect() {
         Dialect::Postgres => {
-            sql("INSERT INTO case_search (case_id, grams) VALUES (")
-                .bind(case.id)
-                .push(", dxdesk_search_grams(")
-                .bind(&case.title)
-                .push(", ")
-                .bind(&case.description)
-                .push(", ")
-                .bind(business_name)
-                .push("))")
-                .execute(&mut *tx)
-                .await?;
+            let mut q = sql("INSERT INTO case_search (case_id, grams) VALUES ");
+            for (i, (case, business_name)) in cases.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" })
+                    .bind(case.id)
+                    .push(", dxdesk_search_grams(")
+                    .bind(&case.title)
+                    .push(", ")
+                    .bind(&case.description)
+                    .push(", ")
+                    .bind(*business_name)
+                    .push("))");
+            }
+            q.execute(&mut *tx).await?;
         }
         Dialect::Sqlite => {
-            sql("INSERT INTO case_search (case_id) VALUES (")
-                .bind(case.id)
-                .push(")")
-                .execute(&mut *tx)
-                .await?;
-            sql("INSERT INTO case_search_fts (rowid, grams) VALUES (last_insert_rowid(), ")
-                .bind(ngram::sqlite_document(&[
-                    &case.title,
-                    &case.description,
-                    business_name,
-                ]))
-                .push(")")
-                .execute(&mut *tx)
-                .await?;
+            // The stable integer of each case, then its bigram document under it.
+            let mut q = sql("INSERT INTO case_search (case_id) VALUES ");
+            for (i, (case, _)) in cases.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" })
+                    .bind(case.id)
+                    .push(")");
+            }
+            let ids: Vec<(i64, Uuid)> =
+                q.push(" RETURNING id, case_id").fetch_all(&mut *tx).await?;
+            let ids: std::collections::HashMap<Uuid, i64> =
+                ids.into_iter().map(|(id, case)| (case, id)).collect();
+            let mut q = sql("INSERT INTO case_search_fts (rowid, grams) VALUES ");
+            for (i, (case, business_name)) in cases.iter().enumerate() {
+                let id = *ids.get(&case.id).ok_or_else(|| {
+                    AppError::internal(anyhow::anyhow!("a case's search row was not inserted"))
+                })?;
+                q.push(if i == 0 { "(" } else { ", (" })
+                    .bind(id)
+                    .push(", ")
+                    .bind(ngram::sqlite_document(&[
+                        &case.title,
+                        &case.description,
+                        business_name,
+                    ]))
+                    .push(")");
+            }
+            q.execute(&mut *tx).await?;
         }
     }
     Ok(())

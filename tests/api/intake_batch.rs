@@ -21,6 +21,12 @@ backend_tests!(
 );
 
 backend_tests!(
+    a_batch_writes_its_search_and_report_rows_together,
+    batch_rows,
+    worker_threads = 4
+);
+
+backend_tests!(
     in_a_batch_the_refused_item_fails_alone,
     bad_item_alone,
     worker_threads = 4
@@ -161,6 +167,18 @@ async fn until_queued(db: &Db, n: usize) {
     panic!("the intake queue never held {n} items in 60 s");
 }
 
+/// Waits (yielding) until a writer has taken `n` intakes and not answered them.
+async fn until_writing(db: &Db, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if db.intake.writing() == n && db.intake.queued() == 0 {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("no writer held {n} intakes in 60 s");
+}
+
 async fn bad_item_alone(backend: Backend) {
     let app = Arc::new(common::spawn_app(backend).await);
     let st = &app.state;
@@ -207,7 +225,9 @@ async fn bad_item_alone(backend: Backend) {
         business(lab.id, "待機", None, now),
         "待機",
     ));
-    until_queued(&db, 0).await;
+    // Taken by its writer, which now waits for the counter: the next
+    // intakes queue behind it.
+    until_writing(&db, 1).await;
     let number = "1234567890123";
     let mut batch = Vec::new();
     let mut bad = Vec::new();
@@ -277,4 +297,109 @@ async fn bad_item_alone(backend: Backend) {
         next.case.reference,
         reference::format_reference(&lab.code, year, 7)
     );
+}
+
+/// A batch of good intakes is written in one transaction with one statement
+/// per table (`store::search::index_new_cases`, `store::rollup::new_cases`):
+/// every case is found through the index alone, two cases of one business
+/// count as one business-year row of two cases, and the rollup equals the
+/// report computed from the rows.
+async fn batch_rows(backend: Backend) {
+    let app = Arc::new(common::spawn_app(backend).await);
+    let st = &app.state;
+    let desk = st
+        .store
+        .user_by_email("concierge@aomori.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let lab = st.store.lab(desk.lab_id).await.unwrap().unwrap();
+    let lab_key = (lab.id, lab.code.as_str());
+    let now = st.now();
+    let earlier = st
+        .store
+        .open_case(new_case(
+            &app,
+            lab_key,
+            business(lab.id, "既存", None, now),
+            "既存",
+        ))
+        .await
+        .unwrap();
+    let db = db_of(&app).clone();
+    let mut hold = db.pool.begin_bookkeeping().await.unwrap();
+    sql("UPDATE case_counters SET last_seq = last_seq WHERE lab_id = ")
+        .bind(lab.id)
+        .execute(&mut hold)
+        .await
+        .unwrap();
+    let spawn = |new: NewCase| {
+        let app = app.clone();
+        tokio::spawn(async move { app.state.store.open_case(new).await })
+    };
+    let waiting = spawn(new_case(
+        &app,
+        lab_key,
+        business(lab.id, "待機", None, now),
+        "待機",
+    ));
+    until_writing(&db, 1).await;
+    let number = "1234567890123";
+    let mut batch = Vec::new();
+    for i in 0..6 {
+        let title = format!("束ね{i}");
+        let mut new = new_case(
+            &app,
+            lab_key,
+            business(lab.id, &format!("束ね{i}"), None, now),
+            &title,
+        );
+        match i {
+            1 | 2 => new.business = business(lab.id, "同一法人", Some(number), now),
+            4 => new.business = BusinessChoice::Existing(earlier.business.id),
+            _ => {}
+        }
+        batch.push((title, spawn(new)));
+    }
+    until_queued(&db, 6).await;
+    hold.commit().await.unwrap();
+    waiting.await.unwrap().unwrap();
+    let mut shared = HashSet::new();
+    for (title, task) in batch {
+        let snap = task.await.unwrap().unwrap();
+        if snap.business.corporate_number.as_deref() == Some(number) {
+            shared.insert(snap.business.id);
+        }
+        let cq = dxdesk::store::CaseQuery {
+            lab_id: lab.id,
+            search: Some(title.clone()),
+            now,
+            ..Default::default()
+        };
+        // No scan window: the index alone.
+        let found = dxdesk::store::search::list(&db, &cq, None, 10, 0)
+            .await
+            .unwrap()
+            .expect("a term of two characters or more uses the index");
+        let found: Vec<Uuid> = found.iter().map(|r| r.id).collect();
+        assert_eq!(found, vec![snap.case.id], "the index finds {title}");
+    }
+    assert_eq!(shared.len(), 1, "one business per corporate number");
+    let cases_of = |b: Uuid| {
+        let db = db.clone();
+        async move {
+            let (n,): (i64,) = sql(
+                "SELECT CAST(SUM(cases) AS BIGINT) FROM report_business_years WHERE business_id = ",
+            )
+            .bind(b)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            n
+        }
+    };
+    assert_eq!(cases_of(*shared.iter().next().unwrap()).await, 2);
+    assert_eq!(cases_of(earlier.business.id).await, 2);
+    let fy = dxdesk::domain::fiscal_year::fiscal_year_of(now);
+    crate::report_rollup::assert_rollup_matches(&st.store, lab.id, fy, st.now()).await;
 }

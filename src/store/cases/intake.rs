@@ -41,6 +41,8 @@ const MAX_BINDS: usize = 30_000;
 #[derive(Default)]
 pub struct IntakeQueue {
     lanes: Mutex<HashMap<(Uuid, i32), Lane>>,
+    /// Intakes taken by a writer and not yet answered.
+    writing: std::sync::atomic::AtomicUsize,
 }
 
 impl IntakeQueue {
@@ -48,6 +50,11 @@ impl IntakeQueue {
     pub fn queued(&self) -> usize {
         let lanes = self.lanes.lock().expect("intake lanes");
         lanes.values().map(|l| l.pending.len()).sum()
+    }
+
+    /// Intakes a writer is writing now (taken, not yet answered; for tests).
+    pub fn writing(&self) -> usize {
+        self.writing.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -129,7 +136,14 @@ async fn drain(db: Db, key: (Uuid, i32)) {
             let n = lane.pending.len().min(MAX_BATCH);
             lane.pending.drain(..n).collect()
         };
+        let n = batch.len();
+        db.intake
+            .writing
+            .fetch_add(n, std::sync::atomic::Ordering::SeqCst);
         write_batch(&db, batch).await;
+        db.intake
+            .writing
+            .fetch_sub(n, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -217,28 +231,32 @@ async fn try_batch(
         })
         .collect();
     rows.insert_all(&mut tx).await.map_err(retry)?;
-    // Per-case rows other features keep in the same transaction: the
-    // search index and the notifications the intake causes (outbox).
-    for (snap, new) in out.iter().zip(&news) {
-        if let Ok(snap) = snap {
-            crate::store::search::index_new_case(&mut tx, &snap.case, &snap.business.name)
-                .await
-                .map_err(Failed::Retry)?;
-            // A new case's figures in the report's rollup (an opening moves no stage).
-            crate::store::rollup::Delta::new_case(&[], new.now)
-                .apply(&mut tx, snap)
-                .await
-                .map_err(Failed::Retry)?;
-            crate::store::outbox::after_open(
-                &mut tx,
-                snap,
-                new.mail_access_code.as_deref(),
-                new.now,
-            )
-            .await
-            .map_err(Failed::Retry)?;
-        }
-    }
+    // Rows other features keep in the same transaction, one statement per
+    // table for the whole batch: the search index, the report's rollup (an
+    // opening moves no stage) and the notifications the intakes cause.
+    let written: Vec<(&CaseSnapshot, &NewCase)> = out
+        .iter()
+        .zip(&news)
+        .filter_map(|(snap, new)| snap.as_ref().ok().map(|s| (s, *new)))
+        .collect();
+    let indexed: Vec<(&CaseRow, &str)> = written
+        .iter()
+        .map(|(s, _)| (&s.case, s.business.name.as_str()))
+        .collect();
+    crate::store::search::index_new_cases(&mut tx, &indexed)
+        .await
+        .map_err(Failed::Retry)?;
+    let snaps: Vec<&CaseSnapshot> = written.iter().map(|(s, _)| *s).collect();
+    crate::store::rollup::new_cases(&mut tx, &snaps, now)
+        .await
+        .map_err(Failed::Retry)?;
+    let opened: Vec<(&CaseSnapshot, Option<&str>, DateTime<Utc>)> = written
+        .iter()
+        .map(|(s, new)| (*s, new.mail_access_code.as_deref(), new.now))
+        .collect();
+    crate::store::outbox::after_open_many(&mut tx, &opened)
+        .await
+        .map_err(Failed::Retry)?;
     // Per-batch statements (aggregates over the batch's cases) go here.
     let signals: Vec<crate::store::live::Signal> = out
         .iter()
