@@ -167,6 +167,20 @@ async fn until_queued(db: &Db, n: usize) {
     panic!("the intake queue never held {n} items in 60 s");
 }
 
+/// Waits (yielding) until no intake is queued or written and no writer runs
+/// (an intake arriving while the last writer is still in its loop would be
+/// taken by that writer).
+pub async fn until_idle(db: &Db) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if db.intake.idle() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("the intake writers did not finish in 60 s");
+}
+
 /// Waits (yielding) until a writer has taken `n` intakes and not answered them.
 async fn until_writing(db: &Db, n: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -209,6 +223,7 @@ async fn bad_item_alone(backend: Backend) {
     // Hold the counter (PostgreSQL: its row lock; SQLite: the write lock),
     // so the next intake's writer waits and the rest queue behind it.
     let db = db_of(&app).clone();
+    until_idle(&db).await;
     let mut hold = db.pool.begin_bookkeeping().await.unwrap();
     sql("UPDATE case_counters SET last_seq = last_seq WHERE lab_id = ")
         .bind(lab.id)
@@ -327,6 +342,7 @@ async fn batch_rows(backend: Backend) {
         .await
         .unwrap();
     let db = db_of(&app).clone();
+    until_idle(&db).await;
     let mut hold = db.pool.begin_bookkeeping().await.unwrap();
     sql("UPDATE case_counters SET last_seq = last_seq WHERE lab_id = ")
         .bind(lab.id)

@@ -41,7 +41,7 @@ const MAX_BINDS: usize = 30_000;
 #[derive(Default)]
 pub struct IntakeQueue {
     lanes: Mutex<HashMap<(Uuid, i32), Lane>>,
-    /// Intakes taken by a writer and not yet answered.
+    /// Intakes taken by a writer whose batch is not finished.
     writing: std::sync::atomic::AtomicUsize,
 }
 
@@ -52,9 +52,18 @@ impl IntakeQueue {
         lanes.values().map(|l| l.pending.len()).sum()
     }
 
-    /// Intakes a writer is writing now (taken, not yet answered; for tests).
+    /// Intakes taken by a writer whose batch is not finished (for tests; the
+    /// answers are sent just before the batch finishes).
     pub fn writing(&self) -> usize {
         self.writing.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// No intake queued or being written, and no writer running (for tests:
+    /// an intake that arrives while a writer is still running is written by
+    /// that writer, in its task).
+    pub fn idle(&self) -> bool {
+        let lanes = self.lanes.lock().expect("intake lanes");
+        lanes.is_empty() && self.writing() == 0
     }
 }
 
