@@ -79,11 +79,18 @@ impl NewOutbox {
 /// Inserts `rows` in one statement; a row whose `dedupe_key` exists is left
 /// out (enqueueing is idempotent). No rows: no statement.
 pub async fn enqueue(tx: &mut Tx, rows: &[NewOutbox], now: DateTime<Utc>) -> AppResult<u64> {
+    insert_rows(tx, rows.iter().map(|r| r.row(now)).collect()).await
+}
+
+/// Inserts outbox rows (as [`NewOutbox::row`] gives them) in one statement,
+/// leaving out a row whose `dedupe_key` exists; no rows, or the outbox off:
+/// no statement.
+async fn insert_rows(tx: &mut Tx, rows: Vec<Vec<Col>>) -> AppResult<u64> {
     if rows.is_empty() || !*ENABLED {
         return Ok(0);
     }
     let n = Sql::default()
-        .insert_many("outbox", rows.iter().map(|r| r.row(now)).collect())
+        .insert_many("outbox", rows)
         .push(" ON CONFLICT (dedupe_key) DO NOTHING")
         .execute(&mut *tx)
         .await?;
@@ -317,21 +324,11 @@ pub async fn after_open_many(
     tx: &mut Tx,
     opened: &[(&CaseSnapshot, Option<&str>, DateTime<Utc>)],
 ) -> AppResult<()> {
-    if !*ENABLED {
-        return Ok(());
-    }
     let rows: Vec<Vec<Col>> = opened
         .iter()
         .flat_map(|(snap, code, now)| for_open(snap, *code).into_iter().map(move |r| r.row(*now)))
         .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    Sql::default()
-        .insert_many("outbox", rows)
-        .push(" ON CONFLICT (dedupe_key) DO NOTHING")
-        .execute(&mut *tx)
-        .await?;
+    insert_rows(tx, rows).await?;
     Ok(())
 }
 

@@ -299,8 +299,8 @@ impl Delta {
     }
 }
 
-/// Cases opened together (a batch of intakes, `store::cases::intake`): their
-/// counted cells and their businesses' years, one statement each for the
+/// Cases of one lab opened together (a batch of intakes, whose lane is one
+/// lab's: `store::cases::intake`): their counted cells and their businesses' years, one statement each for the
 /// whole batch, the same rows as [`Delta::new_case`] applied case by case. A
 /// case that contributes more than a new case does (a referral, a resolution)
 /// and the cases of a business opened in two fiscal years of the batch (its
@@ -329,7 +329,6 @@ pub(crate) async fn new_cases(
         let c = Contribution::of(&CaseFacts::of(snap));
         if !c.pickups.is_empty()
             || !c.resolution.is_empty()
-            || snap.case.lab_id != lab_id
             || years_of(snap.case.business_id).len() > 1
         {
             alone.push(snap);

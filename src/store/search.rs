@@ -128,6 +128,20 @@ pub async fn count(db: &Db, cq: &CaseQuery) -> AppResult<Option<i64>> {
     Ok(Some(n))
 }
 
+/// `(case id, its bigrams)`, a row of PostgreSQL's `case_search`: the bigrams
+/// computed in SQL from the texts the recheck reads.
+fn push_pg_row(q: &mut Sql, case: &CaseRow, business_name: &str) {
+    q.push("(")
+        .bind(case.id)
+        .push(", dxdesk_search_grams(")
+        .bind(&case.title)
+        .push(", ")
+        .bind(&case.description)
+        .push(", ")
+        .bind(business_name)
+        .push("))");
+}
+
 /// Indexes cases just inserted (in the intake transaction), all of them in
 /// one statement per table: `(case, its business's name)`.
 pub(crate) async fn index_new_cases(tx: &mut Tx, cases: &[(&CaseRow, &str)]) -> AppResult<()> {
@@ -138,15 +152,8 @@ pub(crate) async fn index_new_cases(tx: &mut Tx, cases: &[(&CaseRow, &str)]) -> 
         Dialect::Postgres => {
             let mut q = sql("INSERT INTO case_search (case_id, grams) VALUES ");
             for (i, (case, business_name)) in cases.iter().enumerate() {
-                q.push(if i == 0 { "(" } else { ", (" })
-                    .bind(case.id)
-                    .push(", dxdesk_search_grams(")
-                    .bind(&case.title)
-                    .push(", ")
-                    .bind(&case.description)
-                    .push(", ")
-                    .bind(*business_name)
-                    .push("))");
+                q.push(if i == 0 { "" } else { ", " });
+                push_pg_row(&mut q, case, business_name);
             }
             q.execute(&mut *tx).await?;
         }
@@ -222,15 +229,9 @@ pub(crate) async fn reindex(tx: &mut Tx, what: Reindex, after: &CaseSnapshot) ->
             let c = &after.case;
             match tx.dialect() {
                 Dialect::Postgres => {
-                    sql("INSERT INTO case_search (case_id, grams) VALUES (")
-                        .bind(c.id)
-                        .push(", dxdesk_search_grams(")
-                        .bind(&c.title)
-                        .push(", ")
-                        .bind(&c.description)
-                        .push(", ")
-                        .bind(&after.business.name)
-                        .push(")) ON CONFLICT (case_id) DO UPDATE SET grams = excluded.grams")
+                    let mut q = sql("INSERT INTO case_search (case_id, grams) VALUES ");
+                    push_pg_row(&mut q, c, &after.business.name);
+                    q.push(" ON CONFLICT (case_id) DO UPDATE SET grams = excluded.grams")
                         .execute(&mut *tx)
                         .await?;
                 }

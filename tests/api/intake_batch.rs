@@ -193,17 +193,61 @@ async fn until_writing(db: &Db, n: usize) {
     panic!("no writer held {n} intakes in 60 s");
 }
 
-async fn bad_item_alone(backend: Backend) {
-    let app = Arc::new(common::spawn_app(backend).await);
-    let st = &app.state;
-    let desk = st
+/// The demo concierge's lab, as `new_case` takes it: (id, code).
+async fn desk_lab(app: &TestApp) -> (Uuid, String) {
+    let desk = app
+        .state
         .store
         .user_by_email("concierge@aomori.example")
         .await
         .unwrap()
         .unwrap();
-    let lab = st.store.lab(desk.lab_id).await.unwrap().unwrap();
-    let lab_key = (lab.id, lab.code.as_str());
+    let lab = app.state.store.lab(desk.lab_id).await.unwrap().unwrap();
+    (lab.id, lab.code)
+}
+
+/// `new` opened in a task of its own.
+fn spawn_open(
+    app: &Arc<TestApp>,
+    new: NewCase,
+) -> tokio::task::JoinHandle<dxdesk::error::AppResult<dxdesk::store::CaseSnapshot>> {
+    let app = app.clone();
+    tokio::spawn(async move { app.state.store.open_case(new).await })
+}
+
+/// Holds the lab's reference counter (PostgreSQL: its row lock; SQLite: the
+/// write lock) with one intake (待機) taken by a writer that waits for it, so
+/// that the next intakes queue behind it. Commit the hold to let them go.
+async fn hold_counter(
+    app: &Arc<TestApp>,
+    db: &Db,
+    lab: (Uuid, &str),
+) -> (
+    dxdesk::store::db::Tx,
+    tokio::task::JoinHandle<dxdesk::error::AppResult<dxdesk::store::CaseSnapshot>>,
+) {
+    until_idle(db).await;
+    let mut hold = db.pool.begin_bookkeeping().await.unwrap();
+    sql("UPDATE case_counters SET last_seq = last_seq WHERE lab_id = ")
+        .bind(lab.0)
+        .execute(&mut hold)
+        .await
+        .unwrap();
+    let now = app.state.now();
+    let waiting = spawn_open(
+        app,
+        new_case(app, lab, business(lab.0, "待機", None, now), "待機"),
+    );
+    // Taken by its writer, which now waits for the counter.
+    until_writing(db, 1).await;
+    (hold, waiting)
+}
+
+async fn bad_item_alone(backend: Backend) {
+    let app = Arc::new(common::spawn_app(backend).await);
+    let st = &app.state;
+    let (lab_id, lab_code) = desk_lab(&app).await;
+    let lab_key = (lab_id, lab_code.as_str());
     let now = st.now();
     let year = jst_year(now);
     let first = st
@@ -211,38 +255,17 @@ async fn bad_item_alone(backend: Backend) {
         .open_case(new_case(
             &app,
             lab_key,
-            business(lab.id, "最初", None, now),
+            business(lab_id, "最初", None, now),
             "最初",
         ))
         .await
         .unwrap();
     assert_eq!(
         first.case.reference,
-        reference::format_reference(&lab.code, year, 1)
+        reference::format_reference(&lab_code, year, 1)
     );
-    // Hold the counter (PostgreSQL: its row lock; SQLite: the write lock),
-    // so the next intake's writer waits and the rest queue behind it.
     let db = db_of(&app).clone();
-    until_idle(&db).await;
-    let mut hold = db.pool.begin_bookkeeping().await.unwrap();
-    sql("UPDATE case_counters SET last_seq = last_seq WHERE lab_id = ")
-        .bind(lab.id)
-        .execute(&mut hold)
-        .await
-        .unwrap();
-    let spawn = |new: NewCase| {
-        let app = app.clone();
-        tokio::spawn(async move { app.state.store.open_case(new).await })
-    };
-    let waiting = spawn(new_case(
-        &app,
-        lab_key,
-        business(lab.id, "待機", None, now),
-        "待機",
-    ));
-    // Taken by its writer, which now waits for the counter: the next
-    // intakes queue behind it.
-    until_writing(&db, 1).await;
+    let (hold, waiting) = hold_counter(&app, &db, lab_key).await;
     let number = "1234567890123";
     let mut batch = Vec::new();
     let mut bad = Vec::new();
@@ -250,7 +273,7 @@ async fn bad_item_alone(backend: Backend) {
         let mut new = new_case(
             &app,
             lab_key,
-            business(lab.id, &format!("一括{i}"), None, now),
+            business(lab_id, &format!("一括{i}"), None, now),
             &format!("一括{i}"),
         );
         match i {
@@ -266,11 +289,11 @@ async fn bad_item_alone(backend: Backend) {
             }
             // Two intakes of one corporate number share one business.
             4 | 5 => {
-                new.business = business(lab.id, "同一法人", Some(number), now);
+                new.business = business(lab_id, "同一法人", Some(number), now);
             }
             _ => {}
         }
-        batch.push((new.id, spawn(new)));
+        batch.push((new.id, spawn_open(&app, new)));
     }
     until_queued(&db, 6).await;
     hold.commit().await.unwrap();
@@ -303,14 +326,14 @@ async fn bad_item_alone(backend: Backend) {
         .open_case(new_case(
             &app,
             lab_key,
-            business(lab.id, "次", None, now),
+            business(lab_id, "次", None, now),
             "次",
         ))
         .await
         .unwrap();
     assert_eq!(
         next.case.reference,
-        reference::format_reference(&lab.code, year, 7)
+        reference::format_reference(&lab_code, year, 7)
     );
 }
 
@@ -322,44 +345,21 @@ async fn bad_item_alone(backend: Backend) {
 async fn batch_rows(backend: Backend) {
     let app = Arc::new(common::spawn_app(backend).await);
     let st = &app.state;
-    let desk = st
-        .store
-        .user_by_email("concierge@aomori.example")
-        .await
-        .unwrap()
-        .unwrap();
-    let lab = st.store.lab(desk.lab_id).await.unwrap().unwrap();
-    let lab_key = (lab.id, lab.code.as_str());
+    let (lab_id, lab_code) = desk_lab(&app).await;
+    let lab_key = (lab_id, lab_code.as_str());
     let now = st.now();
     let earlier = st
         .store
         .open_case(new_case(
             &app,
             lab_key,
-            business(lab.id, "既存", None, now),
+            business(lab_id, "既存", None, now),
             "既存",
         ))
         .await
         .unwrap();
     let db = db_of(&app).clone();
-    until_idle(&db).await;
-    let mut hold = db.pool.begin_bookkeeping().await.unwrap();
-    sql("UPDATE case_counters SET last_seq = last_seq WHERE lab_id = ")
-        .bind(lab.id)
-        .execute(&mut hold)
-        .await
-        .unwrap();
-    let spawn = |new: NewCase| {
-        let app = app.clone();
-        tokio::spawn(async move { app.state.store.open_case(new).await })
-    };
-    let waiting = spawn(new_case(
-        &app,
-        lab_key,
-        business(lab.id, "待機", None, now),
-        "待機",
-    ));
-    until_writing(&db, 1).await;
+    let (hold, waiting) = hold_counter(&app, &db, lab_key).await;
     let number = "1234567890123";
     let mut batch = Vec::new();
     for i in 0..6 {
@@ -367,15 +367,15 @@ async fn batch_rows(backend: Backend) {
         let mut new = new_case(
             &app,
             lab_key,
-            business(lab.id, &format!("束ね{i}"), None, now),
+            business(lab_id, &format!("束ね{i}"), None, now),
             &title,
         );
         match i {
-            1 | 2 => new.business = business(lab.id, "同一法人", Some(number), now),
+            1 | 2 => new.business = business(lab_id, "同一法人", Some(number), now),
             4 => new.business = BusinessChoice::Existing(earlier.business.id),
             _ => {}
         }
-        batch.push((title, spawn(new)));
+        batch.push((title, spawn_open(&app, new)));
     }
     until_queued(&db, 6).await;
     hold.commit().await.unwrap();
@@ -387,7 +387,7 @@ async fn batch_rows(backend: Backend) {
             shared.insert(snap.business.id);
         }
         let cq = dxdesk::store::CaseQuery {
-            lab_id: lab.id,
+            lab_id,
             search: Some(title.clone()),
             now,
             ..Default::default()
@@ -417,5 +417,5 @@ async fn batch_rows(backend: Backend) {
     assert_eq!(cases_of(*shared.iter().next().unwrap()).await, 2);
     assert_eq!(cases_of(earlier.business.id).await, 2);
     let fy = dxdesk::domain::fiscal_year::fiscal_year_of(now);
-    crate::report_rollup::assert_rollup_matches(&st.store, lab.id, fy, st.now()).await;
+    crate::report_rollup::assert_rollup_matches(&st.store, lab_id, fy, st.now()).await;
 }
