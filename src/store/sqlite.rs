@@ -17,6 +17,15 @@ pub struct SqliteStore {
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// Connections in the pool: two per core, from 4 to 16. SQLite writes one
+/// at a time, and reads need no more connections than cores to run at once;
+/// each connection keeps its own page and statement caches. Measured on two
+/// cores and 10k cases (list c=50): 8 connections 380–436 req/s at a 54 MB
+/// peak, 4 connections 448–460 req/s at 45 MB; openCase c=50 2,353 → 2,211/s.
+fn pool_size(cores: usize) -> u32 {
+    (cores * 2).clamp(4, 16) as u32
+}
+
 impl SqliteStore {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         let opts = SqliteConnectOptions::from_str(url)
@@ -27,7 +36,9 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(pool_size(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ))
             // No ping before every acquire (one round trip each): a connection
             // that has failed is still detected on use, as the statement errors
             // and sqlx drops the connection from the pool.
@@ -76,5 +87,16 @@ impl Store for SqliteStore {
             idle: pool.num_idle() as u32,
             max: pool.options().get_max_connections(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pool_is_two_connections_a_core_from_four_to_sixteen() {
+        assert_eq!(super::pool_size(1), 4);
+        assert_eq!(super::pool_size(2), 4);
+        assert_eq!(super::pool_size(4), 8);
+        assert_eq!(super::pool_size(64), 16);
     }
 }
