@@ -68,6 +68,9 @@ pub struct ConnLimits {
     pub request_timeout: Duration,
     /// On shutdown, how long requests in flight may still finish (`DXDESK_SHUTDOWN_DRAIN_SECS`).
     pub shutdown_drain: Duration,
+    /// GraphQL queries executed at once (`DXDESK_MAX_CONCURRENT_QUERIES`); the
+    /// rest wait their turn, in order, within the request timeout.
+    pub max_queries: usize,
 }
 
 impl Default for ConnLimits {
@@ -78,6 +81,7 @@ impl Default for ConnLimits {
             idle_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             shutdown_drain: Duration::from_secs(8),
+            max_queries: 16,
         }
     }
 }
@@ -120,6 +124,12 @@ impl ConnLimits {
             idle_timeout: secs("DXDESK_IDLE_TIMEOUT_SECS", d.idle_timeout)?,
             request_timeout: secs("DXDESK_REQUEST_TIMEOUT_SECS", d.request_timeout)?,
             shutdown_drain: secs("DXDESK_SHUTDOWN_DRAIN_SECS", d.shutdown_drain)?,
+            max_queries: positive(
+                get,
+                "DXDESK_MAX_CONCURRENT_QUERIES",
+                d.max_queries as u64,
+                100_000,
+            )? as usize,
         })
     }
 }
@@ -150,8 +160,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://dxdesk.db";
 pub const MIN_SECRET_BYTES: usize = 32;
 /// The estimated entropy a JWT secret needs (see [`secret_entropy_bits`]).
 pub const MIN_SECRET_BITS: f64 = 96.0;
-/// Memory one argon2id hash uses (m = 19 MiB), for sizing the hashing slots.
-pub const HASH_MEMORY_MIB: usize = 19;
+/// Memory one argon2id hash uses (m = 7 MiB), for sizing the hashing slots.
+pub const HASH_MEMORY_MIB: usize = 7;
 /// Default memory budget for concurrent password hashes.
 pub const DEFAULT_HASH_MEMORY_MIB: usize = 256;
 /// Default wait for a hashing slot.
@@ -203,8 +213,8 @@ pub fn check_secret(secret: &str) -> anyhow::Result<()> {
 }
 
 /// How many password hashes may run at once: one per core, but no more than
-/// the memory budget holds at 19 MiB each, and at least one:
-/// `max(1, min(cores, budget_mib / 19))`.
+/// the memory budget holds at 7 MiB each, and at least one:
+/// `max(1, min(cores, budget_mib / 7))`.
 pub fn hash_concurrency(cores: usize, budget_mib: usize) -> usize {
     cores.min(budget_mib / HASH_MEMORY_MIB).max(1)
 }
@@ -344,7 +354,7 @@ impl Config {
         )?;
         let trusted_proxies =
             parse_trusted_proxies(&get("DXDESK_TRUSTED_PROXIES").unwrap_or_default())?;
-        let budget = parse_number(&get, "DXDESK_HASH_MEMORY_MIB", 19..=1_048_576)?
+        let budget = parse_number(&get, "DXDESK_HASH_MEMORY_MIB", HASH_MEMORY_MIB..=1_048_576)?
             .unwrap_or(DEFAULT_HASH_MEMORY_MIB);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let hash_concurrency = parse_number(&get, "DXDESK_HASH_CONCURRENCY", 1..=1024)?
@@ -490,8 +500,10 @@ mod tests {
     #[test]
     fn hash_slots_follow_cores_and_memory() {
         assert_eq!(hash_concurrency(2, 256), 2);
-        assert_eq!(hash_concurrency(64, 256), 13);
+        assert_eq!(hash_concurrency(64, 256), 36);
         assert_eq!(hash_concurrency(8, 10), 1);
+        assert_eq!(hash_concurrency(8, 6), 1);
+        assert_eq!(hash_concurrency(8, 14), 2);
         assert_eq!(hash_concurrency(0, 256), 1);
         let c = cfg(&[
             ("DXDESK_HASH_CONCURRENCY", "3"),
@@ -500,8 +512,12 @@ mod tests {
         .unwrap();
         assert_eq!(c.hash_concurrency, 3);
         assert_eq!(c.hash_queue_wait, Duration::from_millis(50));
-        let c = cfg(&[("DXDESK_HASH_MEMORY_MIB", "19")]).unwrap();
+        let c = cfg(&[("DXDESK_HASH_MEMORY_MIB", "13")]).unwrap();
         assert_eq!(c.hash_concurrency, 1);
+        assert!(
+            cfg(&[("DXDESK_HASH_MEMORY_MIB", "6")]).is_err(),
+            "below one hash"
+        );
         assert!(cfg(&[("DXDESK_HASH_CONCURRENCY", "0")]).is_err());
         assert!(cfg(&[("DXDESK_HASH_QUEUE_MS", "soon")]).is_err());
     }
@@ -529,14 +545,20 @@ mod tests {
             ("DXDESK_MAX_CONNECTIONS", "100"),
             ("DXDESK_HEADER_TIMEOUT_SECS", "5"),
             ("DXDESK_SHUTDOWN_DRAIN_SECS", "3"),
+            ("DXDESK_MAX_CONCURRENT_QUERIES", "4"),
         ])
         .unwrap();
         assert_eq!(c.conn.max_connections, 100);
+        assert_eq!(c.conn.max_queries, 4);
         assert_eq!(c.conn.header_timeout, Duration::from_secs(5));
         assert_eq!(c.conn.shutdown_drain, Duration::from_secs(3));
         for bad in ["0", "-1", "ten", "1.5"] {
             assert!(cfg(&[("DXDESK_IDLE_TIMEOUT_SECS", bad)]).is_err(), "{bad}");
             assert!(cfg(&[("DXDESK_MAX_CONNECTIONS", bad)]).is_err(), "{bad}");
+            assert!(
+                cfg(&[("DXDESK_MAX_CONCURRENT_QUERIES", bad)]).is_err(),
+                "{bad}"
+            );
         }
     }
 

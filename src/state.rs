@@ -21,6 +21,8 @@ pub struct AppState {
     pub case_counts: Arc<crate::service::cases::count::CountCache>,
     /// Parsed GraphQL documents by query text (a cache).
     pub parsed: Arc<crate::http::parse_cache::ParseCache>,
+    /// Turns for executing a GraphQL query (`ConnLimits::max_queries`).
+    pub queries: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -31,6 +33,7 @@ impl AppState {
     pub fn with_clock(store: SharedStore, config: Config, clock: SharedClock) -> Self {
         let jwt = Arc::new(JwtKeys::from_config(&config));
         let hasher = Arc::new(Hasher::new(config.hash_concurrency, config.hash_queue_wait));
+        let queries = Arc::new(tokio::sync::Semaphore::new(config.conn.max_queries));
         Self {
             store,
             config: Arc::new(config),
@@ -39,6 +42,7 @@ impl AppState {
             hasher,
             case_counts: Default::default(),
             parsed: Default::default(),
+            queries,
         }
     }
 

@@ -1,7 +1,7 @@
-//! Password hashing: argon2id (m = 19 MiB, t = 2, p = 1), run off the async
+//! Password hashing: argon2id (m = 7 MiB, t = 5, p = 1), run off the async
 //! threads. Unknown emails are verified against a dummy hash so that they cost
 //! the same time as a wrong password. A [`Hasher`] bounds how many hashes run
-//! at once (memory: 19 MiB each), so a wave of logins queues briefly and is
+//! at once (memory: 7 MiB each), so a wave of logins queues briefly and is
 //! then refused instead of exhausting memory and the blocking threads.
 
 use argon2::password_hash::{
@@ -14,7 +14,10 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params");
+    // OWASP's m = 7 MiB, t = 5 equivalent of m = 19 MiB, t = 2: the same
+    // work for an attacker, a third of the memory per login for us.
+    let kib = (crate::config::HASH_MEMORY_MIB * 1024) as u32;
+    let params = Params::new(kib, 5, 1, None).expect("valid argon2 params");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -64,9 +67,9 @@ pub fn verify(password: &str, phc: &str) -> bool {
     verify_in(password, phc, &mut Vec::new())
 }
 
-/// [`verify`] with the argon2 memory (19 MiB) in `memory`, grown as needed and
+/// [`verify`] with the argon2 memory (7 MiB) in `memory`, grown as needed and
 /// kept by the caller for the next hash. Allocating the block afresh for every
-/// hash grows the resident memory by about 19 MiB a hash (the allocator does
+/// hash grows the resident memory by about 7 MiB a hash (the allocator does
 /// not hand the freed 64-byte-aligned block back), so the hashing threads keep
 /// one each.
 pub fn verify_in(password: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
@@ -121,25 +124,41 @@ pub const LOGINS_PER_SLOT: usize = 4;
 
 type Job = Box<dyn FnOnce(&Spare) + Send>;
 
-/// The argon2 blocks not in use right now, shared by the hashing threads.
+/// The argon2 blocks not in use right now, shared by the hashing threads,
+/// kept only while some hash runs: a wave of logins reuses the blocks of the
+/// hashes before it, and the last hash of a wave frees them all, so a quiet
+/// server holds none (jemalloc hands the pages back within a second).
 #[derive(Default)]
-struct Spare(std::sync::Mutex<Vec<Vec<Block>>>);
+struct Spare(std::sync::Mutex<SpareBlocks>);
+
+#[derive(Default)]
+struct SpareBlocks {
+    free: Vec<Vec<Block>>,
+    in_use: usize,
+}
 
 impl Spare {
     fn take(&self) -> Vec<Block> {
-        self.0
-            .lock()
-            .ok()
-            .and_then(|mut s| s.pop())
-            .unwrap_or_default()
+        let Ok(mut s) = self.0.lock() else {
+            return Vec::new();
+        };
+        s.in_use += 1;
+        s.free.pop().unwrap_or_default()
     }
     fn give(&self, memory: Vec<Block>) {
-        if let Ok(mut s) = self.0.lock() {
-            s.push(memory);
+        let Ok(mut s) = self.0.lock() else { return };
+        s.in_use = s.in_use.saturating_sub(1);
+        if s.in_use == 0 {
+            // Dropped outside the lock.
+            let kept = std::mem::take(&mut s.free);
+            drop(s);
+            drop((kept, memory));
+        } else {
+            s.free.push(memory);
         }
     }
     fn len(&self) -> usize {
-        self.0.lock().map(|s| s.len()).unwrap_or(0)
+        self.0.lock().map(|s| s.free.len()).unwrap_or(0)
     }
 }
 
@@ -149,12 +168,11 @@ impl Spare {
 /// even when the request that asked for it has gone.
 ///
 /// Hashes run on `slots` dedicated threads rather than tokio's blocking pool,
-/// and their 19 MiB blocks are kept on one shared stack that every hashing
-/// thread takes from and gives back to, so a login does not fault in 19 MiB
-/// afresh. (Under glibc's malloc, which kept a freed block in the arena of
-/// the thread that used it, this also stopped each thread keeping its own.)
-/// The resident memory is 19 MiB times the most hashes that ever ran at once
-/// (one for logins one after another), not times the threads that took them.
+/// and their 7 MiB blocks go on one shared stack that every hashing thread
+/// takes from and gives back to while a wave of logins lasts (see [`Spare`]),
+/// so overlapping logins do not fault in 7 MiB afresh each. The resident
+/// memory is 7 MiB times the most hashes that ran at once during a wave, and
+/// none between waves.
 pub struct Hasher {
     /// Logins in progress (their database work included): a few per slot, so
     /// that a wave of logins queues here instead of on the database pool that
@@ -330,34 +348,49 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn hashes_one_after_another_keep_one_block_whichever_thread_runs_them() {
+    async fn a_quiet_hasher_keeps_no_block() {
         let hasher = Hasher::new(2, Duration::from_secs(30));
         assert_eq!(hasher.kept_blocks(), 0);
         let phc = hasher.hash("first-password-1".into()).await.unwrap();
-        for _ in 0..4 {
+        assert_eq!(hasher.kept_blocks(), 0);
+        for _ in 0..3 {
             assert!(hasher
                 .verify("first-password-1".into(), Some(phc.clone()))
                 .await
                 .unwrap());
-            assert_eq!(
-                hasher.kept_blocks(),
-                1,
-                "one block for hashes that never overlap"
-            );
+            assert_eq!(hasher.kept_blocks(), 0, "freed after each lone hash");
         }
-        // Two at once need two blocks; both are kept for the next wave.
         let (a, b) = tokio::join!(
             hasher.verify("first-password-1".into(), Some(phc.clone())),
             hasher.verify("wrong-password-2".into(), Some(phc.clone())),
         );
         assert!(a.unwrap() && !b.unwrap());
-        assert!((1..=2).contains(&hasher.kept_blocks()));
+        assert_eq!(hasher.kept_blocks(), 0, "freed after the wave");
+    }
+
+    #[test]
+    fn blocks_are_reused_while_a_wave_lasts_and_freed_after_it() {
+        let spare = Spare::default();
+        let mut a = spare.take();
+        a.resize(8, Block::default());
+        let b = spare.take();
+        let a_at = a.as_ptr();
+        spare.give(a);
+        assert_eq!(spare.len(), 1, "kept: another hash still runs");
+        let c = spare.take();
+        assert_eq!(c.as_ptr(), a_at, "the next hash reuses the block");
+        assert_eq!(c.len(), 8);
+        spare.give(c);
+        assert_eq!(spare.len(), 1);
+        spare.give(b);
+        assert_eq!(spare.len(), 0, "the wave is over: nothing kept");
+        assert!(spare.take().is_empty(), "a new wave starts afresh");
     }
 
     #[test]
     fn hash_verifies_and_uses_argon2id_with_our_params() {
         let h = hash("demo-pass-2024").unwrap();
-        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(h.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{h}");
         assert!(verify("demo-pass-2024", &h));
         assert!(!verify("demo-pass-2025", &h));
         assert!(!verify("demo-pass-2024", "not a hash"));
@@ -380,12 +413,23 @@ mod tests {
                 .is_ok();
             assert_eq!(verify_in(pw, phc, &mut memory), theirs, "{pw}");
         }
-        assert_eq!(memory.len(), 19 * 1024);
+        assert_eq!(memory.len(), 7 * 1024);
         let c = hash_in("third-password-3", &mut memory).unwrap();
-        assert!(c.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{c}");
+        assert!(c.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{c}");
         assert!(verify("third-password-3", &c));
         assert!(!verify("third-password-4", &c));
-        // Other parameters (an older or stronger hash) still verify.
+        // Other parameters (an older or stronger hash) still verify: the
+        // m = 19 MiB, t = 2 hashes of earlier releases among them.
+        let earlier = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(19 * 1024, 2, 1, None).unwrap(),
+        )
+        .hash_password(b"earlier-one-1", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        assert!(verify_in("earlier-one-1", &earlier, &mut memory));
+        assert!(!verify_in("earlier-one-2", &earlier, &mut memory));
         let strong = Argon2::new(
             Algorithm::Argon2id,
             Version::V0x13,

@@ -66,6 +66,17 @@ fn count_aliases(doc: &ExecutableDocument) -> usize {
     ops + frags
 }
 
+/// Whether the operation that runs is a query (not a mutation or subscription).
+fn selects_query(doc: &ExecutableDocument, name: Option<&str>) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let ty = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(n)) => ops.get(n).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    ty == Some(OperationType::Query)
+}
+
 async fn execute(
     State(state): State<AppState>,
     Extension(schema): Extension<DxSchema>,
@@ -149,6 +160,7 @@ async fn run(
         );
     };
     let mut operation = gql_req.operation_name.clone();
+    let mut is_query = false;
     // Parsed once, or taken from the cache of earlier parses: the engine
     // executes this document (a parse error is left for the engine to report).
     let (doc, fresh) = match state.parsed.get(&gql_req.query) {
@@ -180,8 +192,19 @@ async fn run(
         if fresh {
             state.parsed.put(&gql_req.query, doc.clone());
         }
+        is_query = selects_query(&doc, operation.as_deref());
         gql_req.set_parsed_query(std::sync::Arc::unwrap_or_clone(doc));
     }
+    // A query waits for one of a bounded number of turns (FIFO, within the
+    // request timeout): answers are built in memory, and past the database
+    // pool's size more at once only wait there while holding their half-built
+    // answers. Mutations keep their own gates (intake queue, hash slots).
+    let _turn = if is_query {
+        // The semaphore is never closed: `ok()` only spells that out.
+        state.queries.clone().acquire_owned().await.ok()
+    } else {
+        None
+    };
     let authn = match auth::authenticate(&state, auth_header.as_deref()).await {
         Ok(a) => a,
         Err(e) => {

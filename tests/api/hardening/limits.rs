@@ -361,3 +361,68 @@ async fn status_owner_not_locked_out(backend: Backend) {
     let r = case_status_from(&app, "203.0.113.250", &reference, wrong).await;
     assert_rate_limited(&r, "a fresh address's second failure under the ceiling");
 }
+
+// ------------------------------------------------------------ query turns
+
+backend_tests!(
+    a_query_past_the_cap_waits_its_turn_while_mutations_pass,
+    |backend| async move {
+        let app = common::spawn_app_with(backend, config(|c| c.conn.max_queries = 1)).await;
+        let token = app.login(CONCIERGE).await;
+        // Another query holds the only turn.
+        let held = app.state.queries.clone().acquire_owned().await.unwrap();
+        let waiting = {
+            let (http, url, token) = (app.http.clone(), app.url("/graphql"), token.clone());
+            tokio::spawn(async move {
+                http.post(url)
+                    .bearer_auth(token)
+                    .json(&json!({ "query": Q_ME }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap()
+            })
+        };
+        // A mutation does not queue behind queries (a login, then a case).
+        let again = app.login_payload(CONCIERGE, PASSWORD).await;
+        assert!(again.ok()["login"]["accessToken"].is_string(), "{again:?}");
+        case("順番待ちの相談").open(&app, &token).await;
+        assert!(!waiting.is_finished(), "the query ran without a turn");
+        drop(held);
+        let answered = tokio::time::timeout(Duration::from_secs(15), waiting)
+            .await
+            .expect("answered once the turn is free")
+            .unwrap();
+        assert_eq!(answered["data"]["me"]["email"], CONCIERGE, "{answered}");
+        assert_eq!(
+            app.state.queries.available_permits(),
+            1,
+            "the turn is given back"
+        );
+    }
+);
+
+backend_tests!(
+    a_query_that_never_gets_a_turn_is_answered_408_and_the_turn_stays_free,
+    |backend| async move {
+        let app = common::spawn_app_with(
+            backend,
+            config(|c| {
+                c.conn.max_queries = 1;
+                c.conn.request_timeout = Duration::from_secs(1);
+            }),
+        )
+        .await;
+        let token = app.login(CONCIERGE).await;
+        let held = app.state.queries.clone().acquire_owned().await.unwrap();
+        let timed_out = app.gql(Some(&token), Q_ME, json!({})).await;
+        assert_eq!(timed_out.status, 408, "{timed_out:?}");
+        drop(held);
+        // The abandoned wait took nothing: the next query runs at once.
+        let me = app.gql(Some(&token), Q_ME, json!({})).await;
+        assert_eq!(me.ok()["me"]["email"], CONCIERGE);
+        assert_eq!(app.state.queries.available_permits(), 1);
+    }
+);
