@@ -478,7 +478,16 @@ async fn seed(
     after_seed(pool, spec).await?;
     // The report's rollup, as the case writes would have kept it.
     super::rollup::rebuild(pool).await?;
-    sql("ANALYZE").execute(pool).await?;
+    // As autovacuum would after a bulk load: statistics, and on PostgreSQL the
+    // visibility map, without which the report's rollup tables are read through
+    // the heap instead of their covering indexes (activityReport at 1M cases:
+    // 200–250 ms just after seeding, 124–139 ms after VACUUM).
+    let after = if matches!(pool, Pool::Postgres(_)) {
+        "VACUUM (ANALYZE)"
+    } else {
+        "ANALYZE"
+    };
+    sql(after).execute(pool).await?;
     Ok(report)
 }
 
