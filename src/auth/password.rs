@@ -68,10 +68,8 @@ pub fn verify(password: &str, phc: &str) -> bool {
 }
 
 /// [`verify`] with the argon2 memory (7 MiB) in `memory`, grown as needed and
-/// kept by the caller for the next hash. Allocating the block afresh for every
-/// hash grows the resident memory by about 7 MiB a hash (the allocator does
-/// not hand the freed 64-byte-aligned block back), so the hashing threads keep
-/// one each.
+/// left to the caller, so that the hashes of a wave of logins can share their
+/// blocks (see [`Spare`]).
 pub fn verify_in(password: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
@@ -127,7 +125,8 @@ type Job = Box<dyn FnOnce(&Spare) + Send>;
 /// The argon2 blocks not in use right now, shared by the hashing threads,
 /// kept only while some hash runs: a wave of logins reuses the blocks of the
 /// hashes before it, and the last hash of a wave frees them all, so a quiet
-/// server holds none (jemalloc hands the pages back within a second).
+/// server holds none (jemalloc hands a freed block's pages back at once: see
+/// `oversize_threshold` in `.cargo/config.toml`).
 #[derive(Default)]
 struct Spare(std::sync::Mutex<SpareBlocks>);
 
@@ -347,6 +346,20 @@ pub fn check_strength(password: &str) -> Result<(), crate::error::AppError> {
 mod tests {
     use super::*;
 
+    /// A PHC hash of `password` made by argon2 itself with other parameters.
+    fn hash_with(
+        algorithm: Algorithm,
+        version: Version,
+        kib: u32,
+        t: u32,
+        password: &str,
+    ) -> String {
+        Argon2::new(algorithm, version, Params::new(kib, t, 1, None).unwrap())
+            .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string()
+    }
+
     #[tokio::test]
     async fn a_quiet_hasher_keeps_no_block() {
         let hasher = Hasher::new(2, Duration::from_secs(30));
@@ -420,34 +433,25 @@ mod tests {
         assert!(!verify("third-password-4", &c));
         // Other parameters (an older or stronger hash) still verify: the
         // m = 19 MiB, t = 2 hashes of earlier releases among them.
-        let earlier = Argon2::new(
+        let earlier = hash_with(
             Algorithm::Argon2id,
             Version::V0x13,
-            Params::new(19 * 1024, 2, 1, None).unwrap(),
-        )
-        .hash_password(b"earlier-one-1", &SaltString::generate(&mut OsRng))
-        .unwrap()
-        .to_string();
+            19 * 1024,
+            2,
+            "earlier-one-1",
+        );
         assert!(verify_in("earlier-one-1", &earlier, &mut memory));
         assert!(!verify_in("earlier-one-2", &earlier, &mut memory));
-        let strong = Argon2::new(
+        let strong = hash_with(
             Algorithm::Argon2id,
             Version::V0x13,
-            Params::new(32 * 1024, 3, 1, None).unwrap(),
-        )
-        .hash_password(b"strong-one-3", &SaltString::generate(&mut OsRng))
-        .unwrap()
-        .to_string();
+            32 * 1024,
+            3,
+            "strong-one-3",
+        );
         assert!(verify_in("strong-one-3", &strong, &mut memory));
         assert!(!verify_in("strong-one-4", &strong, &mut memory));
-        let v10 = Argon2::new(
-            Algorithm::Argon2i,
-            Version::V0x10,
-            Params::new(1024, 1, 1, None).unwrap(),
-        )
-        .hash_password(b"old-one-5", &SaltString::generate(&mut OsRng))
-        .unwrap()
-        .to_string();
+        let v10 = hash_with(Algorithm::Argon2i, Version::V0x10, 1024, 1, "old-one-5");
         assert!(verify_in("old-one-5", &v10, &mut memory));
         assert!(!verify_in("old-one-6", &v10, &mut memory));
         assert!(!verify_in(

@@ -1,7 +1,8 @@
 //! Seeds a database for `scripts/bench.sh`: migrates it, writes the reference
 //! labs and demo accounts, then N synthetic cases for the AOM lab over ten
 //! years (`store::bulk`), fills what derived tables need (`bulk::after_seed`)
-//! and runs ANALYZE (VACUUM (ANALYZE) on PostgreSQL, as autovacuum would). Prints the seconds the cases took on stdout.
+//! and runs ANALYZE (`VACUUM (ANALYZE)` on PostgreSQL, as autovacuum would).
+//! Prints the seconds the cases took on stdout.
 //!
 //! cargo run --release --features bench --bin bench_seed -- --db sqlite://bench.db --cases 10000
 
