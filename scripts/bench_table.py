@@ -5,13 +5,14 @@ import sys
 from collections import defaultdict
 
 rows = defaultdict(dict)
+words = defaultdict(dict)  # figures that are names (the load generator)
 for line in open(sys.argv[1], encoding="utf-8"):
     parts = line.rstrip("\n").split("\t")
     if len(parts) == 4 and parts[3] not in ("", "None"):
         try:
             rows[(parts[0], int(parts[1]))][parts[2]] = float(parts[3])
         except ValueError:
-            pass
+            words[(parts[0], int(parts[1]))][parts[2]] = parts[3]
 
 
 def fmt(x):
@@ -34,7 +35,11 @@ for key in sorted(rows, key=lambda k: (k[0], k[1])):
     if "outbox_drain_s" in r:
         line(key, "outbox backlog at start, drained before measuring (s)", g("outbox_drain_s"), "", None)
     if "list_c50_rps" in r:
-        line(key, "case list c=50 (req/s)", g("list_c50_rps"), "", None)
+        client = words[key].get("client", "oha")
+        line(key, f"case list c=50 (req/s, {client})", g("list_c50_rps"), "", None)
+        if "list_c50_rps_other" in r:
+            other = "oha" if client == "wrk" else "wrk"
+            line(key, f"case list c=50 (req/s, {other}, one run, for comparison)", g("list_c50_rps_other"), "", None)
         line(key, "case list c=50, no totalCount (req/s)", g("list_nocount_c50_rps"), "", None)
         line(key, "case list c=50 p50 (ms)", g("list_c50_p50_ms"), "", None)
         line(key, "case list c=50 non-2xx + errors", g("list_c50_non2xx"), "0", g("list_c50_non2xx") == 0)
