@@ -68,8 +68,8 @@ if [ -z "$OHA" ]; then
     cargo install oha --locked --root "$BENCH_TOOLS/oha" >&2
   fi
 fi
-# wrk (Debian's package) for the closed-loop runs: a C client that writes each
-# request in one segment, like pgbench for the SQL ceiling. oha stays for the
+# wrk (Debian's package) for the closed-loop runs: a C client, like pgbench
+# for the SQL ceiling (docs/DESIGN.md, "Why wrk"). oha stays for the
 # open-loop run (wrk has no rate control) and the c=1 latencies.
 if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   log "installing wrk (apt-get install wrk)"
