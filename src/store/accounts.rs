@@ -3,6 +3,7 @@
 //! settings, a user's language and edits, and a lab file's changes applied in
 //! one transaction.
 
+use super::cache::Key;
 use super::db::{sql, Col, HasDb, Sql, Tx};
 use super::models::*;
 use super::reports::KpiTargetRow;
@@ -295,6 +296,7 @@ impl<S: HasDb> AccountStore for S {
             .execute(&mut tx)
             .await?;
         tx.commit().await?;
+        self.db().cache.forget(Key::User(user_id));
         Ok(Some(user_id))
     }
 
@@ -310,6 +312,7 @@ impl<S: HasDb> AccountStore for S {
         set_hash(&mut tx, user_id, password_hash, now).await?;
         revoke_sessions(&mut tx, user_id, keep, now).await?;
         tx.commit().await?;
+        self.db().cache.forget(Key::User(user_id));
         Ok(())
     }
 
@@ -384,6 +387,7 @@ impl<S: HasDb> AccountStore for S {
             .execute(&mut tx)
             .await?;
         tx.commit().await?;
+        self.db().cache.forget(Key::Lab(r.lab_id));
         Ok(())
     }
 
@@ -480,6 +484,7 @@ impl<S: HasDb> AccountStore for S {
             .fetch_optional(&mut tx)
             .await?;
         tx.commit().await?;
+        self.db().cache.forget(Key::User(id));
         Ok(row)
     }
 
@@ -598,6 +603,7 @@ impl<S: HasDb> AccountStore for S {
             })?;
         }
         tx.commit().await?;
+        self.db().cache.forget(Key::All);
         Ok(())
     }
 }

@@ -566,6 +566,8 @@ pub struct Db {
     pub intake: std::sync::Arc<super::cases::intake::IntakeQueue>,
     /// This instance's fan-out of committed case writes to live subscribers.
     pub live: super::live::Hub,
+    /// Lab rows and access checks (PostgreSQL, while `live` listens).
+    pub cache: std::sync::Arc<super::cache::RowCache>,
 }
 
 impl Db {
@@ -575,6 +577,7 @@ impl Db {
             seal_key: None,
             intake: Default::default(),
             live: super::live::Hub::default(),
+            cache: Default::default(),
         }
     }
 }

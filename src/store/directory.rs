@@ -1,6 +1,7 @@
 //! The directory of a deployment: labs, institutions, users, refresh sessions and
 //! the throttling counters that several instances share.
 
+use super::cache::Key;
 use super::db::{sql, Col, HasDb, Sql};
 use super::models::*;
 use super::{fetch_in, unique_or};
@@ -196,15 +197,25 @@ impl<S: HasDb> DirectoryStore for S {
             }
         };
         tx.commit().await?;
+        self.db().cache.forget(Key::Lab(id));
         Ok(id)
     }
 
     #[tracing::instrument(skip_all)]
     async fn lab(&self, id: Uuid) -> AppResult<Option<LabRow>> {
-        Ok(sql(&format!("SELECT {LAB_COLS} FROM labs WHERE id = "))
+        let cache = &self.db().cache;
+        if let Some(lab) = cache.lab(id) {
+            return Ok(Some(lab));
+        }
+        let ticket = cache.ticket();
+        let row: Option<LabRow> = sql(&format!("SELECT {LAB_COLS} FROM labs WHERE id = "))
             .bind(id)
             .fetch_optional(&self.db().pool)
-            .await?)
+            .await?;
+        if let (Some(t), Some(r)) = (ticket, &row) {
+            cache.keep_lab(t, r);
+        }
+        Ok(row)
     }
 
     #[tracing::instrument(skip_all)]
@@ -365,6 +376,7 @@ impl<S: HasDb> DirectoryStore for S {
             .fetch_optional(&mut tx)
             .await?;
         tx.commit().await?;
+        self.db().cache.forget(Key::User(id));
         Ok(row)
     }
 
@@ -378,6 +390,7 @@ impl<S: HasDb> DirectoryStore for S {
             .bind(id)
             .execute(&self.db().pool)
             .await?;
+        self.db().cache.forget(Key::User(id));
         Ok(())
     }
 
@@ -421,14 +434,25 @@ impl<S: HasDb> DirectoryStore for S {
             .push(" AND revoked_at IS NULL")
             .execute(&self.db().pool)
             .await?;
+        // The family's user is not at hand: everything (logouts are rare).
+        self.db().cache.forget(Key::All);
         Ok(())
     }
 
     #[tracing::instrument(skip_all)]
     async fn user_for_access(&self, user_id: Uuid, family_id: Uuid) -> AppResult<Option<UserRow>> {
-        Ok(access_sql(user_id, family_id)
+        let cache = &self.db().cache;
+        if let Some(user) = cache.access(user_id, family_id) {
+            return Ok(Some(user));
+        }
+        let ticket = cache.ticket();
+        let row: Option<UserRow> = access_sql(user_id, family_id)
             .fetch_optional(&self.db().pool)
-            .await?)
+            .await?;
+        if let (Some(t), Some(r)) = (ticket, &row) {
+            cache.keep_access(t, family_id, r);
+        }
+        Ok(row)
     }
 
     #[tracing::instrument(skip_all)]

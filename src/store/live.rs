@@ -5,15 +5,19 @@
 //! connection per instance fanning out through a tokio broadcast, reconnecting
 //! when lost; SQLite (one instance): the same broadcast, sent after commit.
 //! A signal only says "look again": subscribers re-read through the service.
+//! The same `LISTEN` connection hears the row cache's invalidations
+//! ([`super::cache`]), and tells the cache when it is lost and back.
 
+use super::cache::{Key, RowCache};
 use super::db::{sql, Db, HasDb, Pool, Tx};
 use crate::domain::types::EventKind;
 use crate::error::{AppError, AppResult};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, OnceCell};
+use tokio::sync::{broadcast, watch, OnceCell};
 use uuid::Uuid;
 
 /// The PostgreSQL notification channel.
@@ -61,6 +65,11 @@ pub struct Hub {
     tx: broadcast::Sender<Heard>,
     /// Set once this instance's `LISTEN` connection is listening (PostgreSQL only).
     listening: Arc<OnceCell<()>>,
+    /// Never sent on: its receivers learn that the hub is gone when it is
+    /// dropped, which ends the `LISTEN` task (and returns its connection).
+    alive: Arc<watch::Sender<()>>,
+    /// The server process of the `LISTEN` connection now (0 before it opens).
+    pid: Arc<AtomicI32>,
 }
 
 impl Default for Hub {
@@ -68,7 +77,39 @@ impl Default for Hub {
         Self {
             tx: broadcast::channel(BUFFER).0,
             listening: Arc::new(OnceCell::new()),
+            alive: Arc::new(watch::channel(()).0),
+            pid: Arc::new(AtomicI32::new(0)),
         }
+    }
+}
+
+impl Hub {
+    /// Opens this instance's `LISTEN` connection once (PostgreSQL): live
+    /// updates and the row cache's invalidations from now on are heard.
+    pub async fn start(&self, pool: &sqlx::PgPool, cache: &Arc<RowCache>) -> AppResult<()> {
+        self.listening
+            .get_or_try_init(|| {
+                start_listener(Task {
+                    pool: pool.clone(),
+                    tx: self.tx.downgrade(),
+                    cache: cache.clone(),
+                    alive: self.alive.subscribe(),
+                    pid: self.pid.clone(),
+                })
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot LISTEN for live updates");
+                AppError::internal(anyhow::anyhow!("LISTEN {CHANNEL}: {e}"))
+            })
+    }
+
+    /// The PostgreSQL server process (`pg_stat_activity.pid`) of this
+    /// instance's `LISTEN` connection, once open: what an operator (or a
+    /// test) terminates to see the reconnect.
+    pub fn listen_pid(&self) -> Option<i32> {
+        Some(self.pid.load(Ordering::SeqCst)).filter(|p| *p != 0)
     }
 }
 
@@ -152,42 +193,65 @@ impl<S: HasDb> LiveStore for S {
         let db = self.db();
         let rx = db.live.tx.subscribe();
         if let Pool::Postgres(pool) = &db.pool {
-            db.live
-                .listening
-                .get_or_try_init(|| start_listener(pool.clone(), db.live.tx.clone()))
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "cannot LISTEN for live updates");
-                    AppError::internal(anyhow::anyhow!("LISTEN {CHANNEL}: {e}"))
-                })?;
+            db.live.start(pool, &db.cache).await?;
         }
         Ok(rx)
     }
 }
 
-async fn listen(pool: &sqlx::PgPool) -> sqlx::Result<sqlx::postgres::PgListener> {
-    let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
-    l.listen(CHANNEL).await?;
-    Ok(l)
+/// What the `LISTEN` task holds: weak or shared handles, so that it ends when
+/// the hub is gone.
+struct Task {
+    pool: sqlx::PgPool,
+    tx: broadcast::WeakSender<Heard>,
+    cache: Arc<RowCache>,
+    /// Only ever changes (to an error) when the hub is dropped.
+    alive: watch::Receiver<()>,
+    pid: Arc<AtomicI32>,
+}
+
+impl Task {
+    async fn listen(&self) -> sqlx::Result<sqlx::postgres::PgListener> {
+        let mut l = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        // A lost connection is reported at once (`Ok(None)`), not after sqlx
+        // has waited for a new one: [`forward`] empties the cache first.
+        l.eager_reconnect(false);
+        l.listen_all([CHANNEL, super::cache::CHANNEL]).await?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut l)
+            .await?;
+        self.pid.store(pid, Ordering::SeqCst);
+        Ok(l)
+    }
+
+    fn gone(&self) -> bool {
+        self.tx.upgrade().is_none() || self.alive.has_changed().is_err()
+    }
 }
 
 /// Opens the instance's `LISTEN` connection and leaves a task forwarding its
 /// notifications; the task ends when the hub is gone.
-async fn start_listener(pool: sqlx::PgPool, tx: broadcast::Sender<Heard>) -> sqlx::Result<()> {
-    let listener = listen(&pool).await?;
-    tokio::spawn(forward(pool, listener, tx.downgrade()));
+async fn start_listener(task: Task) -> sqlx::Result<()> {
+    let listener = task.listen().await?;
+    task.cache.set_listening(true);
+    tokio::spawn(forward(task, listener));
     Ok(())
 }
 
-async fn forward(
-    pool: sqlx::PgPool,
-    mut listener: sqlx::postgres::PgListener,
-    tx: broadcast::WeakSender<Heard>,
-) {
+async fn forward(mut task: Task, mut listener: sqlx::postgres::PgListener) {
     loop {
-        let lost = match listener.try_recv().await {
+        let heard = tokio::select! {
+            heard = listener.try_recv() => heard,
+            // Only ever an error: the hub is gone.
+            _ = task.alive.changed() => return,
+        };
+        let lost = match heard {
+            Ok(Some(n)) if n.channel() == super::cache::CHANNEL => {
+                task.cache.forget(Key::parse(n.payload()));
+                false
+            }
             Ok(Some(n)) => {
-                let Some(tx) = tx.upgrade() else { return };
+                let Some(tx) = task.tx.upgrade() else { return };
                 match serde_json::from_str::<Signal>(n.payload()) {
                     Ok(s) => {
                         let _ = tx.send(Heard::Signal(Arc::new(s)));
@@ -205,15 +269,19 @@ async fn forward(
         if !lost {
             continue;
         }
+        // Nothing is heard from now until LISTEN is back: the cache is
+        // emptied and not used meanwhile.
+        task.cache.set_listening(false);
+        task.pid.store(0, Ordering::SeqCst);
         // Re-open explicitly (rather than on the next receive), so that the
         // subscribers are told to re-read only once LISTEN is back in place:
         // a write committed after their re-read is then announced.
         drop(listener);
         listener = loop {
-            if tx.upgrade().is_none() {
+            if task.gone() {
                 return;
             }
-            match listen(&pool).await {
+            match task.listen().await {
                 Ok(l) => break l,
                 Err(e) => {
                     tracing::warn!(error = %e, "live updates: re-opening LISTEN");
@@ -221,8 +289,9 @@ async fn forward(
                 }
             }
         };
+        task.cache.set_listening(true);
         tracing::info!("live updates: LISTEN connection re-opened");
-        let Some(tx) = tx.upgrade() else { return };
+        let Some(tx) = task.tx.upgrade() else { return };
         let _ = tx.send(Heard::Resync);
     }
 }

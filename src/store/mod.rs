@@ -12,6 +12,7 @@ pub mod accounts;
 #[cfg(feature = "bench")]
 pub mod bulk;
 pub mod business;
+pub mod cache;
 pub mod case_list;
 pub mod case_models;
 pub mod cases;

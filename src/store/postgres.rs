@@ -40,6 +40,9 @@ impl PgStore {
             .context("cannot connect to PostgreSQL")?;
         migrate_if_needed(&pool).await?;
         let db = Db::new(Pool::Postgres(pool.clone()));
+        // Live updates and the row cache's invalidations are heard from the
+        // start, so the cache serves the first requests.
+        db.live.start(&pool, &db.cache).await?;
         // Migration 0008 leaves the rollup of existing cases to the first start.
         super::rollup::ensure_built(&db.pool).await?;
         Ok(Self { db, pool })

@@ -28,6 +28,7 @@ mod notify_instances;
 mod onboarding;
 mod report_rollup;
 mod reports;
+mod row_cache;
 mod schema;
 mod search;
 mod status_public;

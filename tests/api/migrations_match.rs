@@ -8,7 +8,8 @@
 //! UUIDs as BLOB, timestamps and JSON as TEXT and booleans as INTEGER. Triggers
 //! are compared by what they guard, not by name: PostgreSQL guards UPDATE and
 //! DELETE with one trigger where SQLite needs one per event, and TRUNCATE
-//! (PostgreSQL only; SQLite has no such statement) is left out.
+//! (PostgreSQL only; SQLite has no such statement) is left out, as are the
+//! row cache's notifying triggers (PostgreSQL only by design).
 
 use crate::common::{self, Backend};
 use std::collections::BTreeSet;
@@ -20,6 +21,11 @@ const SQLX_TABLE: &str = "_sqlx_migrations";
 /// GIN index on PostgreSQL, an id table and an FTS5 virtual table (with its
 /// shadow tables) on SQLite. Tables whose name starts with this are left out.
 const SEARCH_INDEX: &str = "case_search";
+
+/// The row cache's notifying triggers (migration 0017) are PostgreSQL's only:
+/// SQLite keeps no cache (`src/store/cache.rs`). Triggers whose name ends with
+/// this are left out.
+const CACHE_TRIGGER: &str = "_cache";
 
 /// Everything the comparison looks at, one line per fact, so a difference
 /// reads as the lines only one backend has.
@@ -202,8 +208,8 @@ async fn postgres_schema() -> Schema {
         s.constraints.insert(format!("{table} {kind} ({cols})"));
     }
     // tgtype bits: 1 BEFORE, 2 INSERT, 3 DELETE, 4 UPDATE, 5 TRUNCATE, 6 INSTEAD OF
-    let triggers: Vec<(String, i32)> = sqlx::query_as(
-        "SELECT c.relname::text, t.tgtype::int4
+    let triggers: Vec<(String, String, i32)> = sqlx::query_as(
+        "SELECT c.relname::text, t.tgname::text, t.tgtype::int4
          FROM pg_trigger t
          JOIN pg_class c ON c.oid = t.tgrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -212,7 +218,10 @@ async fn postgres_schema() -> Schema {
     .fetch_all(&pool)
     .await
     .unwrap();
-    for (table, ty) in triggers {
+    for (table, name, ty) in triggers {
+        if name.ends_with(CACHE_TRIGGER) {
+            continue;
+        }
         let timing = match (ty & 1 << 1 != 0, ty & 1 << 6 != 0) {
             (_, true) => "INSTEAD OF",
             (true, false) => "BEFORE",
