@@ -6,17 +6,15 @@
 //!
 //! cargo run --release --features bench --bin bench_seed -- --db sqlite://bench.db --cases 10000
 
-use anyhow::Context;
 use chrono::{Duration, Utc};
 use dxdesk::state::AppState;
 use dxdesk::store::bulk::BulkSpec;
 use dxdesk::store::{PgStore, SqliteStore};
 use std::time::Instant;
-use uuid::Uuid;
 
 /// Prints, for pgbench, the statements one case-list request issues (the
-/// web page's query, count answered from memory): the access check of the
-/// demo concierge's token (its latest live session), the page with business,
+/// web page's query, count answered from memory, the token's access check and
+/// the lab answered by the row cache, `store::cache`): the page with business,
 /// assignee and topics, then the page's referrals with their institutions.
 async fn print_list_sql(store: &dxdesk::store::SharedStore, page: i64) -> anyhow::Result<()> {
     use dxdesk::store::case_list::{page_sql, referrals_sql};
@@ -32,26 +30,6 @@ async fn print_list_sql(store: &dxdesk::store::SharedStore, page: i64) -> anyhow
         assignee: true,
         topics: true,
     };
-    let user = store
-        .user_by_email("concierge@aomori.example")
-        .await?
-        .expect("the demo concierge");
-    let family: Uuid = match store.as_any().downcast_ref::<PgStore>() {
-        Some(pg) => sqlx::query_scalar(
-            "SELECT family_id FROM refresh_sessions WHERE user_id = $1 AND revoked_at IS NULL \
-             ORDER BY created_at DESC LIMIT 1",
-        )
-        .bind(user.id)
-        .fetch_optional(pg.pool())
-        .await?
-        .context("the demo concierge has no live session: log in before --list-sql")?,
-        // Only PostgreSQL's statements are replayed (pgbench); any family will do.
-        None => Uuid::now_v7(),
-    };
-    println!(
-        "{};",
-        dxdesk::store::directory::access_sql(user.id, family).render_literal()
-    );
     let rows = store.list_case_page(&q, None, page + 1, with).await?;
     let ids: Vec<_> = rows.iter().take(page as usize).map(|r| r.case.id).collect();
     println!(
