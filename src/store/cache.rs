@@ -11,7 +11,9 @@
 //! generation check of [`RowCache::ticket`]). The writing instance also
 //! empties its own cache right after its commit, so its next request cannot
 //! see the old row before its own notification is heard. Entries live at
-//! most [`MAX_AGE`]. SQLite keeps no cache: its reads are local, and another
+//! most [`MAX_AGE`]. [`super::live::heard_all`] waits until every change
+//! committed before it has been heard (a `sync:<id>` notification comes back
+//! after all notifications of earlier commits). SQLite keeps no cache: its reads are local, and another
 //! process may write the file unseen.
 
 use super::models::{LabRow, UserRow};
@@ -22,6 +24,8 @@ use uuid::Uuid;
 
 /// The PostgreSQL notification channel the triggers notify.
 pub const CHANNEL: &str = "dxdesk_cache";
+/// The payload prefix of [`super::live::heard_all`]'s barrier: it names no row.
+pub const SYNC: &str = "sync:";
 /// Longest an entry is used without being read again.
 pub const MAX_AGE: Duration = Duration::from_secs(30);
 /// Entries per map before it is emptied (a bound, not a working size).
@@ -70,6 +74,8 @@ struct Inner {
 #[derive(Default)]
 pub struct RowCache {
     inner: Mutex<Inner>,
+    /// Waiters of [`super::live::heard_all`], by their `sync:<id>` payload.
+    syncs: Mutex<HashMap<Uuid, tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl std::fmt::Debug for RowCache {
@@ -146,6 +152,36 @@ impl RowCache {
     pub fn set_listening(&self, on: bool) {
         self.forget(Key::All);
         self.lock().listening = on;
+    }
+
+    /// A `sync:<id>` payload to notify, and what says it was heard.
+    pub fn expect_sync(&self) -> (Uuid, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let id = Uuid::new_v4();
+        let mut syncs = self.syncs.lock().unwrap_or_else(|e| e.into_inner());
+        syncs.insert(id, tx);
+        (id, rx)
+    }
+
+    /// A notification's payload was `sync:<id>`: its waiter (if it is this
+    /// instance's) is answered. `false` if the payload is not a sync.
+    pub fn heard_sync(&self, payload: &str) -> bool {
+        let Some(id) = payload.strip_prefix(SYNC) else {
+            return false;
+        };
+        if let Ok(id) = id.parse::<Uuid>() {
+            let mut syncs = self.syncs.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(tx) = syncs.remove(&id) {
+                let _ = tx.send(());
+            }
+        }
+        true
+    }
+
+    /// Gives up a sync that was not heard.
+    pub fn drop_sync(&self, id: Uuid) {
+        let mut syncs = self.syncs.lock().unwrap_or_else(|e| e.into_inner());
+        syncs.remove(&id);
     }
 
     /// Entries now (for tests).
@@ -230,6 +266,19 @@ mod tests {
         assert!(c.is_empty());
         c.set_listening(true);
         assert!(c.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_sync_payload_answers_its_waiter_only() {
+        let c = RowCache::default();
+        let (id, rx) = c.expect_sync();
+        assert!(!c.heard_sync(&format!("user:{id}")));
+        assert!(c.heard_sync(&format!("sync:{}", Uuid::new_v4())));
+        assert!(c.heard_sync(&format!("sync:{id}")));
+        rx.await.unwrap();
+        let (id, rx) = c.expect_sync();
+        c.drop_sync(id);
+        assert!(rx.await.is_err());
     }
 
     #[test]

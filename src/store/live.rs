@@ -199,6 +199,38 @@ impl<S: HasDb> LiveStore for S {
     }
 }
 
+/// Waits until this instance has heard every change to the cached rows
+/// committed before the call (PostgreSQL delivers notifications in commit
+/// order, so a `sync:<id>` notified now comes back after them all); at once
+/// on SQLite, which keeps no cache. For tests and tools that need one
+/// instance to see another's writes.
+pub async fn heard_all(db: &Db) -> AppResult<()> {
+    let Pool::Postgres(pool) = &db.pool else {
+        return Ok(());
+    };
+    db.live.start(pool, &db.cache).await?;
+    let (id, heard) = db.cache.expect_sync();
+    let sent = sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(super::cache::CHANNEL)
+        .bind(format!("{}{id}", super::cache::SYNC))
+        .execute(pool)
+        .await;
+    if let Err(e) = sent {
+        db.cache.drop_sync(id);
+        return Err(e.into());
+    }
+    match tokio::time::timeout(Duration::from_secs(10), heard).await {
+        Ok(Ok(())) => Ok(()),
+        _ => {
+            db.cache.drop_sync(id);
+            Err(AppError::internal(anyhow::anyhow!(
+                "LISTEN {}: the sync notification was not heard",
+                super::cache::CHANNEL
+            )))
+        }
+    }
+}
+
 /// What the `LISTEN` task holds: weak or shared handles, so that it ends when
 /// the hub is gone.
 struct Task {
@@ -247,7 +279,9 @@ async fn forward(mut task: Task, mut listener: sqlx::postgres::PgListener) {
         };
         let lost = match heard {
             Ok(Some(n)) if n.channel() == super::cache::CHANNEL => {
-                task.cache.forget(Key::parse(n.payload()));
+                if !task.cache.heard_sync(n.payload()) {
+                    task.cache.forget(Key::parse(n.payload()));
+                }
                 false
             }
             Ok(Some(n)) => {

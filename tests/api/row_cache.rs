@@ -1,7 +1,7 @@
 //! The row cache of lab rows and access checks (`src/store/cache.rs`), over
 //! HTTP: a change is refused or shown by the very next request of the
 //! instance that made it; by another instance on the same database once the
-//! change's notification arrives; after a write made outside dxdesk (psql);
+//! change's notification has arrived (`store::live::heard_all` waits for it); after a write made outside dxdesk (psql);
 //! and after the `LISTEN` connection was lost, with a change committed while
 //! nobody listened. SQLite keeps nothing. Every check first warms the cache
 //! with the row it then changes (and, on PostgreSQL, checks that the cache
@@ -11,6 +11,7 @@ use crate::backend_tests;
 use crate::common::{self, spawn_app, Backend, TestApp, PASSWORD};
 use dxdesk::store::cache::{RowCache, MAX_AGE};
 use dxdesk::store::db::{Db, HasDb};
+use dxdesk::store::live::heard_all;
 use dxdesk::store::{PgStore, SqliteStore};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -68,29 +69,6 @@ async fn warm(app: &TestApp, token: &str) -> Seen {
         app.backend
     );
     seen
-}
-
-/// Polls `me` until `done` holds, for at most a few seconds: far below
-/// [`MAX_AGE`], so that only an invalidation can end it in time.
-async fn until(
-    app: &TestApp,
-    token: &str,
-    what: &str,
-    done: impl Fn(&Result<Seen, String>) -> bool,
-) {
-    let deadline = Instant::now() + MAX_AGE / 6;
-    loop {
-        let seen = me(app, token).await;
-        if done(&seen) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{:?}: {what} not seen, still {seen:?}",
-            app.backend
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn user_id(app: &TestApp, email: &str) -> String {
@@ -208,10 +186,8 @@ async fn another_instance_change_is_heard() {
     )
     .await
     .ok();
-    until(&one, &concierge, "the other instance's lab settings", |r| {
-        r.as_ref().is_ok_and(|s| s.pickup_days == days + 2)
-    })
-    .await;
+    heard_all(db(&one)).await.unwrap();
+    assert_eq!(me(&one, &concierge).await.unwrap().pickup_days, days + 2);
 
     warm(&one, &concierge).await;
     two.gql(
@@ -221,10 +197,11 @@ async fn another_instance_change_is_heard() {
     )
     .await
     .ok();
-    until(&one, &concierge, "the other instance's deactivation", |r| {
-        r.as_ref().is_err_and(|c| c == "UNAUTHENTICATED")
-    })
-    .await;
+    heard_all(db(&one)).await.unwrap();
+    assert_eq!(
+        me(&one, &concierge).await,
+        Err("UNAUTHENTICATED".to_owned())
+    );
 }
 
 /// Writes made outside dxdesk (psql, a script) are heard the same way, also
@@ -245,11 +222,11 @@ async fn outside_writes_are_heard_also_across_a_lost_listen() {
         .execute(&psql)
         .await
         .unwrap();
-    until(&app, &concierge, "psql's lab change", |r| {
-        r.as_ref()
-            .is_ok_and(|s| s.pickup_days == before.pickup_days + 1)
-    })
-    .await;
+    heard_all(db(&app)).await.unwrap();
+    assert_eq!(
+        me(&app, &concierge).await.unwrap().pickup_days,
+        before.pickup_days + 1
+    );
 
     // The LISTEN connection ends and, while every other connection of the
     // instance's pool is held, cannot be re-opened: a change committed now is
@@ -297,13 +274,11 @@ async fn outside_writes_are_heard_also_across_a_lost_listen() {
     assert_eq!(db(&app).live.listen_pid(), None, "LISTEN stayed closed");
     drop(waiter.await.unwrap());
     drop(held);
-    until(
-        &app,
-        &concierge,
-        "the role changed while not listening",
-        |r| r.as_ref().is_ok_and(|s| s.admin),
-    )
-    .await;
+    // Whether LISTEN is back yet or not, the next request reads the row.
+    assert!(
+        me(&app, &concierge).await.unwrap().admin,
+        "the role changed while not listening"
+    );
     // LISTEN is back (another connection) and the cache serves again.
     let deadline = Instant::now() + MAX_AGE / 6;
     while db(&app).live.listen_pid().is_none_or(|p| p == pid) {
@@ -316,8 +291,9 @@ async fn outside_writes_are_heard_also_across_a_lost_listen() {
         .execute(&psql)
         .await
         .unwrap();
-    until(&app, &concierge, "the deactivation by psql", |r| {
-        r.as_ref().is_err_and(|c| c == "UNAUTHENTICATED")
-    })
-    .await;
+    heard_all(db(&app)).await.unwrap();
+    assert_eq!(
+        me(&app, &concierge).await,
+        Err("UNAUTHENTICATED".to_owned())
+    );
 }
