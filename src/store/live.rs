@@ -100,7 +100,7 @@ impl Hub {
             .await
             .map(|_| ())
             .map_err(|e| {
-                tracing::error!(error = %e, "cannot LISTEN for live updates");
+                tracing::error!(error = %e, "cannot LISTEN for live updates and the row cache");
                 AppError::internal(anyhow::anyhow!("LISTEN {CHANNEL}: {e}"))
             })
     }

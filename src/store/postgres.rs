@@ -41,8 +41,10 @@ impl PgStore {
         migrate_if_needed(&pool).await?;
         let db = Db::new(Pool::Postgres(pool.clone()));
         // Live updates and the row cache's invalidations are heard from the
-        // start, so the cache serves the first requests.
-        db.live.start(&pool, &db.cache).await?;
+        // start, so the cache serves the first requests. Without LISTEN (a
+        // pooler in transaction mode) the app still serves, uncached; the
+        // first live subscription tries again.
+        let _ = db.live.start(&pool, &db.cache).await;
         // Migration 0008 leaves the rollup of existing cases to the first start.
         super::rollup::ensure_built(&db.pool).await?;
         Ok(Self { db, pool })
