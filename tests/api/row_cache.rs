@@ -71,6 +71,38 @@ async fn warm(app: &TestApp, token: &str) -> Seen {
     seen
 }
 
+/// The admin sets the lab's pick-up days (through `app`).
+async fn set_pickup_days(app: &TestApp, admin: &str, days: i64) {
+    app.gql(
+        Some(admin),
+        "mutation($i:LabSettingsInput!){ updateLabSettings(input:$i){ pickupDays } }",
+        json!({ "i": { "pickupDays": days } }),
+    )
+    .await
+    .ok();
+}
+
+/// The admin deactivates user `id` (through `app`).
+async fn deactivate(app: &TestApp, admin: &str, id: &str) {
+    app.gql(
+        Some(admin),
+        "mutation($id:ID!){ deactivateUser(id:$id){ active } }",
+        json!({ "id": id }),
+    )
+    .await
+    .ok();
+}
+
+/// `token` is refused by `app`.
+async fn assert_refused(app: &TestApp, token: &str, why: &str) {
+    assert_eq!(
+        me(app, token).await,
+        Err("UNAUTHENTICATED".to_owned()),
+        "{:?}: {why}",
+        app.backend
+    );
+}
+
 async fn user_id(app: &TestApp, email: &str) -> String {
     let u = app.state.store.user_by_email(email).await.unwrap().unwrap();
     u.id.to_string()
@@ -95,11 +127,7 @@ async fn a_used_token_stops_at_logout_at_once(b: Backend) {
             )
             .await;
         assert_eq!(out.ok()["logout"], true);
-        assert_eq!(
-            me(&app, &access).await,
-            Err("UNAUTHENTICATED".to_owned()),
-            "{b:?}: round {round}: the token still works after logout"
-        );
+        assert_refused(&app, &access, &format!("round {round}: logged out")).await;
     }
 }
 
@@ -122,10 +150,7 @@ async fn role_deactivation_and_lab_settings_show_at_the_next_request(b: Backend)
     .ok();
     // A new role ends the sessions (what the user may see changed); the
     // next sign-in has it.
-    assert_eq!(
-        me(&app, &concierge).await,
-        Err("UNAUTHENTICATED".to_owned())
-    );
+    assert_refused(&app, &concierge, "a new role").await;
     let concierge = app.login("concierge@aomori.example").await;
     assert!(
         me(&app, &concierge).await.unwrap().admin,
@@ -134,27 +159,12 @@ async fn role_deactivation_and_lab_settings_show_at_the_next_request(b: Backend)
 
     let days = before.pickup_days;
     warm(&app, &concierge).await;
-    app.gql(
-        Some(&admin),
-        "mutation($i:LabSettingsInput!){ updateLabSettings(input:$i){ pickupDays } }",
-        json!({ "i": { "pickupDays": days + 4 } }),
-    )
-    .await
-    .ok();
+    set_pickup_days(&app, &admin, days + 4).await;
     assert_eq!(me(&app, &concierge).await.unwrap().pickup_days, days + 4);
 
     warm(&app, &concierge).await;
-    app.gql(
-        Some(&admin),
-        "mutation($id:ID!){ deactivateUser(id:$id){ active } }",
-        json!({ "id": id }),
-    )
-    .await
-    .ok();
-    assert_eq!(
-        me(&app, &concierge).await,
-        Err("UNAUTHENTICATED".to_owned())
-    );
+    deactivate(&app, &admin, &id).await;
+    assert_refused(&app, &concierge, "deactivated").await;
 }
 
 /// A second instance on the same PostgreSQL schema: what it changes, the
@@ -179,29 +189,14 @@ async fn another_instance_change_is_heard() {
 
     let before = warm(&one, &concierge).await;
     let days = before.pickup_days;
-    two.gql(
-        Some(&admin),
-        "mutation($i:LabSettingsInput!){ updateLabSettings(input:$i){ pickupDays } }",
-        json!({ "i": { "pickupDays": days + 2 } }),
-    )
-    .await
-    .ok();
+    set_pickup_days(&two, &admin, days + 2).await;
     heard_all(db(&one)).await.unwrap();
     assert_eq!(me(&one, &concierge).await.unwrap().pickup_days, days + 2);
 
     warm(&one, &concierge).await;
-    two.gql(
-        Some(&admin),
-        "mutation($id:ID!){ deactivateUser(id:$id){ active } }",
-        json!({ "id": id }),
-    )
-    .await
-    .ok();
+    deactivate(&two, &admin, &id).await;
     heard_all(db(&one)).await.unwrap();
-    assert_eq!(
-        me(&one, &concierge).await,
-        Err("UNAUTHENTICATED".to_owned())
-    );
+    assert_refused(&one, &concierge, "deactivated by the other instance").await;
 }
 
 /// Writes made outside dxdesk (psql, a script) are heard the same way, also
@@ -292,8 +287,5 @@ async fn outside_writes_are_heard_also_across_a_lost_listen() {
         .await
         .unwrap();
     heard_all(db(&app)).await.unwrap();
-    assert_eq!(
-        me(&app, &concierge).await,
-        Err("UNAUTHENTICATED".to_owned())
-    );
+    assert_refused(&app, &concierge, "deactivated by psql").await;
 }
