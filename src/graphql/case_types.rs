@@ -83,6 +83,9 @@ impl Case {
     }
 }
 
+// The resolvers that await a loader box their body: async-graphql moves every
+// field's future into a box of its type's largest field future, so a case's
+// `id` paid for `business` (docs/DESIGN.md, "Where a list request's CPU goes now").
 #[Object]
 impl Case {
     /// Stable opaque id.
@@ -111,8 +114,7 @@ impl Case {
         // A partner's view derives REFERRED from its own referrals only: another
         // institution's pending referral is not its to know.
         let pending = match (&self.referrals, v.partner_institution()) {
-            (_, Some(inst)) => self
-                .all_referrals(ctx)
+            (_, Some(inst)) => Box::pin(self.all_referrals(ctx))
                 .await?
                 .iter()
                 .any(|r| r.institution_id == inst && r.status == ReferralStatus::Pending),
@@ -130,14 +132,17 @@ impl Case {
     }
     /// Topic tags, e.g. IoT, 補助金.
     async fn topics(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        if let Some(t) = &self.topics {
-            return Ok(t.clone());
-        }
-        Ok(loaders(ctx)
-            .load_one(TopicsOf(self.row.id))
-            .await
-            .map_err(from_load)?
-            .unwrap_or_default())
+        Box::pin(async move {
+            if let Some(t) = &self.topics {
+                return Ok(t.clone());
+            }
+            Ok(loaders(ctx)
+                .load_one(TopicsOf(self.row.id))
+                .await
+                .map_err(from_load)?
+                .unwrap_or_default())
+        })
+        .await
     }
     /// How the consultation reached the desk.
     async fn channel(&self) -> Channel {
@@ -158,7 +163,7 @@ impl Case {
     }
     /// Who recorded the consent (null when the business gave it on the web form).
     async fn consent_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user(ctx, self.row.consent_by).await
+        Box::pin(async move { user(ctx, self.row.consent_by).await }).await
     }
     /// Optimistic-concurrency version: pass it as `expectedVersion` when editing.
     async fn version(&self) -> i64 {
@@ -190,59 +195,68 @@ impl Case {
     }
     /// The concierge following the case.
     async fn assigned_to(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user(ctx, self.row.assigned_to).await
+        Box::pin(async move { user(ctx, self.row.assigned_to).await }).await
     }
     /// The staff member who opened it (null for the web form).
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user(ctx, self.row.created_by).await
+        Box::pin(async move { user(ctx, self.row.created_by).await }).await
     }
     /// The business the case is for.
     async fn business(&self, ctx: &Context<'_>) -> Result<Business> {
-        let b = match &self.business {
-            Some(b) => b.clone(),
-            None => loaders(ctx)
-                .load_one(BusinessKey(self.row.business_id))
-                .await
-                .map_err(from_load)?
-                .ok_or_else(|| AppError::not_found("事業者", "Business"))?,
-        };
-        let v = viewer(ctx)?;
-        if v.is_desk() {
-            return Ok(Business(b));
-        }
-        let referrals = self.all_referrals(ctx).await?;
-        Ok(Business(super::business::for_viewer(
-            v, &self.row, &referrals, b,
-        )))
+        Box::pin(async move {
+            let b = match &self.business {
+                Some(b) => b.clone(),
+                None => loaders(ctx)
+                    .load_one(BusinessKey(self.row.business_id))
+                    .await
+                    .map_err(from_load)?
+                    .ok_or_else(|| AppError::not_found("事業者", "Business"))?,
+            };
+            let v = viewer(ctx)?;
+            if v.is_desk() {
+                return Ok(Business(b));
+            }
+            let referrals = self.all_referrals(ctx).await?;
+            Ok(Business(super::business::for_viewer(
+                v, &self.row, &referrals, b,
+            )))
+        })
+        .await
     }
     /// Referrals, oldest first (a partner sees its own institution's only).
     async fn referrals(&self, ctx: &Context<'_>) -> Result<Vec<Referral>> {
-        let v = viewer(ctx)?;
-        Ok(self
-            .all_referrals(ctx)
-            .await?
-            .into_iter()
-            .filter(|r| access::referral_visible(v, r))
-            .map(Referral)
-            .collect())
+        Box::pin(async move {
+            let v = viewer(ctx)?;
+            Ok(self
+                .all_referrals(ctx)
+                .await?
+                .into_iter()
+                .filter(|r| access::referral_visible(v, r))
+                .map(Referral)
+                .collect())
+        })
+        .await
     }
     /// Notes, oldest first (a partner sees `PARTNERS` and `BUSINESS` notes only).
     async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<Note>> {
-        let v = viewer(ctx)?;
-        Ok(loaders(ctx)
-            .load_one(NotesOf(self.row.id))
-            .await
-            .map_err(from_load)?
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| access::note_visible(v, n))
-            .map(Note)
-            .collect())
+        Box::pin(async move {
+            let v = viewer(ctx)?;
+            Ok(loaders(ctx)
+                .load_one(NotesOf(self.row.id))
+                .await
+                .map_err(from_load)?
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| access::note_visible(v, n))
+                .map(Note)
+                .collect())
+        })
+        .await
     }
     /// Statuses the viewer may pick for this case with `setStatus` (resolving,
     /// closing and reopening have their own actions: see `canResolve`, `canClose`, `canReopen`).
     async fn allowed_statuses(&self, ctx: &Context<'_>) -> Result<Vec<CaseStatus>> {
-        Ok(self.actions(ctx).await?.allowed_statuses)
+        Box::pin(async move { Ok(self.actions(ctx).await?.allowed_statuses) }).await
     }
     /// Whether the case is still open (neither 解決済み nor 終了).
     async fn is_open(&self) -> bool {
@@ -251,19 +265,19 @@ impl Case {
     /// Whether the viewer may resolve the case now (`resolveCase`): desk staff, an
     /// open status that allows it, and no referral still pending or accepted.
     async fn can_resolve(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(self.actions(ctx).await?.can_resolve)
+        Box::pin(async move { Ok(self.actions(ctx).await?.can_resolve) }).await
     }
     /// Whether the viewer may close the case now (`closeCase`).
     async fn can_close(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(self.actions(ctx).await?.can_close)
+        Box::pin(async move { Ok(self.actions(ctx).await?.can_close) }).await
     }
     /// Whether the viewer may reopen the case now (`reopenCase`).
     async fn can_reopen(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(self.actions(ctx).await?.can_reopen)
+        Box::pin(async move { Ok(self.actions(ctx).await?.can_reopen) }).await
     }
     /// The note visibilities the viewer may write on this case now (none once it is closed or resolved).
     async fn writable_note_visibilities(&self, ctx: &Context<'_>) -> Result<Vec<NoteVisibility>> {
-        Ok(self.actions(ctx).await?.writable_note_visibilities)
+        Box::pin(async move { Ok(self.actions(ctx).await?.writable_note_visibilities) }).await
     }
     /// The support record, in order (a partner does not see events about other
     /// institutions' referrals or desk-only notes).
@@ -283,6 +297,7 @@ pub use super::business::Business;
 /// A handoff of a case to a partner institution.
 pub struct Referral(pub ReferralRow);
 
+// Resolvers that await a loader box their body, as `Case`'s do.
 #[Object]
 impl Referral {
     /// Stable opaque id.
@@ -300,12 +315,15 @@ impl Referral {
     }
     /// The partner institution it was sent to.
     async fn institution(&self, ctx: &Context<'_>) -> Result<Institution> {
-        loaders(ctx)
-            .load_one(InstitutionKey(self.0.institution_id))
-            .await
-            .map_err(from_load)?
-            .map(Institution)
-            .ok_or_else(|| AppError::not_found("連携機関", "Institution").into())
+        Box::pin(async move {
+            loaders(ctx)
+                .load_one(InstitutionKey(self.0.institution_id))
+                .await
+                .map_err(from_load)?
+                .map(Institution)
+                .ok_or_else(|| AppError::not_found("連携機関", "Institution").into())
+        })
+        .await
     }
     /// The desk's note when referring.
     async fn note(&self) -> Option<&str> {
@@ -345,31 +363,34 @@ impl Referral {
     }
     /// The desk staff member who referred it.
     async fn referred_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user(ctx, self.0.referred_by).await
+        Box::pin(async move { user(ctx, self.0.referred_by).await }).await
     }
     /// Who accepted, declined or withdrew it.
     async fn decided_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user(ctx, self.0.decided_by).await
+        Box::pin(async move { user(ctx, self.0.decided_by).await }).await
     }
     /// The case referred (`NOT_FOUND` for a partner whose institution no
     /// longer holds a visible referral on it, e.g. right after declining).
     async fn case(&self, ctx: &Context<'_>) -> Result<Case> {
-        let v = viewer(ctx)?;
-        let l = loaders(ctx);
-        let row = l
-            .load_one(CaseKey(self.0.case_id))
-            .await
-            .map_err(from_load)?
-            .ok_or_else(access::case_not_found)?;
-        let referrals = l
-            .load_one(ReferralsOf(row.id))
-            .await
-            .map_err(from_load)?
-            .unwrap_or_default();
-        if !access::can_read(v, row.lab_id, &referrals) {
-            return Err(access::case_not_found().into());
-        }
-        Ok(Case::new(row))
+        Box::pin(async move {
+            let v = viewer(ctx)?;
+            let l = loaders(ctx);
+            let row = l
+                .load_one(CaseKey(self.0.case_id))
+                .await
+                .map_err(from_load)?
+                .ok_or_else(access::case_not_found)?;
+            let referrals = l
+                .load_one(ReferralsOf(row.id))
+                .await
+                .map_err(from_load)?
+                .unwrap_or_default();
+            if !access::can_read(v, row.lab_id, &referrals) {
+                return Err(access::case_not_found().into());
+            }
+            Ok(Case::new(row))
+        })
+        .await
     }
 }
 
