@@ -12,6 +12,7 @@ use crate::error::AppError;
 use crate::service::{access, referrals::is_overdue};
 use crate::state::AppState;
 use crate::store::*;
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Json, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -20,13 +21,25 @@ fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
     ctx.data_unchecked::<Loaders>()
 }
 
+/// One key through the request's DataLoader, boxed. async-graphql moves every
+/// field's future into a box the size of its type's largest field future, so
+/// a loader awaited inline made a case's `id` pay for `business`; boxed here,
+/// each resolver holds a pointer (docs/DESIGN.md, "Where a list request's CPU
+/// goes now").
+fn load<'a, K>(
+    ctx: &'a Context<'_>,
+    key: K,
+) -> futures::future::BoxFuture<'a, Result<Option<<StoreLoader as Loader<K>>::Value>>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    StoreLoader: Loader<K, Error = LoadError>,
+{
+    Box::pin(async move { loaders(ctx).load_one(key).await.map_err(from_load) })
+}
+
 async fn user(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<User>> {
     let Some(id) = id else { return Ok(None) };
-    Ok(loaders(ctx)
-        .load_one(UserKey(id))
-        .await
-        .map_err(from_load)?
-        .map(User))
+    Ok(load(ctx, UserKey(id)).await?.map(User))
 }
 
 /// A consultation of a business with the desk (案件), with its support record.
@@ -75,17 +88,12 @@ impl Case {
         if let Some(r) = &self.referrals {
             return Ok(r.clone());
         }
-        Ok(loaders(ctx)
-            .load_one(ReferralsOf(self.row.id))
-            .await
-            .map_err(from_load)?
+        Ok(load(ctx, ReferralsOf(self.row.id))
+            .await?
             .unwrap_or_default())
     }
 }
 
-// The resolvers that await a loader box their body: async-graphql moves every
-// field's future into a box of its type's largest field future, so a case's
-// `id` paid for `business` (docs/DESIGN.md, "Where a list request's CPU goes now").
 #[Object]
 impl Case {
     /// Stable opaque id.
@@ -114,7 +122,8 @@ impl Case {
         // A partner's view derives REFERRED from its own referrals only: another
         // institution's pending referral is not its to know.
         let pending = match (&self.referrals, v.partner_institution()) {
-            (_, Some(inst)) => Box::pin(self.all_referrals(ctx))
+            (_, Some(inst)) => self
+                .all_referrals(ctx)
                 .await?
                 .iter()
                 .any(|r| r.institution_id == inst && r.status == ReferralStatus::Pending),
@@ -132,17 +141,10 @@ impl Case {
     }
     /// Topic tags, e.g. IoT, 補助金.
     async fn topics(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Box::pin(async move {
-            if let Some(t) = &self.topics {
-                return Ok(t.clone());
-            }
-            Ok(loaders(ctx)
-                .load_one(TopicsOf(self.row.id))
-                .await
-                .map_err(from_load)?
-                .unwrap_or_default())
-        })
-        .await
+        if let Some(t) = &self.topics {
+            return Ok(t.clone());
+        }
+        Ok(load(ctx, TopicsOf(self.row.id)).await?.unwrap_or_default())
     }
     /// How the consultation reached the desk.
     async fn channel(&self) -> Channel {
@@ -163,7 +165,7 @@ impl Case {
     }
     /// Who recorded the consent (null when the business gave it on the web form).
     async fn consent_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        Box::pin(async move { user(ctx, self.row.consent_by).await }).await
+        user(ctx, self.row.consent_by).await
     }
     /// Optimistic-concurrency version: pass it as `expectedVersion` when editing.
     async fn version(&self) -> i64 {
@@ -195,68 +197,55 @@ impl Case {
     }
     /// The concierge following the case.
     async fn assigned_to(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        Box::pin(async move { user(ctx, self.row.assigned_to).await }).await
+        user(ctx, self.row.assigned_to).await
     }
     /// The staff member who opened it (null for the web form).
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        Box::pin(async move { user(ctx, self.row.created_by).await }).await
+        user(ctx, self.row.created_by).await
     }
     /// The business the case is for.
     async fn business(&self, ctx: &Context<'_>) -> Result<Business> {
-        Box::pin(async move {
-            let b = match &self.business {
-                Some(b) => b.clone(),
-                None => loaders(ctx)
-                    .load_one(BusinessKey(self.row.business_id))
-                    .await
-                    .map_err(from_load)?
-                    .ok_or_else(|| AppError::not_found("事業者", "Business"))?,
-            };
-            let v = viewer(ctx)?;
-            if v.is_desk() {
-                return Ok(Business(b));
-            }
-            let referrals = self.all_referrals(ctx).await?;
-            Ok(Business(super::business::for_viewer(
-                v, &self.row, &referrals, b,
-            )))
-        })
-        .await
+        let b = match &self.business {
+            Some(b) => b.clone(),
+            None => load(ctx, BusinessKey(self.row.business_id))
+                .await?
+                .ok_or_else(|| AppError::not_found("事業者", "Business"))?,
+        };
+        let v = viewer(ctx)?;
+        if v.is_desk() {
+            return Ok(Business(b));
+        }
+        let referrals = self.all_referrals(ctx).await?;
+        Ok(Business(super::business::for_viewer(
+            v, &self.row, &referrals, b,
+        )))
     }
     /// Referrals, oldest first (a partner sees its own institution's only).
     async fn referrals(&self, ctx: &Context<'_>) -> Result<Vec<Referral>> {
-        Box::pin(async move {
-            let v = viewer(ctx)?;
-            Ok(self
-                .all_referrals(ctx)
-                .await?
-                .into_iter()
-                .filter(|r| access::referral_visible(v, r))
-                .map(Referral)
-                .collect())
-        })
-        .await
+        let v = viewer(ctx)?;
+        Ok(self
+            .all_referrals(ctx)
+            .await?
+            .into_iter()
+            .filter(|r| access::referral_visible(v, r))
+            .map(Referral)
+            .collect())
     }
     /// Notes, oldest first (a partner sees `PARTNERS` and `BUSINESS` notes only).
     async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<Note>> {
-        Box::pin(async move {
-            let v = viewer(ctx)?;
-            Ok(loaders(ctx)
-                .load_one(NotesOf(self.row.id))
-                .await
-                .map_err(from_load)?
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|n| access::note_visible(v, n))
-                .map(Note)
-                .collect())
-        })
-        .await
+        let v = viewer(ctx)?;
+        Ok(load(ctx, NotesOf(self.row.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| access::note_visible(v, n))
+            .map(Note)
+            .collect())
     }
     /// Statuses the viewer may pick for this case with `setStatus` (resolving,
     /// closing and reopening have their own actions: see `canResolve`, `canClose`, `canReopen`).
     async fn allowed_statuses(&self, ctx: &Context<'_>) -> Result<Vec<CaseStatus>> {
-        Box::pin(async move { Ok(self.actions(ctx).await?.allowed_statuses) }).await
+        Ok(self.actions(ctx).await?.allowed_statuses)
     }
     /// Whether the case is still open (neither 解決済み nor 終了).
     async fn is_open(&self) -> bool {
@@ -265,19 +254,19 @@ impl Case {
     /// Whether the viewer may resolve the case now (`resolveCase`): desk staff, an
     /// open status that allows it, and no referral still pending or accepted.
     async fn can_resolve(&self, ctx: &Context<'_>) -> Result<bool> {
-        Box::pin(async move { Ok(self.actions(ctx).await?.can_resolve) }).await
+        Ok(self.actions(ctx).await?.can_resolve)
     }
     /// Whether the viewer may close the case now (`closeCase`).
     async fn can_close(&self, ctx: &Context<'_>) -> Result<bool> {
-        Box::pin(async move { Ok(self.actions(ctx).await?.can_close) }).await
+        Ok(self.actions(ctx).await?.can_close)
     }
     /// Whether the viewer may reopen the case now (`reopenCase`).
     async fn can_reopen(&self, ctx: &Context<'_>) -> Result<bool> {
-        Box::pin(async move { Ok(self.actions(ctx).await?.can_reopen) }).await
+        Ok(self.actions(ctx).await?.can_reopen)
     }
     /// The note visibilities the viewer may write on this case now (none once it is closed or resolved).
     async fn writable_note_visibilities(&self, ctx: &Context<'_>) -> Result<Vec<NoteVisibility>> {
-        Box::pin(async move { Ok(self.actions(ctx).await?.writable_note_visibilities) }).await
+        Ok(self.actions(ctx).await?.writable_note_visibilities)
     }
     /// The support record, in order (a partner does not see events about other
     /// institutions' referrals or desk-only notes).
@@ -297,7 +286,6 @@ pub use super::business::Business;
 /// A handoff of a case to a partner institution.
 pub struct Referral(pub ReferralRow);
 
-// Resolvers that await a loader box their body, as `Case`'s do.
 #[Object]
 impl Referral {
     /// Stable opaque id.
@@ -315,15 +303,10 @@ impl Referral {
     }
     /// The partner institution it was sent to.
     async fn institution(&self, ctx: &Context<'_>) -> Result<Institution> {
-        Box::pin(async move {
-            loaders(ctx)
-                .load_one(InstitutionKey(self.0.institution_id))
-                .await
-                .map_err(from_load)?
-                .map(Institution)
-                .ok_or_else(|| AppError::not_found("連携機関", "Institution").into())
-        })
-        .await
+        load(ctx, InstitutionKey(self.0.institution_id))
+            .await?
+            .map(Institution)
+            .ok_or_else(|| AppError::not_found("連携機関", "Institution").into())
     }
     /// The desk's note when referring.
     async fn note(&self) -> Option<&str> {
@@ -363,34 +346,24 @@ impl Referral {
     }
     /// The desk staff member who referred it.
     async fn referred_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        Box::pin(async move { user(ctx, self.0.referred_by).await }).await
+        user(ctx, self.0.referred_by).await
     }
     /// Who accepted, declined or withdrew it.
     async fn decided_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        Box::pin(async move { user(ctx, self.0.decided_by).await }).await
+        user(ctx, self.0.decided_by).await
     }
     /// The case referred (`NOT_FOUND` for a partner whose institution no
     /// longer holds a visible referral on it, e.g. right after declining).
     async fn case(&self, ctx: &Context<'_>) -> Result<Case> {
-        Box::pin(async move {
-            let v = viewer(ctx)?;
-            let l = loaders(ctx);
-            let row = l
-                .load_one(CaseKey(self.0.case_id))
-                .await
-                .map_err(from_load)?
-                .ok_or_else(access::case_not_found)?;
-            let referrals = l
-                .load_one(ReferralsOf(row.id))
-                .await
-                .map_err(from_load)?
-                .unwrap_or_default();
-            if !access::can_read(v, row.lab_id, &referrals) {
-                return Err(access::case_not_found().into());
-            }
-            Ok(Case::new(row))
-        })
-        .await
+        let v = viewer(ctx)?;
+        let row = load(ctx, CaseKey(self.0.case_id))
+            .await?
+            .ok_or_else(access::case_not_found)?;
+        let referrals = load(ctx, ReferralsOf(row.id)).await?.unwrap_or_default();
+        if !access::can_read(v, row.lab_id, &referrals) {
+            return Err(access::case_not_found().into());
+        }
+        Ok(Case::new(row))
     }
 }
 
