@@ -156,6 +156,54 @@ pub fn escalation_occurrence(
     Some(k)
 }
 
+/// What of a pending referral's notices is due at `now`: its reminder (from
+/// `reminder_due` up to the deadline) and the latest escalation occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueNotices {
+    pub reminder: bool,
+    pub escalation: Option<u32>,
+}
+
+pub fn due_notices(
+    created_at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    every: u32,
+    now: DateTime<Utc>,
+) -> DueNotices {
+    DueNotices {
+        reminder: reminder_due(created_at, deadline)
+            .is_some_and(|due| now >= due && now <= deadline),
+        escalation: escalation_occurrence(deadline, every, now),
+    }
+}
+
+/// The first moment after `now` at which a pending referral has a notice not
+/// already due at `now`: its reminder, else its next escalation occurrence.
+/// The reminder scan looks at the referral again then, and not before, so a
+/// scan reads the referrals with something due, not every pending one.
+pub fn next_notice_after(
+    created_at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    every: u32,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let escalation = match escalation_occurrence(deadline, every, now) {
+        None => escalation_due(deadline, every, 0),
+        Some(k) => escalation_due(deadline, every, k.saturating_add(1)),
+    };
+    let next = match reminder_due(created_at, deadline) {
+        Some(due) if due > now => due.min(escalation),
+        _ => escalation,
+    };
+    // Past the occurrence cap (some 40 years of daily escalations) the next
+    // one would not be after `now`: look again in a day rather than at once.
+    if next > now {
+        next
+    } else {
+        now + Duration::days(1)
+    }
+}
+
 /// The delay before attempt `attempts + 1` after `attempts` failed ones:
 /// `base × 2^(attempts-1)`, capped at an hour, with ±20 % jitter from `unit`
 /// (a uniform number in [0, 1)).
@@ -332,6 +380,38 @@ mod tests {
             proptest::prop_assert_eq!(
                 escalation_occurrence(deadline, every, now),
                 occurrence_by_definition(deadline, every, now)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Nothing new falls due between `now` and the next notice, and at
+        /// the next notice something does: the scan may skip the referral
+        /// until then and miss nothing.
+        #[test]
+        fn nothing_new_is_due_before_the_next_notice(
+            start in 0i64..(86_400 * 365 * 20),
+            pickup in 1u32..8,
+            at in -86_400i64 * 10..(86_400 * 60),
+            frac in 0.0f64..1.0,
+            every in 1u32..6,
+        ) {
+            let t0 = Utc.with_ymd_and_hms(2015, 1, 1, 0, 0, 0).unwrap();
+            let created = t0 + Duration::seconds(start);
+            let deadline = pickup_deadline(created, pickup);
+            let now = (deadline + Duration::seconds(at)).max(created);
+            let next = next_notice_after(created, deadline, every, now);
+            proptest::prop_assert!(next > now);
+            let before = due_notices(created, deadline, every, now);
+            let span = (next - now).num_milliseconds();
+            let t = now + Duration::milliseconds(((span - 1) as f64 * frac) as i64);
+            let between = due_notices(created, deadline, every, t);
+            proptest::prop_assert!(!between.reminder || before.reminder, "{t}: {between:?} {before:?}");
+            proptest::prop_assert_eq!(between.escalation, before.escalation);
+            let then = due_notices(created, deadline, every, next);
+            proptest::prop_assert!(
+                (then.reminder && !before.reminder) || then.escalation != before.escalation,
+                "{next}: {then:?} {before:?}"
             );
         }
     }

@@ -38,12 +38,27 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     }
     // The outbox backlog is the database's, so every instance reports the
     // same figures; a failed read leaves them out rather than failing the scrape.
-    let mut extra: Vec<(&str, &str, i64)> = vec![(
-        "outbox_scans_completed",
-        "Reminder and escalation scans this instance has finished",
-        i64::try_from(crate::notify::worker::SCANS.load(std::sync::atomic::Ordering::Relaxed))
-            .unwrap_or(i64::MAX),
-    )];
+    use crate::notify::worker::{LAST_SCAN_MS, LAST_SCAN_REFERRALS, SCANS};
+    let read = |v: &std::sync::atomic::AtomicU64| {
+        i64::try_from(v.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(i64::MAX)
+    };
+    let mut extra: Vec<(&str, &str, i64)> = vec![
+        (
+            "outbox_scans_completed",
+            "Reminder and escalation scans this instance has finished",
+            read(&SCANS),
+        ),
+        (
+            "outbox_scan_last_ms",
+            "How long this instance's last reminder scan took (ms)",
+            read(&LAST_SCAN_MS),
+        ),
+        (
+            "outbox_scan_last_referrals",
+            "Pending referrals with a notice due that the last scan read",
+            read(&LAST_SCAN_REFERRALS),
+        ),
+    ];
     if let Ok(b) = state.store.outbox_backlog(state.now()).await {
         extra.extend([
             (

@@ -21,11 +21,16 @@ use crate::state::AppState;
 use crate::store::outbox::{Attempt, NewOutbox, OutboxRow};
 use futures::StreamExt;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
 
 /// Reminder scans this process finished (for `/metrics`: a benchmark or an
 /// operator can tell that the first scan after start is done).
-pub static SCANS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static SCANS: AtomicU64 = AtomicU64::new(0);
+/// How long this process's last scan took, in milliseconds.
+pub static LAST_SCAN_MS: AtomicU64 = AtomicU64::new(0);
+/// How many referrals this process's last scan read (those with a notice due).
+pub static LAST_SCAN_REFERRALS: AtomicU64 = AtomicU64::new(0);
 
 /// Starts this instance's worker unless `DXDESK_OUTBOX_WORKER=0`.
 pub fn spawn(st: &AppState) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
@@ -71,7 +76,7 @@ impl Worker {
             if last_scan.is_none_or(|t| t.elapsed() >= cfg.scan) {
                 match self.scan().await {
                     Ok(_) => {
-                        SCANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        SCANS.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e) => tracing::warn!(error = ?e, "reminder scan failed"),
                 }
@@ -344,29 +349,53 @@ impl Worker {
         Ok(())
     }
 
-    /// Enqueues the reminders and escalations due now (each once, by key),
-    /// reading the pending referrals a page at a time.
+    /// Enqueues the reminders and escalations due now (each once, by key).
+    /// It reads only the pending referrals whose next notice has come
+    /// (`referrals.next_notice_at`), 500 at a time, and moves each one's mark
+    /// on to its next notice after enqueuing: a scan costs what is due, not
+    /// what is pending.
     pub async fn scan(&self) -> AppResult<u64> {
         const PAGE: i64 = 500;
+        let started = std::time::Instant::now();
         let now = self.st.now();
         let store = &self.st.store;
-        let (mut after, mut enqueued) = (None, 0);
+        let (mut enqueued, mut seen) = (0, std::collections::HashSet::new());
         loop {
-            let page = store.pending_referrals_page(after, PAGE).await?;
-            let Some(last) = page.last() else {
-                return Ok(enqueued);
-            };
-            after = Some(last.id);
-            let full = page.len() as i64 == PAGE;
+            let page = store.referrals_to_notify(now, PAGE).await?;
+            // Each page's marks move past `now`, so a referral comes back
+            // only if its mark did not move: stop rather than loop on it.
+            if page.iter().any(|r| !seen.insert(r.id)) {
+                tracing::warn!("a referral's next notice did not move on; the scan stops");
+                break;
+            }
             let mut rows = due_notices(&page, now);
             let keys: Vec<String> = rows.iter().map(|r| r.dedupe_key.clone()).collect();
             let have = store.outbox_existing_keys(&keys).await?;
             rows.retain(|r| !have.contains(&r.dedupe_key));
             enqueued += store.outbox_enqueue(rows, now).await?;
-            if !full {
-                return Ok(enqueued);
+            // Only after the notices are in: a failure before this line
+            // leaves the marks due, and the next scan tries again.
+            let next: Vec<_> = page
+                .iter()
+                .map(|r| {
+                    let every = u32::try_from(r.escalation_repeat_days).unwrap_or(2);
+                    (
+                        r.id,
+                        rules::next_notice_after(r.created_at, r.pickup_deadline, every, now),
+                    )
+                })
+                .collect();
+            store.set_next_notices(&next).await?;
+            if (page.len() as i64) < PAGE {
+                break;
             }
         }
+        LAST_SCAN_MS.store(
+            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        LAST_SCAN_REFERRALS.store(seen.len() as u64, Ordering::Relaxed);
+        Ok(enqueued)
     }
 }
 
@@ -383,21 +412,20 @@ fn due_notices(
             "referralId": r.id, "institutionName": r.institution_name,
             "deadline": r.pickup_deadline, "link": format!("/cases/{}", r.case_id),
         });
-        if let Some(due) = rules::reminder_due(r.created_at, r.pickup_deadline) {
-            if now >= due && now <= r.pickup_deadline {
-                let mut p = base.clone();
-                p["audience"] = crate::store::outbox::audience_institution(r.institution_id);
-                rows.push(NewOutbox::fanout(
-                    r.lab_id,
-                    NotifyKind::Reminder,
-                    format!("reminder:{}", r.id),
-                    Some(r.case_id),
-                    p,
-                ));
-            }
-        }
         let every = u32::try_from(r.escalation_repeat_days).unwrap_or(2);
-        if let Some(k) = rules::escalation_occurrence(r.pickup_deadline, every, now) {
+        let due = rules::due_notices(r.created_at, r.pickup_deadline, every, now);
+        if due.reminder {
+            let mut p = base.clone();
+            p["audience"] = crate::store::outbox::audience_institution(r.institution_id);
+            rows.push(NewOutbox::fanout(
+                r.lab_id,
+                NotifyKind::Reminder,
+                format!("reminder:{}", r.id),
+                Some(r.case_id),
+                p,
+            ));
+        }
+        if let Some(k) = due.escalation {
             let mut p = base;
             p["occurrence"] = json!(k);
             p["audience"] = json!({ "assignee": r.assigned_to, "admins": true });

@@ -376,6 +376,19 @@ impl<S: HasDb> AccountStore for S {
             .push(" ON CONFLICT (lab_id) DO UPDATE SET display_name = excluded.display_name, contact_line = excluded.contact_line, escalation_repeat_days = excluded.escalation_repeat_days, closure_days = excluded.closure_days, updated_at = excluded.updated_at")
             .execute(&mut tx)
             .await?;
+        // A new escalation interval moves the next escalation of every
+        // pending referral of the lab: the reminder scan looks at each again
+        // (before the lab row below takes the new interval).
+        if let Some(every) = r.escalation_repeat_days {
+            sql("UPDATE referrals SET next_notice_at = created_at WHERE lab_id = ")
+                .bind(r.lab_id)
+                .push(" AND status = 'PENDING' AND (SELECT escalation_repeat_days FROM labs WHERE id = ")
+                .bind(r.lab_id)
+                .push(") <> ")
+                .bind(every)
+                .execute(&mut tx)
+                .await?;
+        }
         // The escalation interval also lives on the lab row, where the
         // notification worker reads it with its referrals.
         sql("UPDATE labs SET pickup_days = ")

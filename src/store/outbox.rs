@@ -479,14 +479,16 @@ pub trait OutboxStore: Send + Sync {
         roles: &[Role],
         user: Option<Uuid>,
     ) -> AppResult<Vec<Recipient>>;
-    /// Up to `limit` pending referrals of every lab with an id above `after`,
-    /// by id (the reminder scan reads them page by page, so its memory stays
-    /// bounded whatever the backlog).
-    async fn pending_referrals_page(
+    /// Up to `limit` pending referrals of every lab whose next notice is due
+    /// at `now`, soonest first (a partial index on `next_notice_at` keeps a
+    /// page as cheap as its rows, however many referrals are pending).
+    async fn referrals_to_notify(
         &self,
-        after: Option<Uuid>,
+        now: DateTime<Utc>,
         limit: i64,
     ) -> AppResult<Vec<PendingReferral>>;
+    /// Moves each referral's next-notice mark to the moment given.
+    async fn set_next_notices(&self, next: &[(Uuid, DateTime<Utc>)]) -> AppResult<()>;
     async fn notification_settings(&self, user: Uuid) -> AppResult<(String, Vec<String>)>;
     async fn set_notification_settings(
         &self,
@@ -733,23 +735,40 @@ impl<S: HasDb> OutboxStore for S {
         Ok(q.fetch_all(&self.db().pool).await?)
     }
 
-    async fn pending_referrals_page(
+    async fn referrals_to_notify(
         &self,
-        after: Option<Uuid>,
+        now: DateTime<Utc>,
         limit: i64,
     ) -> AppResult<Vec<PendingReferral>> {
-        let mut q = sql(
+        Ok(sql(
             "SELECT r.id, r.lab_id, r.case_id, r.institution_id, i.name AS institution_name, \
              r.created_at, r.pickup_deadline, c.reference, c.title, c.assigned_to, \
              l.escalation_repeat_days FROM referrals r JOIN cases c ON c.id = r.case_id \
              JOIN institutions i ON i.id = r.institution_id JOIN labs l ON l.id = r.lab_id \
-             WHERE r.status = 'PENDING'",
-        );
-        if let Some(a) = after {
-            q.push(" AND r.id > ").bind(a);
+             WHERE r.status = 'PENDING' AND r.next_notice_at <= ",
+        )
+        .bind(now)
+        .push(" ORDER BY r.next_notice_at, r.id LIMIT ")
+        .bind(limit)
+        .fetch_all(&self.db().pool)
+        .await?)
+    }
+
+    async fn set_next_notices(&self, next: &[(Uuid, DateTime<Utc>)]) -> AppResult<()> {
+        if next.is_empty() {
+            return Ok(());
         }
-        q.push(" ORDER BY r.id LIMIT ").bind(limit);
-        Ok(q.fetch_all(&self.db().pool).await?)
+        // One statement for the page: a CASE on the id, not one per row.
+        let mut q = sql("UPDATE referrals SET next_notice_at = CASE id");
+        for (id, at) in next {
+            q.push(" WHEN ").bind(*id).push(" THEN ").bind(*at);
+        }
+        q.push(" END WHERE id IN (")
+            .bind_list(next.iter().map(|(id, _)| *id))
+            .push(")")
+            .execute(&self.db().pool)
+            .await?;
+        Ok(())
     }
 
     async fn notification_settings(&self, user: Uuid) -> AppResult<(String, Vec<String>)> {

@@ -561,6 +561,57 @@ async fn escalation_repeat_follows_the_lab_setting(backend: Backend) {
     assert_eq!(count(), 2);
 }
 
+backend_tests!(a_scan_reads_only_referrals_with_a_notice_due);
+
+/// The scan moves each referral's next-notice mark past what it enqueued, so
+/// the next scan does not read it again before its next notice; a shorter
+/// escalation interval set on the settings page brings the mark forward.
+async fn a_scan_reads_only_referrals_with_a_notice_due(backend: Backend) {
+    let sink = Sink::start();
+    let app = app_with_mail(backend, &sink, |_| {}).await;
+    let t = Tokens::login_all(&app).await;
+    app.clock.set(jst(2026, 11, 5, 10, 0));
+    let bank = institution_id(&app, &t.concierge, BANK).await;
+    let o = case("催促の間隔").open(&app, &t.concierge).await;
+    refer_ok(&app, &t.concierge, &o.id, &bank).await;
+    let due_at = |at| {
+        let st = app.state.clone();
+        async move { st.store.referrals_to_notify(at, 500).await.unwrap().len() }
+    };
+    // Never scanned: due at once.
+    assert_eq!(due_at(jst(2026, 11, 5, 10, 0)).await, 1);
+    deliver(&app).await;
+    // Scanned: nothing until Monday 09:00, the reminder.
+    assert_eq!(due_at(jst(2026, 11, 9, 8, 59)).await, 0);
+    assert_eq!(due_at(jst(2026, 11, 9, 9, 0)).await, 1);
+    // Past the deadline (Tue 11-10) with three days between repeats: the
+    // first escalation, then nothing due until Fri 11-13 09:00.
+    let q = "mutation($i:LabSettingsInput!){ updateLabSettings(input:$i){ escalationRepeatDays } }";
+    let r = app
+        .gql(Some(&t.admin), q, json!({"i": {"escalationRepeatDays": 3}}))
+        .await;
+    assert_eq!(r.ok()["updateLabSettings"]["escalationRepeatDays"], 3);
+    app.clock.set(jst(2026, 11, 11, 0, 5));
+    deliver(&app).await;
+    assert_eq!(sink.to(ADMIN).len(), 1);
+    assert_eq!(due_at(jst(2026, 11, 13, 8, 59)).await, 0);
+    // The admin shortens it to one day: Thu 11-12 09:00 is the second
+    // business day after the deadline's, so the repeat comes then.
+    let r = app
+        .gql(Some(&t.admin), q, json!({"i": {"escalationRepeatDays": 1}}))
+        .await;
+    assert_eq!(r.ok()["updateLabSettings"]["escalationRepeatDays"], 1);
+    app.clock.set(jst(2026, 11, 12, 9, 0));
+    deliver(&app).await;
+    assert_eq!(sink.to(ADMIN).len(), 2, "{:?}", subjects(&sink.mails()));
+    // Saving the settings without changing the interval leaves the marks.
+    let r = app
+        .gql(Some(&t.admin), q, json!({"i": {"escalationRepeatDays": 1}}))
+        .await;
+    assert_eq!(r.ok()["updateLabSettings"]["escalationRepeatDays"], 1);
+    assert_eq!(due_at(jst(2026, 11, 12, 9, 0)).await, 0);
+}
+
 /// Sets `labs.escalation_repeat_days` of every lab (the lab-settings page is
 /// another area's; the column is this one's).
 async fn set_repeat_days(app: &TestApp, n: i64) {
