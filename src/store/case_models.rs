@@ -331,7 +331,7 @@ pub struct CaseChange {
 pub type Decide = Box<dyn FnOnce(&CaseSnapshot) -> crate::error::AppResult<CaseChange> + Send>;
 
 /// Filters of the case list; every list is scoped to one lab.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CaseQuery {
     pub lab_id: Uuid,
     /// A partner sees only cases with a pending/accepted/completed referral to this institution.

@@ -816,6 +816,10 @@ impl<S: HasDb> CaseStore for S {
         if let Some(n) = super::search::count(self.db(), cq).await? {
             return Ok(n);
         }
+        if let Some(q) = super::rollup::case_count_sql(cq) {
+            let (n,): (i64,) = q.fetch_one(&self.db().pool).await?;
+            return Ok(n);
+        }
         let mut q = sql("SELECT COUNT(*) FROM cases c WHERE ");
         push_case_where(&mut q, cq, None);
         let (n,): (i64,) = q.fetch_one(&self.db().pool).await?;

@@ -1,10 +1,13 @@
 //! `totalCount` of the case list: exact up to [`EXACT_UP_TO`] cases, an
 //! estimate above (shown as 「約12,000件」). Counting a million cases takes a
-//! fifth of a second on PostgreSQL, so a large list is counted once and the
+//! fifth of a second, so a large list is counted once and the
 //! number kept per lab and filter for [`FRESH`]; when it is older the next
 //! request still answers from it at once and one background task recounts.
 //! A small list is counted each time (at most `EXACT_UP_TO + 1` index
 //! entries read), so the number a person checks by eye is always exact.
+//! The store counts a lab-wide list filtered by stage, status or channel from
+//! the report rollup's cells (`store::rollup::case_count_sql`), a few ms at
+//! 1M cases instead of a full count.
 
 use crate::error::AppResult;
 use crate::state::AppState;
