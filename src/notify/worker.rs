@@ -368,23 +368,13 @@ impl Worker {
                 tracing::warn!("a referral's next notice did not move on; the scan stops");
                 break;
             }
-            let mut rows = due_notices(&page, now);
+            let (mut rows, next) = due_notices(&page, now);
             let keys: Vec<String> = rows.iter().map(|r| r.dedupe_key.clone()).collect();
             let have = store.outbox_existing_keys(&keys).await?;
             rows.retain(|r| !have.contains(&r.dedupe_key));
             enqueued += store.outbox_enqueue(rows, now).await?;
             // Only after the notices are in: a failure before this line
             // leaves the marks due, and the next scan tries again.
-            let next: Vec<_> = page
-                .iter()
-                .map(|r| {
-                    let every = u32::try_from(r.escalation_repeat_days).unwrap_or(2);
-                    (
-                        r.id,
-                        rules::next_notice_after(r.created_at, r.pickup_deadline, every, now),
-                    )
-                })
-                .collect();
             store.set_next_notices(&next).await?;
             if (page.len() as i64) < PAGE {
                 break;
@@ -400,12 +390,13 @@ impl Worker {
 }
 
 /// The reminders and escalations of these pending referrals due at `now`
-/// (each under its one key per referral, kind and occurrence).
+/// (each under its one key per referral, kind and occurrence), and each
+/// referral's next-notice mark after them.
 fn due_notices(
     page: &[crate::store::outbox::PendingReferral],
     now: chrono::DateTime<chrono::Utc>,
-) -> Vec<NewOutbox> {
-    let mut rows = Vec::new();
+) -> (Vec<NewOutbox>, Vec<(Uuid, chrono::DateTime<chrono::Utc>)>) {
+    let (mut rows, mut next) = (Vec::new(), Vec::with_capacity(page.len()));
     for r in page {
         let base = json!({
             "caseId": r.case_id, "reference": r.reference, "title": r.title,
@@ -414,6 +405,10 @@ fn due_notices(
         });
         let every = u32::try_from(r.escalation_repeat_days).unwrap_or(2);
         let due = rules::due_notices(r.created_at, r.pickup_deadline, every, now);
+        next.push((
+            r.id,
+            rules::next_notice_after(r.created_at, r.pickup_deadline, every, now),
+        ));
         if due.reminder {
             let mut p = base.clone();
             p["audience"] = crate::store::outbox::audience_institution(r.institution_id);
@@ -438,5 +433,5 @@ fn due_notices(
             ));
         }
     }
-    rows
+    (rows, next)
 }

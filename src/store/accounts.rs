@@ -7,6 +7,7 @@ use super::cache::Key;
 use super::db::{sql, Col, HasDb, Sql, Tx};
 use super::models::*;
 use super::reports::KpiTargetRow;
+use super::rules::PENDING;
 use super::unique_or;
 use crate::domain::types::{InstitutionKind, Role};
 use crate::error::{AppError, AppResult};
@@ -382,7 +383,9 @@ impl<S: HasDb> AccountStore for S {
         if let Some(every) = r.escalation_repeat_days {
             sql("UPDATE referrals SET next_notice_at = created_at WHERE lab_id = ")
                 .bind(r.lab_id)
-                .push(" AND status = 'PENDING' AND (SELECT escalation_repeat_days FROM labs WHERE id = ")
+                .push(&format!(
+                    " AND status = {PENDING} AND (SELECT escalation_repeat_days FROM labs WHERE id = "
+                ))
                 .bind(r.lab_id)
                 .push(") <> ")
                 .bind(every)
