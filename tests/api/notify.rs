@@ -457,18 +457,25 @@ async fn nothing_is_sent_for_a_rolled_back_change(backend: Backend) {
     assert_eq!(sink.to(P_BANK).len(), 1);
 }
 
-backend_tests!(reminder_and_escalations_follow_the_business_calendar);
-
-async fn reminder_and_escalations_follow_the_business_calendar(backend: Backend) {
+/// A lab with mail, everyone logged in, and one case referred to the bank on
+/// Thursday 2026-11-05 10:00 JST: 3 business days → deadline Tue 11-10
+/// 23:59:59. The referral's id with the rest.
+async fn referred_on_thursday(backend: Backend, title: &str) -> (Sink, TestApp, Tokens, String) {
     let sink = Sink::start();
     let app = app_with_mail(backend, &sink, |_| {}).await;
-    // Thursday 2026-11-05 10:00 JST: 3 business days → deadline Tue 11-10 23:59:59.
     // Tokens first: their expiry is checked against the real time.
     let t = Tokens::login_all(&app).await;
     app.clock.set(jst(2026, 11, 5, 10, 0));
     let bank = institution_id(&app, &t.concierge, BANK).await;
-    let o = case("期限の相談").open(&app, &t.concierge).await;
+    let o = case(title).open(&app, &t.concierge).await;
     let r = refer_ok(&app, &t.concierge, &o.id, &bank).await;
+    (sink, app, t, r)
+}
+
+backend_tests!(reminder_and_escalations_follow_the_business_calendar);
+
+async fn reminder_and_escalations_follow_the_business_calendar(backend: Backend) {
+    let (sink, app, t, r) = referred_on_thursday(backend, "期限の相談").await;
     deliver(&app).await;
     let count = |kind: &str| {
         sink.mails()
@@ -538,14 +545,7 @@ async fn reminder_and_escalations_follow_the_business_calendar(backend: Backend)
 backend_tests!(escalation_repeat_follows_the_lab_setting);
 
 async fn escalation_repeat_follows_the_lab_setting(backend: Backend) {
-    let sink = Sink::start();
-    let app = app_with_mail(backend, &sink, |_| {}).await;
-    // Tokens first: their expiry is checked against the real time.
-    let t = Tokens::login_all(&app).await;
-    app.clock.set(jst(2026, 11, 5, 10, 0));
-    let bank = institution_id(&app, &t.concierge, BANK).await;
-    let o = case("三日おきの催促").open(&app, &t.concierge).await;
-    refer_ok(&app, &t.concierge, &o.id, &bank).await;
+    let (sink, app, _, _) = referred_on_thursday(backend, "三日おきの催促").await;
     set_repeat_days(&app, 3).await;
     let count = || sink.to(ADMIN).len();
     app.clock.set(jst(2026, 11, 11, 10, 0));
@@ -567,13 +567,7 @@ backend_tests!(a_scan_reads_only_referrals_with_a_notice_due);
 /// the next scan does not read it again before its next notice; a shorter
 /// escalation interval set on the settings page brings the mark forward.
 async fn a_scan_reads_only_referrals_with_a_notice_due(backend: Backend) {
-    let sink = Sink::start();
-    let app = app_with_mail(backend, &sink, |_| {}).await;
-    let t = Tokens::login_all(&app).await;
-    app.clock.set(jst(2026, 11, 5, 10, 0));
-    let bank = institution_id(&app, &t.concierge, BANK).await;
-    let o = case("催促の間隔").open(&app, &t.concierge).await;
-    refer_ok(&app, &t.concierge, &o.id, &bank).await;
+    let (sink, app, t, _) = referred_on_thursday(backend, "催促の間隔").await;
     let due_at = |at| {
         let st = app.state.clone();
         async move { st.store.referrals_to_notify(at, 500).await.unwrap().len() }
