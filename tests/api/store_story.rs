@@ -330,3 +330,123 @@ async fn pg_pool_of(store: &SharedStore) -> sqlx::PgPool {
         .pool()
         .clone()
 }
+
+backend_tests!(a_page_row_is_what_the_by_id_reads_return);
+
+/// The list page decodes its joined rows by position (`store::case_list`);
+/// every part must equal what the by-name reads of the same rows return, for
+/// every combination of nested rows, assigned and unassigned, with and
+/// without a referral.
+async fn a_page_row_is_what_the_by_id_reads_return(backend: Backend) {
+    let store = fresh_store(backend).await;
+    let (lab, inst) = seed_lab(&store).await;
+    let now = dxdesk::clock::trunc(Utc::now());
+    let user = UserRow {
+        id: Uuid::now_v7(),
+        lab_id: lab.id,
+        email: "desk@example.jp".into(),
+        display_name: "窓口 太郎".into(),
+        password_hash: "x".into(),
+        role: Role::Concierge,
+        institution_id: None,
+        active: true,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_user(&user).await.unwrap();
+    let plain = store
+        .open_case(new_case(&lab, now, "担当なし"))
+        .await
+        .unwrap();
+    let mut assigned = new_case(&lab, now, "担当あり");
+    assigned.assigned_to = Some(user.id);
+    assigned.topics = vec![];
+    let assigned = store.open_case(assigned).await.unwrap();
+    let (lab_id, inst_id, uid) = (lab.id, inst.id, user.id);
+    store
+        .update_case(
+            lab.id,
+            plain.case.id,
+            None,
+            now,
+            Box::new(move |s: &CaseSnapshot| {
+                Ok(CaseChange {
+                    new_referrals: vec![ReferralRow {
+                        id: Uuid::now_v7(),
+                        lab_id,
+                        case_id: s.case.id,
+                        institution_id: inst_id,
+                        status: ReferralStatus::Pending,
+                        note: Some("ご紹介".into()),
+                        reason: None,
+                        decision_note: None,
+                        summary: None,
+                        referred_by: Some(uid),
+                        decided_by: None,
+                        pickup_deadline: now + Duration::days(3),
+                        created_at: now,
+                        decided_at: None,
+                        completed_at: None,
+                        updated_at: now,
+                    }],
+                    events: vec![NewEvent {
+                        kind: EventKind::Referred,
+                        actor: None,
+                        payload: json!({ "institutionId": inst_id }),
+                    }],
+                    ..Default::default()
+                })
+            }),
+        )
+        .await
+        .unwrap();
+    let q = CaseQuery {
+        lab_id: lab.id,
+        now,
+        ..Default::default()
+    };
+    let d = |v: &dyn std::fmt::Debug| format!("{v:?}");
+    for n in 0..8 {
+        let with = PageWith {
+            business: n & 1 != 0,
+            assignee: n & 2 != 0,
+            topics: n & 4 != 0,
+        };
+        let page = store.list_case_page(&q, None, 10, with).await.unwrap();
+        assert_eq!(page.len(), 2, "{backend:?} {with:?}");
+        for l in &page {
+            let id = l.case.id;
+            let case = store.cases_by_ids(&[id]).await.unwrap();
+            assert_eq!(d(&l.case), d(&case[0]), "{backend:?} {with:?}");
+            let business = store
+                .businesses_by_ids(&[case[0].business_id])
+                .await
+                .unwrap()
+                .pop();
+            assert_eq!(d(&l.business), d(&business.filter(|_| with.business)));
+            let assignee = match case[0].assigned_to {
+                Some(u) => store.users_by_ids(&[u]).await.unwrap().pop(),
+                None => None,
+            };
+            assert!(with.assignee || l.assignee.is_none());
+            if with.assignee {
+                assert_eq!(d(&l.assignee), d(&assignee), "{backend:?} {with:?}");
+            }
+            let snap = if id == plain.case.id {
+                &plain
+            } else {
+                &assigned
+            };
+            let topics = with.topics.then(|| snap.topics.clone());
+            assert_eq!(l.topics, topics, "{backend:?} {with:?}");
+        }
+    }
+    assert!(assigned.topics.is_empty());
+    let ids = [plain.case.id, assigned.case.id];
+    let joined = store.referrals_with_institutions(&ids).await.unwrap();
+    let referrals = store.referrals_for_cases(&ids).await.unwrap();
+    assert_eq!(joined.len(), 1);
+    assert_eq!(d(&joined[0].0), d(&referrals[0]), "{backend:?}");
+    let institution = store.institutions_by_ids(&[inst.id]).await.unwrap();
+    assert_eq!(d(&joined[0].1), d(&institution[0]), "{backend:?}");
+}
