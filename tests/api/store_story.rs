@@ -90,6 +90,42 @@ fn new_case(lab: &LabRow, now: chrono::DateTime<Utc>, title: &str) -> NewCase {
     }
 }
 
+/// A change that refers the case to `institution`: one pending referral
+/// with the given pickup deadline, and its `REFERRED` event.
+fn refer(
+    s: &CaseSnapshot,
+    institution: Uuid,
+    now: chrono::DateTime<Utc>,
+    deadline: chrono::DateTime<Utc>,
+) -> CaseChange {
+    CaseChange {
+        new_referrals: vec![ReferralRow {
+            id: Uuid::now_v7(),
+            lab_id: s.case.lab_id,
+            case_id: s.case.id,
+            institution_id: institution,
+            status: ReferralStatus::Pending,
+            note: None,
+            reason: None,
+            decision_note: None,
+            summary: None,
+            referred_by: None,
+            decided_by: None,
+            pickup_deadline: deadline,
+            created_at: now,
+            decided_at: None,
+            completed_at: None,
+            updated_at: now,
+        }],
+        events: vec![NewEvent {
+            kind: EventKind::Referred,
+            actor: None,
+            payload: json!({ "institutionId": institution }),
+        }],
+        ..Default::default()
+    }
+}
+
 async fn story(backend: Backend) {
     let store = fresh_store(backend).await;
     let (lab, inst) = seed_lab(&store).await;
@@ -113,7 +149,6 @@ async fn story(backend: Backend) {
 
     // A decision: refer, with its event; the version moves only when asked.
     let inst_id = inst.id;
-    let lab_id = lab.id;
     let snap = store
         .update_case(
             lab.id,
@@ -123,30 +158,7 @@ async fn story(backend: Backend) {
             Box::new(move |s: &CaseSnapshot| {
                 Ok(CaseChange {
                     bump_version: true,
-                    new_referrals: vec![ReferralRow {
-                        id: Uuid::now_v7(),
-                        lab_id,
-                        case_id: s.case.id,
-                        institution_id: inst_id,
-                        status: ReferralStatus::Pending,
-                        note: None,
-                        reason: None,
-                        decision_note: None,
-                        summary: None,
-                        referred_by: None,
-                        decided_by: None,
-                        pickup_deadline: now - Duration::hours(1),
-                        created_at: now,
-                        decided_at: None,
-                        completed_at: None,
-                        updated_at: now,
-                    }],
-                    events: vec![NewEvent {
-                        kind: EventKind::Referred,
-                        actor: None,
-                        payload: json!({ "institutionId": inst_id }),
-                    }],
-                    ..Default::default()
+                    ..refer(s, inst_id, now, now - Duration::hours(1))
                 })
             }),
         )
@@ -362,7 +374,7 @@ async fn a_page_row_is_what_the_by_id_reads_return(backend: Backend) {
     assigned.assigned_to = Some(user.id);
     assigned.topics = vec![];
     let assigned = store.open_case(assigned).await.unwrap();
-    let (lab_id, inst_id, uid) = (lab.id, inst.id, user.id);
+    let (inst_id, uid) = (inst.id, user.id);
     store
         .update_case(
             lab.id,
@@ -370,32 +382,11 @@ async fn a_page_row_is_what_the_by_id_reads_return(backend: Backend) {
             None,
             now,
             Box::new(move |s: &CaseSnapshot| {
-                Ok(CaseChange {
-                    new_referrals: vec![ReferralRow {
-                        id: Uuid::now_v7(),
-                        lab_id,
-                        case_id: s.case.id,
-                        institution_id: inst_id,
-                        status: ReferralStatus::Pending,
-                        note: Some("ご紹介".into()),
-                        reason: None,
-                        decision_note: None,
-                        summary: None,
-                        referred_by: Some(uid),
-                        decided_by: None,
-                        pickup_deadline: now + Duration::days(3),
-                        created_at: now,
-                        decided_at: None,
-                        completed_at: None,
-                        updated_at: now,
-                    }],
-                    events: vec![NewEvent {
-                        kind: EventKind::Referred,
-                        actor: None,
-                        payload: json!({ "institutionId": inst_id }),
-                    }],
-                    ..Default::default()
-                })
+                let mut change = refer(s, inst_id, now, now + Duration::days(3));
+                let r = &mut change.new_referrals[0];
+                r.note = Some("ご紹介".into());
+                r.referred_by = Some(uid);
+                Ok(change)
             }),
         )
         .await
